@@ -1,0 +1,109 @@
+"""`cxc`: operate the platform (migrate, seed, accounts, keys)."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from common.config import SERVICES, build_config
+from common.db import make_engine
+
+
+def _session(service: str):
+    from sqlalchemy.orm import Session
+
+    config = build_config()
+    return Session(make_engine(config["DATABASE_URLS"][service]), expire_on_commit=False)
+
+
+@click.group()
+def cli() -> None:
+    """ClusterXchange operations."""
+
+
+@cli.command()
+@click.option("--declare/--no-declare", default=True,
+              help="Also declare event exchanges and subscriber queues on RabbitMQ.")
+def migrate(declare: bool) -> None:
+    """Bring every service's database to the newest schema; make signing keys if none."""
+    from cli.broker import broker_reachable
+    from common.auth import Keyring
+    from common.events import EVENTS_BY_SOURCE
+    from common.migrate import upgrade
+    from common.outbox import declare_topology
+
+    config = build_config()
+    for service in SERVICES:
+        upgrade(service, config["DATABASE_URLS"][service])
+        click.echo(f"{service}: schema up to date")
+    Keyring.load(config["JWT"]["keys_dir"], generate=True)
+    if declare and broker_reachable(config["AMQP_URI"]):
+        for source in EVENTS_BY_SOURCE:
+            declare_topology(config["AMQP_URI"], source)
+        click.echo("event exchanges and subscriber queues declared")
+
+
+@cli.command()
+@click.option("--demo", is_flag=True, help="Add a demo set: contact points and participants.")
+def seed(demo: bool) -> None:
+    """Load reference data (countries, partnerships); safe to run again."""
+    from services.registration.repository import seed_reference
+
+    with _session("registration") as session:
+        counts = seed_reference(session)
+        session.commit()
+    click.echo(f"reference data: {counts['countries']} new countries, "
+               f"{counts['partnerships']} new partnerships")
+    if demo:
+        from cli.demo import seed_demo
+
+        with _session("registration") as session:
+            for line in seed_demo(session):
+                click.echo(line)
+            session.commit()
+
+
+@cli.command("create-account")
+@click.option("--email", required=True)
+@click.option("--password", required=True, prompt=True, hide_input=True,
+              confirmation_prompt=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice(["participant", "partnership_contact", "support_agent", "admin",
+                                 "backoffice"]))
+@click.option("--partnership", "partnership_code", help="Partnership code, for contact points.")
+def create_account(email: str, password: str, full_name: str, roles: tuple[str, ...],
+                   partnership_code: str | None) -> None:
+    """Create an account with any role (contact points, agents, administrators)."""
+    from services.registration.models import Partnership
+    from services.registration.repository import create_account as create
+
+    if len(password) < 12:
+        raise click.BadParameter("at least 12 characters", param_hint="--password")
+    with _session("registration") as session:
+        partnership_id = None
+        if partnership_code:
+            partnership = session.scalar(select(Partnership).where(
+                Partnership.code == partnership_code))
+            if partnership is None:
+                raise click.BadParameter(f"no partnership {partnership_code}",
+                                         param_hint="--partnership")
+            partnership_id = partnership.id
+        if "partnership_contact" in roles and partnership_id is None:
+            raise click.BadParameter("a contact point needs --partnership")
+        account = create(session, email, password, full_name, list(roles), partnership_id)
+        session.commit()
+        click.echo(f"created {account.email} ({', '.join(account.roles)}) id={account.id}")
+
+
+@cli.command("rotate-keys")
+def rotate_keys() -> None:
+    """Add a new token signing key; old keys still verify until you delete them."""
+    from common.auth import generate_key
+
+    kid = generate_key(build_config()["JWT"]["keys_dir"])
+    click.echo(f"new signing key {kid}; restart registration to sign with it")
+
+
+if __name__ == "__main__":
+    cli()

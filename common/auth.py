@@ -1,0 +1,202 @@
+"""Tokens and callers.
+
+Registration signs short-lived RS256 JWTs; the gateway and every service verify them with
+the public keys (several may be live during a key rotation, told apart by `kid`). A nameko
+service builds its caller from the token that travels in the RPC context data, never from
+an argument.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from nameko.extensions import DependencyProvider
+
+from common.errors import NotAllowed, Unauthorized
+
+ROLES = ("participant", "partnership_contact", "support_agent", "admin", "backoffice")
+ALGORITHM = "RS256"
+_VERIFIED_CACHE_SIZE = 10_000
+
+
+def generate_key(keys_dir: str | Path) -> str:
+    """A new signing key; its kid sorts after every older one."""
+    directory = Path(keys_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    kid = datetime.now(UTC).strftime("k%Y%m%d%H%M%S") + os.urandom(3).hex()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    private_path = directory / f"{kid}.key.pem"
+    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private)
+    (directory / f"{kid}.pub.pem").write_bytes(public)
+    return kid
+
+
+@dataclass
+class Keyring:
+    keys_dir: Path
+    active_kid: str = ""
+    public_keys: dict[str, Any] = field(default_factory=dict)
+    private_key: Any = None
+    _last_reload: float = 0.0
+
+    @classmethod
+    def load(cls, keys_dir: str | Path, active_kid: str = "", generate: bool = True) -> Keyring:
+        directory = Path(keys_dir)
+        if generate and not list(directory.glob("*.pub.pem")):
+            generate_key(directory)
+        ring = cls(Path(directory), active_kid)
+        ring.reload()
+        return ring
+
+    def reload(self) -> None:
+        self._last_reload = time.monotonic()
+        publics = {}
+        for path in sorted(self.keys_dir.glob("*.pub.pem")):
+            publics[path.name.removesuffix(".pub.pem")] = serialization.load_pem_public_key(
+                path.read_bytes()
+            )
+        self.public_keys = publics
+        signing = self.active_kid or (max(publics) if publics else "")
+        private_path = self.keys_dir / f"{signing}.key.pem"
+        if signing and private_path.exists():
+            self.active_kid = signing
+            self.private_key = serialization.load_pem_private_key(
+                private_path.read_bytes(), password=None
+            )
+
+    def public_key(self, kid: str) -> Any:
+        key = self.public_keys.get(kid)
+        if key is None and time.monotonic() - self._last_reload > 5:
+            self.reload()  # a key rotated in since start
+            key = self.public_keys.get(kid)
+        return key
+
+
+@dataclass(frozen=True)
+class Caller:
+    account_id: str
+    roles: frozenset[str]
+    org_id: str | None = None
+    partnership_id: str | None = None
+    token: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def require(self, *roles: str) -> None:
+        if not self.has(*roles):
+            raise NotAllowed("Your role may not do this.")
+
+
+class TokenService:
+    def __init__(self, cfg: dict[str, Any], generate: bool = True) -> None:
+        self.issuer = cfg.get("issuer", "clusterxchange")
+        self.ttl = int(cfg.get("ttl_seconds", 900))
+        self.keyring = Keyring.load(cfg["keys_dir"], cfg.get("active_kid", ""), generate)
+        self._verified: dict[str, tuple[float, Caller]] = {}
+
+    def issue(self, account_id: str, roles: list[str], org_id: str | None,
+              partnership_id: str | None) -> tuple[str, int]:
+        if self.keyring.private_key is None:
+            raise RuntimeError("this process holds no signing key")
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": account_id,
+            "account_id": account_id,
+            "roles": sorted(roles),
+            "org_id": org_id,
+            "partnership_id": partnership_id,
+            "iat": now,
+            "exp": now + self.ttl,
+        }
+        token = jwt.encode(claims, self.keyring.private_key, algorithm=ALGORITHM,
+                           headers={"kid": self.keyring.active_kid})
+        return token, self.ttl
+
+    def verify(self, token: str) -> Caller:
+        cached = self._verified.get(token)
+        if cached is not None:
+            expires_at, caller = cached
+            if time.time() < expires_at:
+                return caller
+            self._verified.pop(token, None)
+        try:
+            kid = jwt.get_unverified_header(token).get("kid", "")
+            key = self.keyring.public_key(kid)
+            if key is None:
+                raise Unauthorized("The token was signed with an unknown key.")
+            claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=self.issuer,
+                                options={"require": ["exp", "iat", "sub"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The token has expired.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The token is not valid.") from exc
+        roles = claims.get("roles") or []
+        if not isinstance(roles, list) or not set(roles) <= set(ROLES):
+            raise Unauthorized("The token carries unknown roles.")
+        caller = Caller(
+            account_id=claims["account_id"],
+            roles=frozenset(roles),
+            org_id=claims.get("org_id"),
+            partnership_id=claims.get("partnership_id"),
+            token=token,
+        )
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (float(claims["exp"]), caller)
+        return caller
+
+
+class CallerContext:
+    """`self.auth.caller` in a worker: the verified caller or 401."""
+
+    def __init__(self, tokens: TokenService, token: str | None) -> None:
+        self.tokens = tokens
+        self._token = token
+        self._caller: Caller | None = None
+
+    @property
+    def caller(self) -> Caller:
+        if self._caller is None:
+            if not self._token:
+                raise Unauthorized("Authentication is required.")
+            self._caller = self.tokens.verify(self._token)
+        return self._caller
+
+    @property
+    def authenticated(self) -> bool:
+        return bool(self._token)
+
+
+class Auth(DependencyProvider):
+    def __init__(self, signing: bool = False) -> None:
+        self.signing = signing
+
+    def setup(self) -> None:
+        self.tokens = TokenService(self.container.config["JWT"], generate=self.signing)
+
+    def get_dependency(self, worker_ctx: Any) -> CallerContext:
+        return CallerContext(self.tokens, worker_ctx.data.get("auth_token"))

@@ -1,0 +1,91 @@
+"""Configuration from environment variables, turned into a nameko config dict.
+
+Every variable is documented in `.env.example`; defaults give the embedded local setup
+(SQLite files and a document directory under ./var, RabbitMQ on localhost).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+SERVICES = ("registration",)
+
+
+def var_dir() -> Path:
+    path = Path(os.environ.get("CXC_VAR_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def database_url(service: str) -> str:
+    explicit = os.environ.get(f"DATABASE_URL_{service.upper()}")
+    if explicit:
+        return explicit
+    return f"sqlite:///{var_dir() / (service + '.db')}"
+
+
+def build_config(service: str | None = None) -> dict[str, Any]:
+    """The nameko config for one process (a service, the gateway or the CLI)."""
+    config: dict[str, Any] = {
+        "AMQP_URI": os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"),
+        "WEB_SERVER_ADDRESS": os.environ.get("WEB_SERVER_ADDRESS", "0.0.0.0:8000"),
+        "max_workers": _int("MAX_WORKERS", 32),
+        "serializer": "json",
+        "RPC_TIMEOUT_SECONDS": _float("RPC_TIMEOUT_SECONDS", 10.0),
+        "DATABASE_URLS": {name: database_url(name) for name in SERVICES},
+        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 10),
+        "OUTBOX_POLL_SECONDS": _float("OUTBOX_POLL_SECONDS", 2.0),
+        "OUTBOX_BATCH_SIZE": _int("OUTBOX_BATCH_SIZE", 200),
+        "STORAGE": {
+            "endpoint": os.environ.get("S3_ENDPOINT", ""),
+            "access_key": os.environ.get("S3_ACCESS_KEY", ""),
+            "secret_key": os.environ.get("S3_SECRET_KEY", ""),
+            "bucket": os.environ.get("S3_BUCKET", "cxc-documents"),
+            "region": os.environ.get("S3_REGION", "eu-west-1"),
+            "secure": _bool("S3_SECURE", False),
+            "local_dir": os.environ.get("DOCUMENTS_DIR", str(var_dir() / "documents")),
+            "presign_seconds": _int("S3_PRESIGN_SECONDS", 300),
+        },
+        "JWT": {
+            "keys_dir": os.environ.get("JWT_KEYS_DIR", str(var_dir() / "keys")),
+            "ttl_seconds": _int("JWT_TTL_SECONDS", 900),
+            "issuer": os.environ.get("JWT_ISSUER", "clusterxchange"),
+            "active_kid": os.environ.get("JWT_ACTIVE_KID", ""),
+        },
+        "SECURITY": {
+            "login_max_failures": _int("LOGIN_MAX_FAILURES", 5),
+            "lockout_seconds": _int("LOCKOUT_SECONDS", 900),
+            "rate_limit_login_per_minute": _int("RATE_LIMIT_LOGIN_PER_MINUTE", 20),
+            "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
+        },
+        "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
+        "LOGGING": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+            "root": {"level": os.environ.get("LOG_LEVEL", "INFO"), "handlers": ["console"]},
+            # eventlet's wsgi server logs every request line; the gateway has its own metrics.
+            "loggers": {"nameko.web.server": {"level": "WARNING"}},
+        },
+    }
+    if service:
+        config["SERVICE_NAME"] = service
+    return config

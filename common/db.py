@@ -1,0 +1,163 @@
+"""SQLAlchemy 2 for nameko: an engine per container, a session per worker.
+
+The session is opened lazily on first use and always closed when the worker ends, so a
+worker that raises leaves nothing half-written. Committing a session that wrote outbox
+rows wakes the container's outbox relay (see `common.outbox`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import JSON, DateTime, String, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+UUID_STR = String(36)
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def normalise_url(url: str) -> str:
+    """psycopg2 is the PostgreSQL driver here (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        # One connection, handed from green thread to green thread: SQLite's own busy
+        # wait would block the whole eventlet hub if two green threads wrote at once.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+class WorkerSession:
+    """What a worker sees as `self.db`: a lazily opened session."""
+
+    def __init__(self, factory: sessionmaker) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class Database(DependencyProvider):
+    """`db = Database()` on a nameko service; the URL comes from DATABASE_URLS[service]."""
+
+    def __init__(self, service: str | None = None) -> None:
+        self.service = service
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker | None = None
+        self._commit_listeners: list = []
+        self._sessions: WeakKeyDictionary = WeakKeyDictionary()
+
+    def setup(self) -> None:
+        service = self.service or self.container.service_name
+        config = self.container.config
+        self.engine = make_engine(config["DATABASE_URLS"][service], config.get("DB_POOL_SIZE", 10))
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+        @event.listens_for(self.sessionmaker, "after_commit")
+        def _after_commit(session: Session) -> None:
+            if session.info.pop("outbox_written", False):
+                for listener in self._commit_listeners:
+                    listener()
+
+    def on_outbox_commit(self, listener: Any) -> None:
+        self._commit_listeners.append(listener)
+
+    def stop(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> WorkerSession:
+        worker_session = WorkerSession(self.sessionmaker)
+        self._sessions[worker_ctx] = worker_session
+        return worker_session
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        worker_session = self._sessions.pop(worker_ctx, None)
+        if worker_session is not None:
+            worker_session.close()
+
+    def new_session(self) -> Session:
+        """A session outside any worker (relay, timers that manage their own)."""
+        return self.sessionmaker()
+
+
+# Each service declares `class Base(DeclarativeBase): type_annotation_map = TYPE_MAP`,
+# so that every service has a metadata of its own.
+TYPE_MAP = {datetime: UTCDateTime(), dict: JSONType, list: JSONType}

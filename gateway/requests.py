@@ -1,0 +1,69 @@
+"""Reading what a client sent: JSON bodies, bearer tokens, query strings, uploads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from werkzeug.wrappers import Request
+
+from common.auth import TokenService
+from common.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+
+MAX_JSON_BYTES = 256 * 1024
+
+
+def json_body(request: Request) -> Any:
+    if request.content_length and request.content_length > MAX_JSON_BYTES:
+        raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON_BYTES} bytes.")
+    mimetype = request.mimetype or ""
+    if mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType("Send the body as application/json.")
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_JSON_BYTES:
+        raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON_BYTES} bytes.")
+    try:
+        return json.loads(raw or b"null")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+
+
+def optional_json_body(request: Request) -> Any:
+    if not request.content_length and not request.headers.get("Transfer-Encoding"):
+        return {}
+    body = json_body(request)
+    return {} if body is None else body
+
+
+def bearer_token(request: Request, tokens: TokenService) -> str:
+    """The caller's token, verified here so a bad one is turned away before any RPC."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
+    tokens.verify(token.strip())
+    return token.strip()
+
+
+def query_args(request: Request) -> dict[str, str]:
+    return {key: value for key, value in request.args.items() if value != ""}
+
+
+def upload_bytes(request: Request, max_bytes: int) -> tuple[bytes, str | None]:
+    """The uploaded file's bytes and its name; raw bodies and multipart forms are both fine."""
+    declared = request.content_length
+    if declared is not None and declared > max_bytes + 64 * 1024:
+        raise PayloadTooLarge(f"Files are limited to {max_bytes} bytes.")
+    if request.mimetype == "multipart/form-data":
+        request.max_content_length = max_bytes + 64 * 1024
+        upload = request.files.get("file")
+        if upload is None:
+            raise BadRequest("Send the file in a form field named 'file'.")
+        data = upload.stream.read(max_bytes + 1)
+        filename = upload.filename
+    else:
+        data = request.stream.read(max_bytes + 1)
+        filename = request.headers.get("X-Filename") or None
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"Files are limited to {max_bytes} bytes.")
+    return data, filename

@@ -1,0 +1,254 @@
+"""Registration rules as plain Python: states, who may see or act, eligibility."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from common import reference
+from common.auth import Caller
+from common.errors import InvalidState, NotAllowed, NotFound
+
+DRAFT = "draft"
+SUBMITTED = "submitted"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+CHANGES_REQUESTED = "changes_requested"
+WITHDRAWN = "withdrawn"
+STATES = (DRAFT, SUBMITTED, ACCEPTED, REJECTED, CHANGES_REQUESTED, WITHDRAWN)
+
+DECISIONS = {"accept": ACCEPTED, "reject": REJECTED, "request_changes": CHANGES_REQUESTED}
+DECISION_EVENTS = {
+    ACCEPTED: "registration_accepted",
+    REJECTED: "registration_rejected",
+    CHANGES_REQUESTED: "registration_changes_requested",
+}
+
+EDITABLE_STATES = (DRAFT, CHANGES_REQUESTED, ACCEPTED)
+SUBMITTABLE_STATES = (DRAFT, CHANGES_REQUESTED)
+WITHDRAWABLE_STATES = (DRAFT, SUBMITTED, CHANGES_REQUESTED, ACCEPTED)
+# Once accepted, what made the registration eligible is frozen: a change there needs a new
+# assessment, which the participant asks for by withdrawing and registering again.
+FROZEN_WHEN_ACCEPTED = ("organisation", "representative", "roles", "partnership_id")
+
+ADULT_AGE = 18
+RESIDENCE_DAYS = 183
+
+
+# --- who may see and act -------------------------------------------------------------
+
+def can_view(caller: Caller, account_id: str, partnership_id: str) -> bool:
+    if caller.is_admin:
+        return True
+    if caller.has("partnership_contact") and caller.partnership_id == partnership_id:
+        return True
+    return caller.account_id == account_id
+
+
+def ensure_visible(caller: Caller, account_id: str, partnership_id: str) -> None:
+    # Someone else's registration is reported as missing, so ids cannot be probed.
+    if not can_view(caller, account_id, partnership_id):
+        raise NotFound("No such registration.")
+
+
+def ensure_owner(caller: Caller, account_id: str) -> None:
+    if caller.account_id != account_id:
+        raise NotAllowed("Only the participant who registered may do this.")
+
+
+def ensure_assessor(caller: Caller, partnership_id: str) -> None:
+    if caller.is_admin:
+        return
+    if not caller.has("partnership_contact"):
+        raise NotAllowed("Only a contact point of the chosen partnership may assess.")
+    if caller.partnership_id != partnership_id:
+        raise NotAllowed("Only a contact point of the chosen partnership may assess.")
+
+
+# --- state machine --------------------------------------------------------------------
+
+def ensure_editable(status: str, changed_fields: set[str]) -> None:
+    if status not in EDITABLE_STATES:
+        raise InvalidState(f"A {status} registration cannot be edited.")
+    if status == ACCEPTED:
+        frozen = sorted(changed_fields.intersection(FROZEN_WHEN_ACCEPTED))
+        if frozen:
+            raise InvalidState(
+                "An accepted registration keeps its " + ", ".join(frozen) + "; withdraw and "
+                "register again to change them."
+            )
+
+
+def next_state_on_submit(status: str) -> str:
+    if status not in SUBMITTABLE_STATES:
+        raise InvalidState(f"A {status} registration cannot be submitted.")
+    return SUBMITTED
+
+
+def next_state_on_assessment(status: str, decision: str) -> str:
+    if status != SUBMITTED:
+        raise InvalidState(f"Only a submitted registration can be assessed; this one is {status}.")
+    return DECISIONS[decision]
+
+
+def next_state_on_withdraw(status: str) -> str:
+    if status not in WITHDRAWABLE_STATES:
+        raise InvalidState(f"A {status} registration cannot be withdrawn.")
+    return WITHDRAWN
+
+
+# --- eligibility ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CountryPeriod:
+    code: str
+    valid_from: date
+    valid_to: date | None
+
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+def participating(periods: list[CountryPeriod], code: str | None, day: date) -> bool:
+    return bool(code) and any(p.code == code and p.covers(day) for p in periods)
+
+
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    field: str
+    passed: bool
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "field": self.field, "passed": self.passed,
+                "message": self.message}
+
+
+REQUIRED_FOR_SUBMIT = {
+    "organisation.name": "the organisation's name",
+    "organisation.type": "the organisation's type",
+    "organisation.country": "the country the organisation is established in",
+    "organisation.city": "the organisation's city",
+    "representative.first_name": "the representative's first name",
+    "representative.last_name": "the representative's last name",
+    "representative.email": "the representative's email",
+    "representative.date_of_birth": "the representative's date of birth",
+    "representative.nationality": "the representative's nationality",
+    "motivation": "a motivation",
+    "preferences.sectors": "at least one sector (industrial ecosystem)",
+    "preferences.objectives": "at least one objective",
+    "preferences.activity_types": "at least one activity type",
+    "preferences.languages": "at least one working language",
+    "preferences.availability": "at least one availability window",
+    "preferences.modes": "physical, virtual or both",
+    "cv": "a CV (PDF or DOCX)",
+}
+
+
+def _lookup(data: dict[str, Any], path: str) -> Any:
+    value: Any = data
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def check_eligibility(reg: dict[str, Any], periods: list[CountryPeriod], today: date) -> list[RuleResult]:
+    """Every rule, passed or not, with a message that explains the outcome."""
+    results: list[RuleResult] = []
+
+    def rule(name: str, field: str, passed: bool, ok: str, failed: str) -> None:
+        results.append(RuleResult(name, field, passed, ok if passed else failed))
+
+    for path, what in REQUIRED_FOR_SUBMIT.items():
+        value = _lookup(reg, path)
+        rule("complete", path, value not in (None, "", [], {}), f"Has {what}.",
+             f"Please provide {what}.")
+
+    org = reg.get("organisation") or {}
+    rep = reg.get("representative") or {}
+    roles = set(reg.get("roles") or [])
+    types = reference.organisation_types()
+    org_type = org.get("type")
+    spec = types.get(org_type or "")
+
+    if spec is not None and "visitor" in roles:
+        rule("may_visit", "roles", spec["may_visit"],
+             f"A {spec['label'].lower()} may visit.",
+             f"A {spec['label'].lower()} may only host, not visit.")
+    if spec is not None and spec["needs_cluster_membership"]:
+        member = bool(org.get("cluster_member")) and bool(org.get("cluster_name"))
+        rule("cluster_member", "organisation.cluster_member", member,
+             f"Member of the cluster {org.get('cluster_name')}.",
+             f"A {spec['label'].lower()} must be a member of a cluster: "
+             "say so and name the cluster.")
+
+    if org.get("country"):
+        rule("country_participates", "organisation.country",
+             participating(periods, org["country"], today),
+             f"{org['country']} participates in the programme.",
+             f"Organisations established in {org['country']} cannot take part: "
+             "the country does not participate in the programme.")
+
+    born = rep.get("date_of_birth")
+    if isinstance(born, str):
+        born = date.fromisoformat(born)
+    if born:
+        rule("adult", "representative.date_of_birth", age_on(born, today) >= ADULT_AGE,
+             "The representative is at least 18.",
+             "The representative must be at least 18 years old.")
+
+    if rep.get("nationality"):
+        national = participating(periods, rep.get("nationality"), today)
+        resident = (
+            participating(periods, rep.get("residence_country"), today)
+            and int(rep.get("residence_days") or 0) >= RESIDENCE_DAYS
+            and bool(rep.get("residence_permit"))
+        )
+        rule("representative_link", "representative.nationality", national or resident,
+             "The representative is a national or resident of a participating country.",
+             "The representative must be a national of a participating country, or have "
+             f"lived at least {RESIDENCE_DAYS} days in one with a residence permit.")
+
+    prefs = reg.get("preferences") or {}
+    if "host" in roles and prefs.get("host_capacity") is not None:
+        rule("host_capacity", "preferences.host_capacity", int(prefs["host_capacity"]) >= 1,
+             "Can host at least one exchange.", "A host must be able to host at least one exchange.")
+    return results
+
+
+def failures_by_field(results: list[RuleResult]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for result in results:
+        if not result.passed:
+            errors.setdefault(result.field, []).append(result.message)
+    return errors
+
+
+def public_profile(reg: dict[str, Any]) -> dict[str, Any]:
+    """What other participants may learn from events: no date of birth, CV or contact details."""
+    org = reg["organisation"]
+    rep = reg.get("representative") or {}
+    return {
+        "registration_id": reg["id"],
+        "reference": reg["reference"],
+        "account_id": reg["account_id"],
+        "partnership_id": reg["partnership_id"],
+        "status": reg["status"],
+        "registration_version": reg["version"],
+        "roles": reg["roles"],
+        "organisation": {k: org.get(k) for k in (
+            "id", "name", "type", "country", "city", "website", "cluster_name",
+            "latitude", "longitude", "description", "employees")},
+        "representative": {"position": rep.get("position")},
+        "motivation": reg.get("motivation"),
+        "expertise": reg.get("expertise"),
+        "preferences": reg.get("preferences") or {},
+    }

@@ -1,0 +1,122 @@
+"""Registration's own tables."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
+from common.outbox import InboxMixin, OutboxMixin
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = TYPE_MAP
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list] = mapped_column()
+    partnership_id: Mapped[str | None] = mapped_column(
+        ForeignKey("partnerships.id"), nullable=True, index=True
+    )
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Partnership(Base):
+    __tablename__ = "partnerships"
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sectors: Mapped[list] = mapped_column()
+    countries: Mapped[list] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Country(Base):
+    """Participating countries, each with the period it participates in."""
+
+    __tablename__ = "countries"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    valid_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    group: Mapped[str] = mapped_column(String(20))
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(60))
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    city: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    postcode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    website: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    registration_number: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    employees: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cluster_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    cluster_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    latitude: Mapped[float | None] = mapped_column(nullable=True)
+    longitude: Mapped[float | None] = mapped_column(nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Registration(Base):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        Index("ix_registrations_partnership_status", "partnership_id", "status"),
+        UniqueConstraint("reference"),
+    )
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    reference: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    partnership_id: Mapped[str] = mapped_column(ForeignKey("partnerships.id"))
+    roles: Mapped[list] = mapped_column()
+    motivation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expertise: Mapped[str | None] = mapped_column(Text, nullable=True)
+    representative: Mapped[dict] = mapped_column()
+    preferences: Mapped[dict] = mapped_column()
+    cv_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cv_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    cv_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    cv_content_type: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    cv_filename: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cv_uploaded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    assessment_decision: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    assessment_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    assessed_by: Mapped[str | None] = mapped_column(UUID_STR, nullable=True)
+    assessed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class OutboxEvent(OutboxMixin, Base):
+    __tablename__ = "outbox"
+
+
+class InboxEvent(InboxMixin, Base):
+    __tablename__ = "inbox"

@@ -1,0 +1,213 @@
+"""The registration contract: what the service accepts and returns (also the OpenAPI source)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from common import reference
+from common.schemas import IsoDate, PageQuerySchema
+
+COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter ISO 3166 country code.")
+ROLES = ("visitor", "host")
+MODES = ("physical", "virtual")
+DECISIONS = ("accept", "reject", "request_changes")
+STATUSES = ("draft", "submitted", "accepted", "rejected", "changes_requested", "withdrawn")
+
+
+def _one_of(choices: frozenset[str] | tuple[str, ...]) -> validate.OneOf:
+    return validate.OneOf(sorted(choices))
+
+
+def _unique(values: list) -> None:
+    if len(values) != len(set(map(str, values))):
+        raise ValidationError("Each value may appear once.")
+
+
+class CreateAccountSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=12, max=128))
+    full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TokenRequestSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+
+
+class TokenSchema(Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+
+
+class AccountSchema(Schema):
+    id = fields.String()
+    email = fields.String()
+    full_name = fields.String()
+    roles = fields.List(fields.String())
+    partnership_id = fields.String(allow_none=True)
+    org_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PartnershipSchema(Schema):
+    id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    sectors = fields.List(fields.String())
+    countries = fields.List(fields.String())
+
+
+class OrganisationSchema(Schema):
+    id = fields.String(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=2, max=300))
+    type = fields.String(required=True, validate=_one_of(tuple(reference.organisation_types())))
+    country = fields.String(required=True, validate=COUNTRY)
+    city = fields.String(allow_none=True, validate=validate.Length(max=120))
+    postcode = fields.String(allow_none=True, validate=validate.Length(max=20))
+    address = fields.String(allow_none=True, validate=validate.Length(max=300))
+    website = fields.Url(allow_none=True, validate=validate.Length(max=300))
+    registration_number = fields.String(allow_none=True, validate=validate.Length(max=60))
+    employees = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10_000_000))
+    cluster_member = fields.Boolean(load_default=False)
+    cluster_name = fields.String(allow_none=True, validate=validate.Length(max=300))
+    latitude = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    description = fields.String(allow_none=True, validate=validate.Length(max=5000))
+
+
+class RepresentativeSchema(Schema):
+    first_name = fields.String(validate=validate.Length(min=1, max=100))
+    last_name = fields.String(validate=validate.Length(min=1, max=100))
+    email = fields.Email(validate=validate.Length(max=254))
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^\+?[0-9 ()./-]{6,25}$"))
+    position = fields.String(allow_none=True, validate=validate.Length(max=120))
+    date_of_birth = IsoDate()
+    nationality = fields.String(validate=COUNTRY)
+    residence_country = fields.String(allow_none=True, validate=COUNTRY)
+    residence_days = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=40_000))
+    residence_permit = fields.Boolean(allow_none=True)
+
+
+class AvailabilitySchema(Schema):
+    start = IsoDate(required=True)
+    end = IsoDate(required=True)
+
+    @validates_schema
+    def _ordered(self, data: dict, **_: object) -> None:
+        if data["end"] < data["start"]:
+            raise ValidationError("The window must end on or after its start.", "end")
+
+
+class PreferencesSchema(Schema):
+    sectors = fields.List(fields.String(validate=_one_of(reference.sector_codes())), validate=_unique)
+    target_countries = fields.List(fields.String(validate=COUNTRY), validate=_unique)
+    activity_types = fields.List(
+        fields.String(validate=_one_of(reference.activity_type_codes())), validate=_unique
+    )
+    objectives = fields.List(fields.String(validate=_one_of(reference.objective_codes())),
+                             validate=_unique)
+    availability = fields.List(fields.Nested(AvailabilitySchema), validate=validate.Length(max=12))
+    languages = fields.List(fields.String(validate=_one_of(reference.language_codes())),
+                            validate=_unique)
+    modes = fields.List(fields.String(validate=validate.OneOf(MODES)), validate=_unique)
+    host_capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50))
+
+
+class CreateRegistrationSchema(Schema):
+    partnership_id = fields.String(required=True)
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
+                        validate=[validate.Length(min=1, max=2), _unique])
+    organisation = fields.Nested(OrganisationSchema, required=True)
+    representative = fields.Nested(RepresentativeSchema, load_default=dict)
+    motivation = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    expertise = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    preferences = fields.Nested(PreferencesSchema, load_default=dict)
+
+
+class UpdateRegistrationSchema(CreateRegistrationSchema):
+    """Any subset of the creation fields; nested objects are merged field by field."""
+
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class CvSchema(Schema):
+    filename = fields.String(allow_none=True)
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_at = fields.DateTime()
+
+
+class AssessmentSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=5000))
+
+    @validates_schema
+    def _comment_when_not_accepting(self, data: dict, **_: object) -> None:
+        if data.get("decision") != "accept" and not (data.get("comment") or "").strip():
+            raise ValidationError("Say why, so the participant knows what to do.", "comment")
+
+
+class AssessmentResultSchema(Schema):
+    decision = fields.String(allow_none=True)
+    comment = fields.String(allow_none=True)
+    assessed_by = fields.String(allow_none=True)
+    assessed_at = fields.DateTime(allow_none=True)
+
+
+class RegistrationSchema(Schema):
+    id = fields.String()
+    reference = fields.String()
+    version = fields.Integer()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    account_id = fields.String()
+    partnership_id = fields.String()
+    roles = fields.List(fields.String())
+    organisation = fields.Nested(OrganisationSchema)
+    representative = fields.Nested(RepresentativeSchema)
+    motivation = fields.String(allow_none=True)
+    expertise = fields.String(allow_none=True)
+    preferences = fields.Nested(PreferencesSchema)
+    cv = fields.Nested(CvSchema, allow_none=True)
+    assessment = fields.Nested(AssessmentResultSchema, allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class RegistrationListQuerySchema(PageQuerySchema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    partnership_id = fields.String()
+    country = fields.String(validate=COUNTRY)
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
+class RuleResultSchema(Schema):
+    rule = fields.String()
+    field = fields.String()
+    passed = fields.Boolean()
+    message = fields.String()
+
+
+class EligibilitySchema(Schema):
+    eligible = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleResultSchema))
+
+
+class CountrySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    group = fields.String()
+    valid_from = IsoDate()
+    valid_to = IsoDate(allow_none=True)
+
+
+class ReferenceDataSchema(Schema):
+    countries = fields.List(fields.Nested(CountrySchema))
+    sectors = fields.Dict(keys=fields.String(), values=fields.String())
+    objectives = fields.Dict(keys=fields.String(), values=fields.String())
+    activity_types = fields.Dict(keys=fields.String(), values=fields.String())
+    organisation_types = fields.Dict(keys=fields.String(), values=fields.Dict())
+    languages = fields.List(fields.String())

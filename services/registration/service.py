@@ -1,0 +1,364 @@
+"""Registration service: accounts, partnerships, registrations and their assessment."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nameko.dependency_providers import Config
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from common.auth import Auth
+from common.db import Database, utcnow
+from common.entrypoints import rpc
+from common.errors import (
+    Conflict,
+    NotAllowed,
+    NotFound,
+    StaleVersion,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+)
+from common.events import jsonable, make_event
+from common.outbox import OutboxRelay, record_event
+from common.schemas import load, page_of
+from common.storage import DOCUMENT_TYPES, ObjectStoreProvider, check_document
+from services.registration import domain, repository
+from services.registration.models import (
+    Account,
+    Organisation,
+    OutboxEvent,
+    Partnership,
+    Registration,
+)
+from services.registration.passwords import verify_password
+from services.registration.schemas import (
+    AccountSchema,
+    AssessmentSchema,
+    CreateAccountSchema,
+    CreateRegistrationSchema,
+    EligibilitySchema,
+    PartnershipSchema,
+    ReferenceDataSchema,
+    RegistrationListQuerySchema,
+    RegistrationSchema,
+    TokenRequestSchema,
+    UpdateRegistrationSchema,
+)
+
+_registration = RegistrationSchema()
+_partnership = PartnershipSchema()
+_ACTIVE = (domain.DRAFT, domain.SUBMITTED, domain.CHANGES_REQUESTED, domain.ACCEPTED)
+
+
+class RegistrationService:
+    name = "registration"
+
+    config = Config()
+    db = Database()
+    relay = OutboxRelay(OutboxEvent)
+    auth = Auth(signing=True)
+    store = ObjectStoreProvider()
+
+    # --- health -------------------------------------------------------------------
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        self.db.session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    # --- accounts -----------------------------------------------------------------
+
+    @rpc
+    def create_account(self, payload: dict[str, Any]) -> dict[str, Any]:
+        data = load(CreateAccountSchema(), payload)
+        account = repository.create_account(self.db.session, data["email"], data["password"],
+                                            data["full_name"], ["participant"])
+        try:
+            self.db.session.commit()
+        except IntegrityError as exc:
+            raise Conflict("An account with this email already exists.",
+                           {"email": ["Already registered."]}) from exc
+        return self._account(account)
+
+    @rpc
+    def create_token(self, payload: dict[str, Any]) -> dict[str, Any]:
+        data = load(TokenRequestSchema(), payload)
+        security = self.config["SECURITY"]
+        session = self.db.session
+        account = repository.account_by_email(session, data["email"])
+        now = utcnow()
+        if account is not None and account.locked_until and account.locked_until > now:
+            minutes = max(1, int((account.locked_until - now).total_seconds() // 60) + 1)
+            raise TooManyRequests(f"Too many failed sign-ins; try again in {minutes} minutes.")
+        if not verify_password(account.password_hash if account else None, data["password"]):
+            if account is not None:
+                account.failed_logins += 1
+                if account.failed_logins >= security["login_max_failures"]:
+                    account.locked_until = now + timedelta(seconds=security["lockout_seconds"])
+                    account.failed_logins = 0
+                session.commit()
+            raise Unauthorized("The email or password is not right.")
+        account.failed_logins = 0
+        account.locked_until = None
+        account.last_login_at = now
+        org = repository.organisation_of(session, account.id)
+        session.commit()
+        token, ttl = self.auth.tokens.issue(account.id, account.roles, org.id if org else None,
+                                            account.partnership_id)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+    @rpc
+    def get_me(self) -> dict[str, Any]:
+        caller = self.auth.caller
+        account = self.db.session.get(Account, caller.account_id)
+        if account is None:
+            raise Unauthorized("This account no longer exists.")
+        return self._account(account)
+
+    # --- partnerships and reference data -------------------------------------------
+
+    @rpc
+    def list_partnerships(self) -> list[dict[str, Any]]:
+        rows = self.db.session.scalars(
+            select(Partnership).where(Partnership.active.is_(True)).order_by(Partnership.name))
+        return [_partnership.dump(repository.partnership_dict(p)) for p in rows]
+
+    @rpc
+    def get_partnership(self, partnership_id: str) -> dict[str, Any]:
+        partnership = repository.get_partnership(self.db.session, partnership_id)
+        return _partnership.dump(repository.partnership_dict(partnership))
+
+    @rpc
+    def get_reference_data(self) -> dict[str, Any]:
+        return ReferenceDataSchema().dump(repository.reference_data(self.db.session))
+
+    # --- registrations ----------------------------------------------------------------
+
+    @rpc
+    def create_registration(self, payload: dict[str, Any]) -> dict[str, Any]:
+        caller = self.auth.caller
+        caller.require("participant")
+        data = load(CreateRegistrationSchema(), payload)
+        session = self.db.session
+        repository.get_partnership(session, data["partnership_id"])
+        existing = session.scalar(select(Registration).where(
+            Registration.account_id == caller.account_id, Registration.status.in_(_ACTIVE)))
+        if existing is not None:
+            raise Conflict(f"You already have an active registration ({existing.reference}); "
+                           "edit it or withdraw it first.")
+        org = repository.organisation_of(session, caller.account_id)
+        if org is None:
+            org = Organisation(account_id=caller.account_id)
+            session.add(org)
+        for field, value in data["organisation"].items():
+            setattr(org, field, value)
+        session.flush()
+        reg = Registration(
+            reference=repository.new_reference(), status=domain.DRAFT,
+            account_id=caller.account_id, organisation_id=org.id,
+            partnership_id=data["partnership_id"], roles=data["roles"],
+            motivation=data.get("motivation"), expertise=data.get("expertise"),
+            representative=jsonable(data["representative"]),
+            preferences=jsonable(data["preferences"]),
+        )
+        session.add(reg)
+        session.commit()
+        return self._dump(reg, org)
+
+    @rpc
+    def get_registration(self, registration_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        reg, org = repository.load_registration(self.db.session, registration_id)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        return self._dump(reg, org)
+
+    @rpc
+    def list_registrations(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        caller = self.auth.caller
+        filters = load(RegistrationListQuerySchema(), query or {})
+        account_id = partnership_id = None
+        if caller.is_admin:
+            pass
+        elif caller.has("partnership_contact"):
+            partnership_id = caller.partnership_id
+        elif caller.has("participant"):
+            account_id = caller.account_id
+        else:
+            raise NotAllowed("Your role may not list registrations.")
+        rows, total = repository.list_registrations(self.db.session, filters, account_id,
+                                                    partnership_id)
+        items = [self._dump(reg, org) for reg, org in rows]
+        return page_of(items, total, filters["page"], filters["per_page"])
+
+    @rpc
+    def update_registration(self, registration_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        caller = self.auth.caller
+        data = load(UpdateRegistrationSchema(), payload, partial=True)
+        session = self.db.session
+        reg, org = repository.load_registration(session, registration_id, for_update=True)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        domain.ensure_owner(caller, reg.account_id)
+        expected = data.pop("version", None)
+        if expected is None:
+            raise ValidationFailed("Say which version you edited.",
+                                   {"version": ["Missing data for required field."]})
+        _check_version(reg, expected)
+        domain.ensure_editable(reg.status, set(data))
+        if "partnership_id" in data:
+            repository.get_partnership(session, data["partnership_id"])
+            reg.partnership_id = data["partnership_id"]
+        for field, value in data.get("organisation", {}).items():
+            setattr(org, field, value)
+        for field in ("roles", "motivation", "expertise"):
+            if field in data:
+                setattr(reg, field, data[field])
+        if "representative" in data:
+            reg.representative = {**(reg.representative or {}), **jsonable(data["representative"])}
+        if "preferences" in data:
+            reg.preferences = {**(reg.preferences or {}), **jsonable(data["preferences"])}
+        reg.updated_at = utcnow()
+        self._emit(reg, org, "registration_updated", caller.account_id)
+        return self._commit_and_dump(reg, org)
+
+    @rpc
+    def check_eligibility(self, registration_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        session = self.db.session
+        reg, org = repository.load_registration(session, registration_id)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        results = self._eligibility(reg, org)
+        return EligibilitySchema().dump({"eligible": all(r.passed for r in results),
+                                         "rules": [r.to_dict() for r in results]})
+
+    @rpc
+    def submit_registration(self, registration_id: str, version: int | None = None) -> dict[str, Any]:
+        caller = self.auth.caller
+        session = self.db.session
+        reg, org = repository.load_registration(session, registration_id, for_update=True)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        domain.ensure_owner(caller, reg.account_id)
+        if version is not None:
+            _check_version(reg, version)
+        reg.status = domain.next_state_on_submit(reg.status)
+        errors = domain.failures_by_field(self._eligibility(reg, org))
+        if errors:
+            raise ValidationFailed("The registration is not complete or not eligible.", errors)
+        reg.submitted_at = reg.updated_at = utcnow()
+        self._emit(reg, org, "registration_submitted", caller.account_id)
+        return self._commit_and_dump(reg, org)
+
+    @rpc
+    def assess_registration(self, registration_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        caller = self.auth.caller
+        caller.require("partnership_contact", "admin")
+        data = load(AssessmentSchema(), payload)
+        session = self.db.session
+        reg, org = repository.load_registration(session, registration_id, for_update=True)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        domain.ensure_assessor(caller, reg.partnership_id)
+        if payload.get("version") is not None:
+            _check_version(reg, int(payload["version"]))
+        reg.status = domain.next_state_on_assessment(reg.status, data["decision"])
+        reg.assessment_decision = data["decision"]
+        reg.assessment_comment = data.get("comment")
+        reg.assessed_by = caller.account_id
+        reg.assessed_at = reg.updated_at = utcnow()
+        self._emit(reg, org, domain.DECISION_EVENTS[reg.status], caller.account_id,
+                   comment=reg.assessment_comment)
+        return self._commit_and_dump(reg, org)
+
+    @rpc
+    def withdraw_registration(self, registration_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        session = self.db.session
+        reg, org = repository.load_registration(session, registration_id, for_update=True)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        if not caller.is_admin:
+            domain.ensure_owner(caller, reg.account_id)
+        reg.status = domain.next_state_on_withdraw(reg.status)
+        reg.withdrawn_at = reg.updated_at = utcnow()
+        self._emit(reg, org, "registration_withdrawn", caller.account_id)
+        return self._commit_and_dump(reg, org)
+
+    # --- CV --------------------------------------------------------------------------
+
+    @rpc
+    def attach_cv(self, registration_id: str, key: str, filename: str | None) -> dict[str, Any]:
+        caller = self.auth.caller
+        session = self.db.session
+        reg, org = repository.load_registration(session, registration_id, for_update=True)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        domain.ensure_owner(caller, reg.account_id)
+        domain.ensure_editable(reg.status, set())
+        if not key.startswith(f"cv/{registration_id}/"):
+            raise NotAllowed("That document was not uploaded for this registration.")
+        # The gateway sniffed the upload already; the owner of the data checks again.
+        data = self.store.get(key)
+        content_type = check_document(data, DOCUMENT_TYPES,
+                                      self.config["UPLOADS"]["cv_max_bytes"])
+        previous = reg.cv_key
+        reg.cv_key, reg.cv_sha256, reg.cv_size = key, hashlib.sha256(data).hexdigest(), len(data)
+        reg.cv_content_type, reg.cv_filename = content_type, (filename or "cv")[:200]
+        reg.cv_uploaded_at = reg.updated_at = utcnow()
+        result = self._commit_and_dump(reg, org)
+        if previous and previous != key:
+            self.store.delete(previous)
+        return result
+
+    @rpc
+    def get_cv(self, registration_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        reg, _org = repository.load_registration(self.db.session, registration_id)
+        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
+        if not reg.cv_key:
+            raise NotFound("This registration has no CV yet.")
+        return {"key": reg.cv_key, "filename": reg.cv_filename,
+                "content_type": reg.cv_content_type, "size": reg.cv_size,
+                "sha256": reg.cv_sha256}
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _eligibility(self, reg: Registration, org: Organisation) -> list[domain.RuleResult]:
+        snapshot = repository.registration_dict(reg, org)
+        snapshot["cv"] = reg.cv_key
+        periods = repository.country_periods(self.db.session)
+        return domain.check_eligibility(snapshot, periods, datetime.now(UTC).date())
+
+    def _emit(self, reg: Registration, org: Organisation, event_type: str, actor_id: str,
+              **extra: Any) -> None:
+        try:
+            self.db.session.flush()  # assigns the new version the event reports
+        except StaleDataError as exc:
+            raise StaleVersion("Someone else changed this registration; reload it.") from exc
+        profile = domain.public_profile(jsonable(repository.registration_dict(reg, org)))
+        record_event(self.db.session, OutboxEvent, make_event(event_type, {**profile, **extra},
+                                                              actor_id))
+
+    def _commit_and_dump(self, reg: Registration, org: Organisation) -> dict[str, Any]:
+        try:
+            self.db.session.commit()
+        except StaleDataError as exc:
+            raise StaleVersion("Someone else changed this registration; reload it.") from exc
+        return self._dump(reg, org)
+
+    def _dump(self, reg: Registration, org: Organisation) -> dict[str, Any]:
+        return _registration.dump(repository.registration_dict(reg, org))
+
+    @staticmethod
+    def _account(account: Account) -> dict[str, Any]:
+        return AccountSchema().dump({
+            "id": account.id, "email": account.email, "full_name": account.full_name,
+            "roles": account.roles, "partnership_id": account.partnership_id,
+            "org_id": None, "created_at": account.created_at})
+
+
+def _check_version(reg: Registration, expected: int) -> None:
+    if reg.version != expected:
+        raise StaleVersion(f"You edited version {expected}; the registration is now at version "
+                           f"{reg.version}. Reload it and apply your change again.")
+
