@@ -1,0 +1,70 @@
+"""Sign-up, sign-in, lockout and token handling over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import PASSWORD, sign_up, unique_email
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sign_up_then_me(api):
+    email, headers = sign_up(api)
+    me = api.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200
+    assert me.json()["email"] == email and me.json()["roles"] == ["participant"]
+    assert "password" not in me.text
+
+
+def test_duplicate_email_gets_409(api):
+    email, _ = sign_up(api)
+    again = api.post("/api/v1/accounts", json={"email": email.upper(), "password": PASSWORD,
+                                               "full_name": "Someone"})
+    assert again.status_code == 409
+
+
+def test_short_password_gets_422(api):
+    response = api.post("/api/v1/accounts", json={"email": unique_email(), "password": "short",
+                                                  "full_name": "A"})
+    assert response.status_code == 422 and "password" in response.json()["errors"]
+
+
+def test_account_locks_after_repeated_failures(api):
+    email, _ = sign_up(api)
+    for _ in range(5):
+        wrong = api.post("/api/v1/auth/token", json={"email": email, "password": "not the password"})
+        assert wrong.status_code == 401
+    locked = api.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Retry-After" in locked.headers
+
+
+def test_unknown_email_and_wrong_password_look_the_same(api):
+    email, _ = sign_up(api)
+    unknown = api.post("/api/v1/auth/token", json={"email": unique_email(), "password": PASSWORD})
+    wrong = api.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD + "x"})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["detail"] == wrong.json()["detail"]
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer not-a-jwt", "Basic abc"])
+def test_bad_tokens_get_401(api, header):
+    response = api.get("/api/v1/me", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_token_signed_by_a_stranger_key_gets_401(api, tmp_path):
+    from common.auth import TokenService
+
+    foreign = TokenService({"keys_dir": str(tmp_path), "issuer": "clusterxchange"}, generate=True)
+    token, _ = foreign.issue("someone", ["admin"], None, None)
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_sign_in_is_rate_limited_per_address(api, config):
+    limit = config["SECURITY"]["rate_limit_login_per_minute"]
+    statuses = [api.post("/api/v1/auth/token", json={"email": "a@b.eu", "password": "x"}).status_code
+                for _ in range(limit + 1)]
+    assert statuses[-1] == 429 and 429 not in statuses[:limit]

@@ -1,0 +1,70 @@
+"""What the gateway itself offers: OpenAPI, docs, health, metrics, problems for unknown routes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from gateway.http import ROUTES
+
+pytestmark = pytest.mark.e2e
+
+
+def test_openapi_document_validates_and_lists_every_endpoint(api):
+    document = api.get("/api/v1/openapi.json").json()
+    validate(document)
+    documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    routed = {(r.method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", r.path))
+              for r in ROUTES if not r.hidden}
+    assert documented == routed
+    assert ("POST", "/api/v1/registrations/{registration_id}/assessment") in documented
+    create = document["paths"]["/api/v1/registrations"]["post"]
+    schema_ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema_ref.endswith("CreateRegistration")
+
+
+def test_docs_are_served_locally(api):
+    page = api.get("/api/docs")
+    assert page.status_code == 200 and "swagger-ui-bundle.js" in page.text
+    assert "http" not in page.text.split("<body>")[1].replace("/api/docs", "")
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "init.js"):
+        assert api.get(f"/api/docs/{asset}").status_code == 200
+    assert api.get("/api/docs/../service.py").status_code == 404
+
+
+def test_health_reports_broker_and_services(api):
+    health = api.get("/health")
+    assert health.status_code == 200
+    assert health.json() == {"broker": "ok", "services": {"registration": "ok"}, "status": "ok"}
+
+
+def test_metrics_count_requests(api):
+    api.get("/api/v1/partnerships")
+    metrics = api.get("/metrics").text
+    assert 'cxc_http_requests_total{method="GET",route="/api/v1/partnerships",status="200"}' in metrics
+
+
+def test_unknown_route_is_a_problem(api):
+    response = api.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert api.delete("/api/v1/partnerships").status_code == 405
+
+
+def test_reference_data_and_partnerships_are_public(api):
+    partnerships = api.get("/api/v1/partnerships").json()
+    assert {p["code"] for p in partnerships} >= {"GREENMOB", "TEXCIRC"}
+    one = api.get(f"/api/v1/partnerships/{partnerships[0]['id']}")
+    assert one.json()["id"] == partnerships[0]["id"]
+    assert api.get("/api/v1/partnerships/nope").status_code == 404
+    ref = api.get("/api/v1/reference").json()
+    codes = {c["code"] for c in ref["countries"]}
+    assert len(ref["sectors"]) == 14 and {"UA", "PT", "GB"} <= codes
+
+
+def test_wrong_media_type_gets_415(api):
+    response = api.post("/api/v1/accounts", data="email=x", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 415

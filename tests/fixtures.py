@@ -1,0 +1,192 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from common.auth import TokenService
+from common.config import SERVICES, build_config
+from common.db import normalise_url
+from common.migrate import upgrade
+
+PG_ADMIN_DSN = os.environ.get("TEST_PG_DSN", "postgresql://postgres@localhost:5432/postgres")
+# Reference tables are seeded once per run; everything else is emptied after each test.
+KEEP_TABLES = {"countries", "partnerships", "alembic_version"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def _admin(sql: str) -> None:
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_urls() -> Iterator[dict[str, str]]:
+    run_id = secrets.token_hex(4)
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    urls = {}
+    for service in SERVICES:
+        name = f"cxc_test_{run_id}_{service}"
+        _admin(f'CREATE DATABASE "{name}"')
+        urls[service] = f"{base}/{name}"
+        upgrade(service, urls[service])
+    _seed_reference(urls["registration"])
+    yield urls
+    for url in urls.values():
+        name = url.rsplit("/", 1)[1]
+        _admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+               f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+        _admin(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def _seed_reference(url: str) -> None:
+    from sqlalchemy.orm import Session
+
+    from services.registration.repository import seed_reference
+
+    engine = create_engine(normalise_url(url))
+    with Session(engine) as session:
+        seed_reference(session)
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_engines(database_urls: dict[str, str]) -> Iterator[dict[str, Any]]:
+    engines = {name: create_engine(normalise_url(url)) for name, url in database_urls.items()}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    if "database_urls" not in request.fixturenames:
+        yield
+        return
+    engines = request.getfixturevalue("db_engines")
+    yield
+    for engine in engines.values():
+        with engine.begin() as conn:
+            tables = [row[0] for row in conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
+            mutable = [t for t in tables if t not in KEEP_TABLES]
+            if mutable:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in mutable) + " CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture
+def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
+           keys_dir: Path) -> dict[str, Any]:
+    cfg = build_config()
+    cfg.update(rabbit_config)
+    cfg["DATABASE_URLS"] = dict(database_urls)
+    cfg["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    cfg["RPC_TIMEOUT_SECONDS"] = 10
+    cfg["OUTBOX_POLL_SECONDS"] = 0.5
+    cfg["STORAGE"] = {**cfg["STORAGE"], "endpoint": s3_endpoint, "access_key": "testing",
+                      "secret_key": "testing", "bucket": f"cxc-{secrets.token_hex(4)}",
+                      "secure": False}
+    cfg["JWT"] = {**cfg["JWT"], "keys_dir": str(keys_dir)}
+    cfg.pop("LOGGING", None)
+    return cfg
+
+
+@pytest.fixture
+def tokens(config: dict[str, Any]) -> TokenService:
+    return TokenService(config["JWT"], generate=True)
+
+
+@pytest.fixture
+def registration_container(container_factory: Any, config: dict[str, Any]) -> Any:
+    from services.registration.service import RegistrationService
+
+    container = container_factory(RegistrationService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any) -> str:
+    from gateway.service import GatewayService
+
+    container = container_factory(GatewayService, config)
+    container.start()
+    return f"http://{config['WEB_SERVER_ADDRESS']}"
+
+
+class Api(requests.Session):
+    """requests against the gateway, relative to its base URL."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, self.base + url, *args, **kwargs)
+
+
+@pytest.fixture
+def web_session(gateway_url: str) -> Iterator[Api]:
+    """nameko's own fixture needs werkzeug.urls.url_join, gone in werkzeug 3."""
+    with Api(gateway_url) as session:
+        yield session
+
+
+@pytest.fixture
+def api(web_session: Api) -> Api:
+    return web_session

@@ -1,0 +1,99 @@
+"""Building blocks for tests: valid payloads, accounts, tokens, documents."""
+
+from __future__ import annotations
+
+import io
+import secrets
+import zipfile
+from copy import deepcopy
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+PASSWORD = "correct horse battery staple"
+
+MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+               b"2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def docx_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document/>")
+    return buffer.getvalue()
+
+
+def exe_bytes() -> bytes:
+    return b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}.{secrets.token_hex(4)}@example.eu"
+
+
+def registration_payload(partnership_id: str, country: str = "PT", roles: list[str] | None = None,
+                         **overrides: Any) -> dict[str, Any]:
+    start = date.today() + timedelta(days=40)
+    payload = {
+        "partnership_id": partnership_id,
+        "roles": roles or ["visitor"],
+        "organisation": {
+            "name": "Cluster Têxtil Norte", "type": "cluster_organisation", "country": country,
+            "city": "Porto", "website": "https://example.org/ctn", "employees": 14,
+            "latitude": 41.15, "longitude": -8.61,
+        },
+        "representative": {
+            "first_name": "Ana", "last_name": "Ferreira", "email": "ana@example.org",
+            "phone": "+351 22 000 0000", "position": "Cluster manager",
+            "date_of_birth": "1986-03-14", "nationality": country,
+        },
+        "motivation": "Learn how textile clusters abroad adopt circular production.",
+        "expertise": "Circular textiles, cluster management.",
+        "preferences": {
+            "sectors": ["textiles"], "objectives": ["learn"], "activity_types": ["knowledge_sharing"],
+            "languages": ["pt", "en"], "modes": ["physical"], "target_countries": ["DE"],
+            "availability": [{"start": start.isoformat(),
+                              "end": (start + timedelta(days=30)).isoformat()}],
+        },
+    }
+    merged = deepcopy(payload)
+    merged.update(overrides)
+    return merged
+
+
+def make_account(engine: Any, email: str, roles: list[str], partnership_code: str | None = None) -> str:
+    from services.registration.models import Partnership
+    from services.registration.repository import create_account
+
+    with Session(engine) as session:
+        partnership_id = None
+        if partnership_code:
+            partnership_id = session.scalar(
+                select(Partnership.id).where(Partnership.code == partnership_code))
+        account = create_account(session, email, PASSWORD, email.split("@")[0], roles, partnership_id)
+        session.commit()
+        return account.id
+
+
+def partnership_id(engine: Any, code: str) -> str:
+    from services.registration.models import Partnership
+
+    with Session(engine) as session:
+        return session.scalar(select(Partnership.id).where(Partnership.code == code))
+
+
+def login(api: Any, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = api.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def sign_up(api: Any, prefix: str = "participant") -> tuple[str, dict[str, str]]:
+    email = unique_email(prefix)
+    response = api.post("/api/v1/accounts",
+                        json={"email": email, "password": PASSWORD, "full_name": "Ana Ferreira"})
+    assert response.status_code == 201, response.text
+    return email, login(api, email)
