@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+ifneq (,$(wildcard .env))
+include .env
+export
+endif
+
 .PHONY: run test bench lint install services clean demo
 
 $(STAMP): pyproject.toml

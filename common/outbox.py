@@ -55,11 +55,19 @@ def record_event(session: Session, model: type, event: dict[str, Any]) -> None:
 
 
 def first_delivery(session: Session, model: type, event_id: str, handler: str) -> bool:
-    """True the first time (event, handler) is seen; records it in the caller's transaction."""
-    if session.get(model, (event_id, handler)) is not None:
-        return False
-    session.add(model(event_id=event_id, handler=handler))
-    return True
+    """True the first time (event, handler) is seen, claiming it in the caller's transaction.
+
+    The claim is an insert that ignores conflicts: a concurrent delivery of the same event
+    waits on the first one's row lock and then finds the event taken (or, if the first
+    rolled back, takes it itself).
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    claim = insert(model).values(event_id=event_id, handler=handler, processed_at=utcnow())
+    return session.execute(claim.on_conflict_do_nothing()).rowcount == 1
 
 
 def publish_pending(session: Session, model: type, amqp_uri: str, source: str, batch: int) -> int:
