@@ -32,7 +32,8 @@ def test_token_round_trip(service):
 def test_tampered_and_expired_tokens_are_refused(service, tmp_path):
     token, _ = service.issue("acc", ["participant"], None, None)
     header, payload, signature = token.split(".")
-    forged = jwt.encode({"account_id": "acc", "roles": ["admin"]}, "a-secret-that-is-long-enough-for-hs256!!", algorithm="HS256")
+    hmac_key = "a-secret-that-is-long-enough-for-hs256!!"
+    forged = jwt.encode({"account_id": "acc", "roles": ["admin"]}, hmac_key, algorithm="HS256")
     for bad in (f"{header}.{payload}x.{signature}", forged, "garbage"):
         with pytest.raises(Unauthorized):
             service.verify(bad)
