@@ -37,6 +37,7 @@ test: $(STAMP) services
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) services
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
 
 lint: $(STAMP)

@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 from nameko.extensions import DependencyProvider
 from sqlalchemy import JSON, DateTime, String, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -79,11 +79,12 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             cursor.close()
 
         return engine
+    # No pre-ping: it costs a round trip per checkout; a connection that dropped is
+    # invalidated by SQLAlchemy on its first error and replaced.
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
 
@@ -92,12 +93,30 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-class WorkerSession:
-    """What a worker sees as `self.db`: a lazily opened session."""
+def dialect_insert(bind: Session | Connection) -> Any:
+    """The INSERT construct with ON CONFLICT support for the bind's database."""
+    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
-    def __init__(self, factory: sessionmaker) -> None:
+
+class WorkerSession:
+    """What a worker sees as `self.db`: lazily opened sessions.
+
+    `session` is an ORM session for changes. `reader` is a plain connection for entrypoints
+    that only read, with Core queries: on PostgreSQL it runs in autocommit, one round trip
+    per query instead of BEGIN/query/ROLLBACK, and skips the ORM's bookkeeping. (On SQLite
+    both share the single connection: use one or the other within a worker, not both.)
+    """
+
+    def __init__(self, factory: sessionmaker, read_engine: Engine) -> None:
         self._factory = factory
+        self._read_engine = read_engine
         self._session: Session | None = None
+        self._reader: Connection | None = None
 
     @property
     def session(self) -> Session:
@@ -105,10 +124,17 @@ class WorkerSession:
             self._session = self._factory()
         return self._session
 
+    @property
+    def reader(self) -> Connection:
+        if self._reader is None:
+            self._reader = self._read_engine.connect()
+        return self._reader
+
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        for opened in (self._session, self._reader):
+            if opened is not None:
+                opened.close()
+        self._session = self._reader = None
 
 
 class Database(DependencyProvider):
@@ -126,6 +152,9 @@ class Database(DependencyProvider):
         config = self.container.config
         self.engine = make_engine(config["DATABASE_URLS"][service], config.get("DB_POOL_SIZE", 10))
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.read_engine = self.engine
+        if is_postgres(self.engine):
+            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
         @event.listens_for(self.sessionmaker, "after_commit")
         def _after_commit(session: Session) -> None:
@@ -144,7 +173,7 @@ class Database(DependencyProvider):
         self.stop()
 
     def get_dependency(self, worker_ctx: Any) -> WorkerSession:
-        worker_session = WorkerSession(self.sessionmaker)
+        worker_session = WorkerSession(self.sessionmaker, self.read_engine)
         self._sessions[worker_ctx] = worker_session
         return worker_session
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nameko.rpc import rpc as nameko_rpc
-
 from common.errors import AppError
+from common.rpc import TransientRpc
 
 
 def rpc(fn: Callable | None = None, **options: Any) -> Any:
-    """`@rpc`: an AppError is the caller's problem, logged as expected, not as a crash."""
+    """`@rpc`: replies without confirms (see common.rpc); an AppError is the caller's
+    problem, logged as expected, not as a crash."""
     options.setdefault("expected_exceptions", AppError)
     if fn is None:
-        return nameko_rpc(**options)
-    return nameko_rpc(**options)(fn)
+        return TransientRpc.decorator(**options)
+    return TransientRpc.decorator(**options)(fn)

@@ -22,7 +22,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import BigInteger, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from common.db import JSONType, UTCDateTime, utcnow
+from common.db import JSONType, UTCDateTime, dialect_insert, utcnow
 from common.events import event_exchange, subscriber_queues
 
 log = logging.getLogger(__name__)
@@ -61,12 +61,7 @@ def first_delivery(session: Session, model: type, event_id: str, handler: str) -
     waits on the first one's row lock and then finds the event taken (or, if the first
     rolled back, takes it itself).
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    claim = insert(model).values(event_id=event_id, handler=handler, processed_at=utcnow())
+    claim = dialect_insert(session)(model).values(event_id=event_id, handler=handler, processed_at=utcnow())
     return session.execute(claim.on_conflict_do_nothing()).rowcount == 1
 
 

@@ -82,7 +82,7 @@ class GatewayService:
             report["broker"] = f"unreachable: {exc.__class__.__name__}"
         for service in SERVICES:
             try:
-                self.rpc.call(service, "health", timeout=2)
+                self.rpc.call(service, "health", timeout=2, confirm=True)
                 report["services"][service] = "ok"
             except AppError as exc:
                 report["services"][service] = exc.detail

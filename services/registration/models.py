@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
 from common.outbox import InboxMixin, OutboxMixin
+from services.registration.domain import ACTIVE_STATES
+
+ACTIVE_CONDITION = "status IN ({})".format(", ".join(f"'{s}'" for s in ACTIVE_STATES))
 
 
 class Base(DeclarativeBase):
@@ -82,6 +85,9 @@ class Registration(Base):
     __table_args__ = (
         Index("ix_registrations_partnership_status", "partnership_id", "status"),
         UniqueConstraint("reference"),
+        # One active registration per participant, enforced where two requests cannot race.
+        Index("uq_registrations_one_active", "account_id", unique=True,
+              postgresql_where=text(ACTIVE_CONDITION), sqlite_where=text(ACTIVE_CONDITION)),
     )
 
     id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)

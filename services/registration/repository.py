@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import String, cast, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import reference
+from common.db import dialect_insert, new_id, utcnow
 from common.errors import Conflict, NotFound
-from services.registration.domain import CountryPeriod
+from services.registration.domain import ACTIVE_STATES, CountryPeriod
 from services.registration.models import (
     Account,
     Country,
@@ -32,16 +37,17 @@ def new_reference() -> str:
     return "CX-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
 
 
-def organisation_dict(org: Organisation) -> dict[str, Any]:
+def organisation_dict(org: Any) -> dict[str, Any]:
     data = {field: getattr(org, field) for field in ORGANISATION_FIELDS}
     data["id"] = org.id
     return data
 
 
-def registration_dict(reg: Registration, org: Organisation) -> dict[str, Any]:
+def registration_dict(reg: Any, org: Any) -> dict[str, Any]:
+    """Works on ORM objects and on Core rows alike (anything with the columns as attributes)."""
     cv = None
     if reg.cv_key:
-        cv = {"filename": reg.cv_filename, "content_type": reg.cv_content_type,
+        cv = {"key": reg.cv_key, "filename": reg.cv_filename, "content_type": reg.cv_content_type,
               "size": reg.cv_size, "sha256": reg.cv_sha256, "uploaded_at": reg.cv_uploaded_at}
     assessment = None
     if reg.assessed_at:
@@ -60,6 +66,7 @@ def registration_dict(reg: Registration, org: Organisation) -> dict[str, Any]:
 
 def load_registration(session: Session, registration_id: str,
                       for_update: bool = False) -> tuple[Registration, Organisation]:
+    """ORM objects, for changing them."""
     query = (select(Registration, Organisation)
              .join(Organisation, Organisation.id == Registration.organisation_id)
              .where(Registration.id == registration_id))
@@ -71,44 +78,163 @@ def load_registration(session: Session, registration_id: str,
     return row[0], row[1]
 
 
-def list_registrations(session: Session, filters: dict[str, Any], account_id: str | None,
-                       partnership_id: str | None) -> tuple[list[tuple], int]:
-    query = select(Registration, Organisation).join(
-        Organisation, Organisation.id == Registration.organisation_id)
+_REG = Registration.__table__
+_ORG = Organisation.__table__
+_READ = select(
+    *_REG.c, *(column.label(f"org_{column.name}") for column in _ORG.c)
+).select_from(_REG.join(_ORG, _ORG.c.id == _REG.c.organisation_id))
+
+
+class _Prefixed:
+    """The organisation's columns of a joined row, read as attributes."""
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self._row, self._prefix = row, prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, self._prefix + name)
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return registration_dict(row, _Prefixed(row, "org_"))
+
+
+def read_registration(conn: Connection, registration_id: str) -> dict[str, Any]:
+    """A registration as a plain dict, read with one Core query (the hot read path)."""
+    row = conn.execute(_READ.where(_REG.c.id == registration_id)).first()
+    if row is None:
+        raise NotFound("No such registration.")
+    return _row_dict(row)
+
+
+def list_registrations(conn: Connection, filters: dict[str, Any], account_id: str | None,
+                       partnership_id: str | None) -> tuple[list[dict[str, Any]], int]:
+    conditions = []
     if account_id is not None:
-        query = query.where(Registration.account_id == account_id)
+        conditions.append(_REG.c.account_id == account_id)
     if partnership_id is not None:
-        query = query.where(Registration.partnership_id == partnership_id)
+        conditions.append(_REG.c.partnership_id == partnership_id)
     if filters.get("status"):
-        query = query.where(Registration.status == filters["status"])
+        conditions.append(_REG.c.status == filters["status"])
     if filters.get("partnership_id"):
-        query = query.where(Registration.partnership_id == filters["partnership_id"])
+        conditions.append(_REG.c.partnership_id == filters["partnership_id"])
     if filters.get("country"):
-        query = query.where(Organisation.country == filters["country"])
+        conditions.append(_ORG.c.country == filters["country"])
     if filters.get("role"):
-        query = query.where(cast(Registration.roles, String).contains(f'"{filters["role"]}"'))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = (query.order_by(Registration.created_at.desc(), Registration.id)
+        conditions.append(cast(_REG.c.roles, String).contains(f'"{filters["role"]}"'))
+    query = _READ.where(*conditions)
+    total = conn.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = (query.order_by(_REG.c.created_at.desc(), _REG.c.id)
             .offset((filters["page"] - 1) * filters["per_page"]).limit(filters["per_page"]))
-    return [tuple(row) for row in session.execute(page).all()], total
+    return [_row_dict(row) for row in conn.execute(page)], total
 
 
 def count_registrations(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Registration)) or 0
 
 
-def country_periods(session: Session) -> list[CountryPeriod]:
-    return [CountryPeriod(c.code, c.valid_from, c.valid_to) for c in session.scalars(select(Country))]
+def country_periods(conn: Connection | Session) -> list[CountryPeriod]:
+    table = Country.__table__
+    rows = conn.execute(select(table.c.code, table.c.valid_from, table.c.valid_to))
+    return [CountryPeriod(code, valid_from, valid_to) for code, valid_from, valid_to in rows]
 
 
-def get_partnership(session: Session, partnership_id: str) -> Partnership:
-    partnership = session.get(Partnership, partnership_id)
-    if partnership is None or not partnership.active:
+_PARTNERSHIPS = select(Partnership.__table__).where(Partnership.__table__.c.active.is_(True))
+
+
+def list_partnerships(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(_PARTNERSHIPS.order_by(Partnership.__table__.c.name))
+    return [partnership_dict(row) for row in rows]
+
+
+def get_partnership(conn: Connection, partnership_id: str) -> dict[str, Any]:
+    row = conn.execute(_PARTNERSHIPS.where(Partnership.__table__.c.id == partnership_id)).first()
+    if row is None:
         raise NotFound("No such partnership.")
-    return partnership
+    return partnership_dict(row)
 
 
-def partnership_dict(p: Partnership) -> dict[str, Any]:
+def get_account(conn: Connection, account_id: str) -> Any:
+    return conn.execute(select(Account.__table__).where(Account.__table__.c.id == account_id)).first()
+
+
+_ACTIVE_PARTNERSHIPS: dict[str, tuple[float, frozenset[str]]] = {}
+_PARTNERSHIP_TTL = 60.0
+
+
+def ensure_partnership(session: Session, partnership_id: str) -> None:
+    """NotFound unless the partnership exists and is active; the list is reference data,
+    so it is cached for a minute instead of read on every write."""
+    key = str(session.get_bind().url)
+    cached = _ACTIVE_PARTNERSHIPS.get(key)
+    if cached is None or time.monotonic() - cached[0] > _PARTNERSHIP_TTL or (
+            partnership_id not in cached[1]):
+        ids = frozenset(session.scalars(select(Partnership.id).where(Partnership.active.is_(True))))
+        _ACTIVE_PARTNERSHIPS[key] = (time.monotonic(), ids)
+        cached = _ACTIVE_PARTNERSHIPS[key]
+    if partnership_id not in cached[1]:
+        raise NotFound("No such partnership.", {"partnership_id": ["Unknown partnership."]})
+
+
+_ORG_PROFILE = [column.name for column in _ORG.c if column.name not in ("id", "account_id")]
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_statement(session: Session) -> Any:
+    # Built once per dialect: `excluded` makes column proxies, costly to redo per request.
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERTS:
+        statement = dialect_insert(session)(_ORG)
+        statement = statement.on_conflict_do_update(
+            index_elements=[_ORG.c.account_id],
+            set_={name: statement.excluded[name] for name in _ORG_PROFILE},
+        ).returning(*_ORG.c)
+        _UPSERTS[dialect] = statement
+    return _UPSERTS[dialect]
+
+
+def upsert_organisation(session: Session, account_id: str, profile: dict[str, Any]) -> Any:
+    """The account's organisation, created or replaced by `profile` (the whole profile: a
+    field left out is cleared), as a row."""
+    values = {name: None for name in _ORG_PROFILE}
+    values.update(profile, id=new_id(), account_id=account_id, updated_at=utcnow(),
+                  cluster_member=bool(profile.get("cluster_member")))
+    return session.execute(_upsert_statement(session), values).one()
+
+
+_INSERT_REGISTRATION = _REG.insert()
+
+
+def insert_registration(session: Session, values: dict[str, Any]) -> SimpleNamespace:
+    """A new registration in one INSERT (the hot write path skips the ORM's unit of work).
+
+    Raises ActiveRegistrationExists, after rolling the transaction back, when the
+    participant already has an active one."""
+    now = utcnow()
+    row = {"id": new_id(), "reference": new_reference(), "version": 1, "created_at": now,
+           "updated_at": now, **values}
+    try:
+        session.execute(_INSERT_REGISTRATION, row)
+    except IntegrityError as exc:
+        session.rollback()
+        if "account_id" in str(exc.orig) or "uq_registrations_one_active" in str(exc.orig):
+            raise ActiveRegistrationExists(active_reference(session, values["account_id"])) from exc
+        raise
+    return SimpleNamespace(**{column.name: row.get(column.name) for column in _REG.c})
+
+
+class ActiveRegistrationExists(Exception):
+    def __init__(self, reference: str | None) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+def active_reference(session: Session, account_id: str) -> str | None:
+    return session.scalar(select(_REG.c.reference).where(
+        _REG.c.account_id == account_id, _REG.c.status.in_(ACTIVE_STATES)))
+
+
+def partnership_dict(p: Any) -> dict[str, Any]:
     return {"id": p.id, "code": p.code, "name": p.name, "sectors": p.sectors,
             "countries": p.countries}
 
@@ -157,11 +283,12 @@ def seed_reference(session: Session) -> dict[str, int]:
     return counts
 
 
-def reference_data(session: Session) -> dict[str, Any]:
+def reference_data(conn: Connection) -> dict[str, Any]:
     tax = reference.taxonomy()
-    countries = [{"code": c.code, "name": c.name, "group": c.group, "valid_from": c.valid_from,
-                  "valid_to": c.valid_to}
-                 for c in session.scalars(select(Country).order_by(Country.name))]
+    table = Country.__table__
+    countries = [dict(row._mapping) for row in conn.execute(select(
+        table.c.code, table.c.name, table.c.group, table.c.valid_from, table.c.valid_to
+    ).order_by(table.c.name))]
     return {"countries": countries, "sectors": tax["sectors"], "objectives": tax["objectives"],
             "activity_types": tax["activity_types"],
             "organisation_types": tax["organisation_types"],

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
-from sqlalchemy import select, text
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from common.auth import Auth
@@ -29,10 +31,8 @@ from common.schemas import load, page_of
 from common.storage import DOCUMENT_TYPES, ObjectStoreProvider, check_document
 from services.registration import domain, repository
 from services.registration.models import (
-    Account,
     Organisation,
     OutboxEvent,
-    Partnership,
     Registration,
 )
 from services.registration.passwords import verify_password
@@ -50,9 +50,18 @@ from services.registration.schemas import (
     UpdateRegistrationSchema,
 )
 
+# Schemas are built once: building one deep-copies every field, which costs more than a load.
 _registration = RegistrationSchema()
 _partnership = PartnershipSchema()
-_ACTIVE = (domain.DRAFT, domain.SUBMITTED, domain.CHANGES_REQUESTED, domain.ACCEPTED)
+_create_account = CreateAccountSchema()
+_token_request = TokenRequestSchema()
+_create_registration = CreateRegistrationSchema()
+_update_registration = UpdateRegistrationSchema()
+_list_query = RegistrationListQuerySchema()
+_assessment = AssessmentSchema()
+_eligibility = EligibilitySchema()
+_account = AccountSchema()
+_reference = ReferenceDataSchema()
 
 
 class RegistrationService:
@@ -75,7 +84,7 @@ class RegistrationService:
 
     @rpc
     def create_account(self, payload: dict[str, Any]) -> dict[str, Any]:
-        data = load(CreateAccountSchema(), payload)
+        data = load(_create_account, payload)
         account = repository.create_account(self.db.session, data["email"], data["password"],
                                             data["full_name"], ["participant"])
         try:
@@ -87,7 +96,7 @@ class RegistrationService:
 
     @rpc
     def create_token(self, payload: dict[str, Any]) -> dict[str, Any]:
-        data = load(TokenRequestSchema(), payload)
+        data = load(_token_request, payload)
         security = self.config["SECURITY"]
         session = self.db.session
         account = repository.account_by_email(session, data["email"])
@@ -115,7 +124,7 @@ class RegistrationService:
     @rpc
     def get_me(self) -> dict[str, Any]:
         caller = self.auth.caller
-        account = self.db.session.get(Account, caller.account_id)
+        account = repository.get_account(self.db.reader, caller.account_id)
         if account is None:
             raise Unauthorized("This account no longer exists.")
         return self._account(account)
@@ -124,18 +133,15 @@ class RegistrationService:
 
     @rpc
     def list_partnerships(self) -> list[dict[str, Any]]:
-        rows = self.db.session.scalars(
-            select(Partnership).where(Partnership.active.is_(True)).order_by(Partnership.name))
-        return [_partnership.dump(repository.partnership_dict(p)) for p in rows]
+        return [_partnership.dump(p) for p in repository.list_partnerships(self.db.reader)]
 
     @rpc
     def get_partnership(self, partnership_id: str) -> dict[str, Any]:
-        partnership = repository.get_partnership(self.db.session, partnership_id)
-        return _partnership.dump(repository.partnership_dict(partnership))
+        return _partnership.dump(repository.get_partnership(self.db.reader, partnership_id))
 
     @rpc
     def get_reference_data(self) -> dict[str, Any]:
-        return ReferenceDataSchema().dump(repository.reference_data(self.db.session))
+        return _reference.dump(repository.reference_data(self.db.reader))
 
     # --- registrations ----------------------------------------------------------------
 
@@ -143,44 +149,36 @@ class RegistrationService:
     def create_registration(self, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
         caller.require("participant")
-        data = load(CreateRegistrationSchema(), payload)
+        data = load(_create_registration, payload)
         session = self.db.session
-        repository.get_partnership(session, data["partnership_id"])
-        existing = session.scalar(select(Registration).where(
-            Registration.account_id == caller.account_id, Registration.status.in_(_ACTIVE)))
-        if existing is not None:
-            raise Conflict(f"You already have an active registration ({existing.reference}); "
-                           "edit it or withdraw it first.")
-        org = repository.organisation_of(session, caller.account_id)
-        if org is None:
-            org = Organisation(account_id=caller.account_id)
-            session.add(org)
-        for field, value in data["organisation"].items():
-            setattr(org, field, value)
-        session.flush()
-        reg = Registration(
-            reference=repository.new_reference(), status=domain.DRAFT,
-            account_id=caller.account_id, organisation_id=org.id,
-            partnership_id=data["partnership_id"], roles=data["roles"],
-            motivation=data.get("motivation"), expertise=data.get("expertise"),
-            representative=jsonable(data["representative"]),
-            preferences=jsonable(data["preferences"]),
-        )
-        session.add(reg)
+        repository.ensure_partnership(session, data["partnership_id"])
+        org = repository.upsert_organisation(session, caller.account_id, data["organisation"])
+        try:
+            reg = repository.insert_registration(session, {
+                "status": domain.DRAFT, "account_id": caller.account_id,
+                "organisation_id": org.id, "partnership_id": data["partnership_id"],
+                "roles": data["roles"], "motivation": data.get("motivation"),
+                "expertise": data.get("expertise"),
+                "representative": jsonable(data["representative"]),
+                "preferences": jsonable(data["preferences"]),
+            })
+        except repository.ActiveRegistrationExists as exc:
+            raise Conflict(f"You already have an active registration ({exc.reference}); "
+                           "edit it or withdraw it first.") from exc
         session.commit()
         return self._dump(reg, org)
 
     @rpc
     def get_registration(self, registration_id: str) -> dict[str, Any]:
         caller = self.auth.caller
-        reg, org = repository.load_registration(self.db.session, registration_id)
-        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
-        return self._dump(reg, org)
+        registration = repository.read_registration(self.db.reader, registration_id)
+        domain.ensure_visible(caller, registration["account_id"], registration["partnership_id"])
+        return _registration.dump(registration)
 
     @rpc
     def list_registrations(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         caller = self.auth.caller
-        filters = load(RegistrationListQuerySchema(), query or {})
+        filters = load(_list_query, query or {})
         account_id = partnership_id = None
         if caller.is_admin:
             pass
@@ -190,15 +188,15 @@ class RegistrationService:
             account_id = caller.account_id
         else:
             raise NotAllowed("Your role may not list registrations.")
-        rows, total = repository.list_registrations(self.db.session, filters, account_id,
+        rows, total = repository.list_registrations(self.db.reader, filters, account_id,
                                                     partnership_id)
-        items = [self._dump(reg, org) for reg, org in rows]
+        items = [_registration.dump(registration) for registration in rows]
         return page_of(items, total, filters["page"], filters["per_page"])
 
     @rpc
     def update_registration(self, registration_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
-        data = load(UpdateRegistrationSchema(), payload, partial=True)
+        data = load(_update_registration, payload, partial=True)
         session = self.db.session
         reg, org = repository.load_registration(session, registration_id, for_update=True)
         domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
@@ -210,7 +208,7 @@ class RegistrationService:
         _check_version(reg, expected)
         domain.ensure_editable(reg.status, set(data))
         if "partnership_id" in data:
-            repository.get_partnership(session, data["partnership_id"])
+            repository.ensure_partnership(session, data["partnership_id"])
             reg.partnership_id = data["partnership_id"]
         for field, value in data.get("organisation", {}).items():
             setattr(org, field, value)
@@ -228,11 +226,10 @@ class RegistrationService:
     @rpc
     def check_eligibility(self, registration_id: str) -> dict[str, Any]:
         caller = self.auth.caller
-        session = self.db.session
-        reg, org = repository.load_registration(session, registration_id)
-        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
-        results = self._eligibility(reg, org)
-        return EligibilitySchema().dump({"eligible": all(r.passed for r in results),
+        registration = repository.read_registration(self.db.reader, registration_id)
+        domain.ensure_visible(caller, registration["account_id"], registration["partnership_id"])
+        results = self._eligibility(registration, self.db.reader)
+        return _eligibility.dump({"eligible": all(r.passed for r in results),
                                          "rules": [r.to_dict() for r in results]})
 
     @rpc
@@ -245,7 +242,8 @@ class RegistrationService:
         if version is not None:
             _check_version(reg, version)
         reg.status = domain.next_state_on_submit(reg.status)
-        errors = domain.failures_by_field(self._eligibility(reg, org))
+        errors = domain.failures_by_field(
+            self._eligibility(repository.registration_dict(reg, org), session))
         if errors:
             raise ValidationFailed("The registration is not complete or not eligible.", errors)
         reg.submitted_at = reg.updated_at = utcnow()
@@ -256,7 +254,7 @@ class RegistrationService:
     def assess_registration(self, registration_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
         caller.require("partnership_contact", "admin")
-        data = load(AssessmentSchema(), payload)
+        data = load(_assessment, payload)
         session = self.db.session
         reg, org = repository.load_registration(session, registration_id, for_update=True)
         domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
@@ -313,21 +311,21 @@ class RegistrationService:
     @rpc
     def get_cv(self, registration_id: str) -> dict[str, Any]:
         caller = self.auth.caller
-        reg, _org = repository.load_registration(self.db.session, registration_id)
-        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
-        if not reg.cv_key:
+        registration = repository.read_registration(self.db.reader, registration_id)
+        domain.ensure_visible(caller, registration["account_id"], registration["partnership_id"])
+        cv = registration["cv"]
+        if not cv:
             raise NotFound("This registration has no CV yet.")
-        return {"key": reg.cv_key, "filename": reg.cv_filename,
-                "content_type": reg.cv_content_type, "size": reg.cv_size,
-                "sha256": reg.cv_sha256}
+        return {"key": cv["key"], "filename": cv["filename"], "content_type": cv["content_type"],
+                "size": cv["size"], "sha256": cv["sha256"]}
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _eligibility(self, reg: Registration, org: Organisation) -> list[domain.RuleResult]:
-        snapshot = repository.registration_dict(reg, org)
-        snapshot["cv"] = reg.cv_key
-        periods = repository.country_periods(self.db.session)
-        return domain.check_eligibility(snapshot, periods, datetime.now(UTC).date())
+    @staticmethod
+    def _eligibility(registration: dict[str, Any],
+                     conn: Session | Connection) -> list[domain.RuleResult]:
+        periods = repository.country_periods(conn)
+        return domain.check_eligibility(registration, periods, datetime.now(UTC).date())
 
     def _emit(self, reg: Registration, org: Organisation, event_type: str, actor_id: str,
               **extra: Any) -> None:
@@ -350,8 +348,8 @@ class RegistrationService:
         return _registration.dump(repository.registration_dict(reg, org))
 
     @staticmethod
-    def _account(account: Account) -> dict[str, Any]:
-        return AccountSchema().dump({
+    def _account(account: Any) -> dict[str, Any]:
+        return _account.dump({
             "id": account.id, "email": account.email, "full_name": account.full_name,
             "roles": account.roles, "partnership_id": account.partnership_id,
             "org_id": None, "created_at": account.created_at})

@@ -118,3 +118,27 @@ def test_accepted_registration_keeps_its_eligibility_fields(rpc_as, participant,
     updated = owner.update_registration(reg["id"], {"motivation": "New focus",
                                                     "version": current["version"]})
     assert updated["status"] == "accepted"
+
+
+def test_two_simultaneous_creations_make_one_registration(rpc_as, participant, greenmob):
+    import eventlet
+
+    from common.errors import Conflict
+
+    first, second = rpc_as(participant, ["participant"]), rpc_as(participant, ["participant"])
+    results = []
+
+    def create(proxy):
+        try:
+            results.append(proxy.create_registration(registration_payload(greenmob))["reference"])
+        except Conflict as exc:
+            results.append(exc)
+
+    pool = eventlet.GreenPool()
+    pool.spawn(create, first)
+    pool.spawn(create, second)
+    pool.waitall()
+    references = [r for r in results if isinstance(r, str)]
+    conflicts = [r for r in results if isinstance(r, Conflict)]
+    assert len(references) == 1 and len(conflicts) == 1
+    assert references[0] in conflicts[0].detail

@@ -27,7 +27,7 @@ class Caller:
     @rpc
     def ask(self, service: str, seconds: float) -> str:
         try:
-            return self.calls.call(service, "nap", seconds, timeout=0.3)
+            return self.calls.call(service, "nap", seconds, timeout=0.3, confirm=True)
         except GatewayTimeout:
             return f"timeout, {len(self.calls.listener._reply_events)} pending"
         except ServiceUnavailable:
