@@ -39,6 +39,7 @@ test: $(STAMP) services
 bench: $(STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.matching.run $(BENCH_MATCHING_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

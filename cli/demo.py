@@ -113,7 +113,7 @@ def seed_demo(session: Session) -> Iterator[str]:
         session.add(reg)
         session.flush()
         if status in domain.DECISION_EVENTS:
-            payload = domain.public_profile(jsonable(registration_dict(reg, org)))
+            payload = domain.event_profile(jsonable(registration_dict(reg, org)))
             record_event(session, OutboxEvent, make_event(domain.DECISION_EVENTS[status], payload))
     yield f"{len(PARTICIPANTS)} demo participants (email <first name>.<n>@demo.clusterxchange.eu)"
 

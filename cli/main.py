@@ -96,6 +96,21 @@ def create_account(email: str, password: str, full_name: str, roles: tuple[str, 
         click.echo(f"created {account.email} ({', '.join(account.roles)}) id={account.id}")
 
 
+@cli.command("rebuild-catalogue")
+def rebuild_catalogue() -> None:
+    """Rebuild matching's catalogue by replaying every accepted registration (needs the
+    services running and the signing keys)."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from common.auth import TokenService
+
+    config = build_config()
+    token, _ = TokenService(config["JWT"], generate=False).issue("system:cli", ["admin"], None, None)
+    with ClusterRpcProxy(config, context_data={"auth_token": token}, timeout=600) as rpc:
+        result = rpc.matching.rebuild_catalogue()
+    click.echo(f"catalogue rebuilt: {result['listed']} listed, {result['removed']} removed")
+
+
 @cli.command("rotate-keys")
 def rotate_keys() -> None:
     """Add a new token signing key; old keys still verify until you delete them."""

@@ -1,6 +1,10 @@
 """Run one service (or the gateway) as its own process: `python -m cli.serve registration`."""
 
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
@@ -19,6 +23,7 @@ from common.config import build_config  # noqa: E402
 
 SERVICE_CLASSES = {
     "registration": "services.registration.service:RegistrationService",
+    "matching": "services.matching.service:MatchingService",
     "gateway": "gateway.service:GatewayService",
 }
 

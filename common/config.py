@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-SERVICES = ("registration",)
+SERVICES = ("registration", "matching")
 
 
 def var_dir() -> Path:
@@ -76,6 +76,13 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
         },
         "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
+        "MATCHING": {
+            "contact_expiry_days": _float("CONTACT_EXPIRY_DAYS", 14),
+            "max_open_contacts": _int("MAX_OPEN_CONTACTS", 5),
+            "index_refresh_seconds": _float("MATCHING_INDEX_REFRESH_SECONDS", 0.5),
+            # JSON object overriding the score weights, e.g. {"sectors": 3, "text": 1}
+            "weights": os.environ.get("MATCHING_WEIGHTS", ""),
+        },
         "LOGGING": {
             "version": 1,
             "disable_existing_loggers": False,

@@ -31,7 +31,18 @@ REGISTRATION_EVENTS = (
     "registration_withdrawn",
 )
 
-EVENTS_BY_SOURCE: dict[str, tuple[str, ...]] = {"registration": REGISTRATION_EVENTS}
+MATCHING_EVENTS = (
+    "contact_requested",
+    "contact_accepted",
+    "contact_declined",
+    "contact_expired",
+    "message_posted",
+)
+
+EVENTS_BY_SOURCE: dict[str, tuple[str, ...]] = {
+    "registration": REGISTRATION_EVENTS,
+    "matching": MATCHING_EVENTS,
+}
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,11 @@ class Subscription:
         return f"evt-{self.source}-{self.event_type}--{self.service}.{self.method}"
 
 
-# Filled as later services add handlers (matching, agreements, notifications, payments).
-SUBSCRIPTIONS: tuple[Subscription, ...] = ()
+SUBSCRIPTIONS: tuple[Subscription, ...] = (
+    Subscription("registration", "registration_accepted", "matching", "handle_registration_accepted"),
+    Subscription("registration", "registration_updated", "matching", "handle_registration_updated"),
+    Subscription("registration", "registration_withdrawn", "matching", "handle_registration_withdrawn"),
+)
 
 
 def event_exchange(source: str) -> Exchange:

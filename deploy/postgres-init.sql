@@ -1,2 +1,3 @@
 -- One database per service: no service reads another's tables.
 CREATE DATABASE cxc_registration;
+CREATE DATABASE cxc_matching;

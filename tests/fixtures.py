@@ -125,7 +125,11 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("keys")
+    from common.auth import generate_key
+
+    directory = tmp_path_factory.mktemp("keys")
+    generate_key(directory)
+    return directory
 
 
 @pytest.fixture
@@ -141,6 +145,7 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
                       "secret_key": "testing", "bucket": f"cxc-{secrets.token_hex(4)}",
                       "secure": False}
     cfg["JWT"] = {**cfg["JWT"], "keys_dir": str(keys_dir)}
+    cfg["MATCHING"] = {**cfg["MATCHING"], "index_refresh_seconds": 0.1}
     cfg.pop("LOGGING", None)
     return cfg
 
@@ -160,7 +165,17 @@ def registration_container(container_factory: Any, config: dict[str, Any]) -> An
 
 
 @pytest.fixture
-def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any) -> str:
+def matching_container(container_factory: Any, config: dict[str, Any]) -> Any:
+    from services.matching.service import MatchingService
+
+    container = container_factory(MatchingService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any,
+                matching_container: Any) -> str:
     from gateway.service import GatewayService
 
     container = container_factory(GatewayService, config)

@@ -97,3 +97,43 @@ def sign_up(api: Any, prefix: str = "participant") -> tuple[str, dict[str, str]]
                         json={"email": email, "password": PASSWORD, "full_name": "Ana Ferreira"})
     assert response.status_code == 201, response.text
     return email, login(api, email)
+
+
+def profile_event(event_type: str, registration_id: str, account_id: str, country: str,
+                  roles: list[str], version: int = 1, status: str = "accepted",
+                  sectors: list[str] | None = None, text: str = "", partnership: str = "p1",
+                  **preferences: Any) -> dict[str, Any]:
+    """A registration event as registration publishes it (see services/registration/domain.py)."""
+    from common.events import make_event
+
+    start = date.today() + timedelta(days=30)
+    prefs = {"sectors": sectors or ["textiles"], "objectives": ["learn"],
+             "activity_types": ["knowledge_sharing"], "languages": ["en"], "modes": ["physical"],
+             "target_countries": [], "host_capacity": 2 if "host" in roles else None,
+             "availability": [{"start": start.isoformat(),
+                               "end": (start + timedelta(days=60)).isoformat()}]}
+    prefs.update(preferences)
+    return make_event(event_type, {
+        "registration_id": registration_id, "reference": f"CX-{registration_id[:6].upper()}",
+        "account_id": account_id, "partnership_id": partnership, "status": status,
+        "registration_version": version, "roles": roles,
+        "organisation": {"id": f"org-{registration_id}", "name": f"Org {registration_id}",
+                         "type": "cluster_organisation", "country": country, "city": "City",
+                         "description": text},
+        "representative": {"position": "Manager"}, "motivation": text, "expertise": "",
+        "preferences": prefs,
+        "contact": {"first_name": "Rep", "last_name": registration_id, "email": f"{registration_id}@x.eu",
+                    "phone": None, "position": "Manager"},
+    })
+
+
+def publish_event(config: dict[str, Any], source: str, event: dict[str, Any], times: int = 1) -> None:
+    from kombu import Connection
+
+    from common.events import event_exchange
+
+    with Connection(config["AMQP_URI"]) as conn:
+        producer = conn.Producer()
+        for _ in range(times):
+            producer.publish(event, exchange=event_exchange(source), routing_key=event["event_type"],
+                             serializer="json", declare=[event_exchange(source)])

@@ -234,8 +234,20 @@ def failures_by_field(results: list[RuleResult]) -> dict[str, list[str]]:
     return errors
 
 
+CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "position")
+
+
+def event_profile(reg: dict[str, Any]) -> dict[str, Any]:
+    """The profile registration events carry: the public profile, plus the representative's
+    contact details in a separate `contact` block that consumers keep private (matching
+    shows it only to a participant whose contact request was accepted). Never the date of
+    birth, nationality or CV."""
+    rep = reg.get("representative") or {}
+    return {**public_profile(reg), "contact": {k: rep.get(k) for k in CONTACT_FIELDS}}
+
+
 def public_profile(reg: dict[str, Any]) -> dict[str, Any]:
-    """What other participants may learn from events: no date of birth, CV or contact details."""
+    """What any participant may see: no date of birth, CV or contact details."""
     org = reg["organisation"]
     rep = reg.get("representative") or {}
     return {

@@ -283,6 +283,17 @@ class RegistrationService:
         self._emit(reg, org, "registration_withdrawn", caller.account_id)
         return self._commit_and_dump(reg, org)
 
+    @rpc
+    def list_catalogue_profiles(self, page: int = 1, per_page: int = 500) -> dict[str, Any]:
+        """Every accepted registration as its event profile, for rebuilding read models."""
+        caller = self.auth.caller
+        caller.require("admin")
+        per_page = max(1, min(int(per_page), 1000))
+        filters = {"status": domain.ACCEPTED, "page": max(1, int(page)), "per_page": per_page}
+        rows, total = repository.list_registrations(self.db.reader, filters, None, None)
+        items = [domain.event_profile(jsonable(row)) for row in rows]
+        return page_of(items, total, filters["page"], per_page)
+
     # --- CV --------------------------------------------------------------------------
 
     @rpc
@@ -333,7 +344,7 @@ class RegistrationService:
             self.db.session.flush()  # assigns the new version the event reports
         except StaleDataError as exc:
             raise StaleVersion("Someone else changed this registration; reload it.") from exc
-        profile = domain.public_profile(jsonable(repository.registration_dict(reg, org)))
+        profile = domain.event_profile(jsonable(repository.registration_dict(reg, org)))
         record_event(self.db.session, OutboxEvent, make_event(event_type, {**profile, **extra},
                                                               actor_id))
 

@@ -37,7 +37,8 @@ def test_docs_are_served_locally(api):
 def test_health_reports_broker_and_services(api):
     health = api.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"broker": "ok", "services": {"registration": "ok"}, "status": "ok"}
+    assert health.json() == {"broker": "ok", "status": "ok",
+                             "services": {"registration": "ok", "matching": "ok"}}
 
 
 def test_metrics_count_requests(api):

@@ -60,10 +60,14 @@ def contact_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, str]:
     return login(api, email)
 
 
-def _draft_with_cv(api: Any, headers: dict[str, str], partnership: str) -> dict[str, Any]:
-    created = api.post("/api/v1/registrations", json=registration_payload(partnership), headers=headers)
-    assert created.status_code == 201, created.text
-    reg = created.json()
+def _draft_with_cv(api: Any, headers: dict[str, str], partnership: str,
+                   existing: dict[str, Any] | None = None) -> dict[str, Any]:
+    reg = existing
+    if reg is None:
+        created = api.post("/api/v1/registrations", json=registration_payload(partnership),
+                           headers=headers)
+        assert created.status_code == 201, created.text
+        reg = created.json()
     uploaded = api.put(f"/api/v1/registrations/{reg['id']}/cv", data=MINIMAL_PDF,
                        headers={**headers, "Content-Type": "application/pdf", "X-Filename": "cv.pdf"})
     assert uploaded.status_code == 200, uploaded.text

@@ -1,0 +1,414 @@
+"""Matching engine benchmark: the numpy index against a plain-Python loop, on a seeded synthetic catalogue.
+
+`python -m bench.matching.run [--sizes 10000,100000] [--queries 500] [--baseline-queries 50,20]`
+
+Each size runs in a fresh process (so the RSS delta of the build is not blurred by an earlier size)
+and measures: bulk_load time, memory_bytes and RSS delta, top-20 match latency, search latency and
+single-update latency, each next to the same computation done by a straightforward Python loop
+over all profiles (sets for matching, dicts for BM25 search), plus the rate at which a planted ideal
+host ranks in its visitor's top 10. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import heapq
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, timedelta
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+
+from bench.matching import synthetic
+from services.matching.engine import MatchIndex, Profile, SearchFilters, Weights
+from services.matching.text import TextIndex
+
+TARGETS = {"match_p95_ms": 25.0, "search_p95_ms": 50.0, "update_p95_ms": 2.0, "memory_mb": 400.0,
+           "quality": 0.95}
+PLANTED_PAIRS = 500
+UPDATES = 3000
+
+
+# ---- the baseline: one plain loop over every profile per query ----------------------------------------
+
+
+def _merged(profile: Profile) -> list[tuple[int, int]]:
+    spans = sorted((s.toordinal(), e.toordinal()) for s, e in profile.availability if e >= s)
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _common_days(mine: list[tuple[int, int]], theirs: list[tuple[int, int]]) -> int:
+    return sum(max(0, min(a_end, b_end) - max(a_start, b_start) + 1)
+               for a_start, a_end in mine for b_start, b_end in theirs)
+
+
+class Baseline:
+    """The same mutual score and the same BM25, computed profile by profile with sets and dicts."""
+
+    def __init__(self, profiles: list[Profile], weights: Weights) -> None:
+        self.profiles = profiles
+        self.w = weights
+        tokens = TextIndex().tokens
+        self.counts = [Counter(tokens(p.text)) for p in profiles]
+        df: Counter[str] = Counter()
+        for counts in self.counts:
+            df.update(counts.keys())
+        n = len(profiles)
+        self.idf = {t: math.log1p((n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        self.vectors = [{t: math.log1p(c) * self.idf[t] for t, c in counts.items()} for counts in self.counts]
+        self.norms = [math.sqrt(sum(v * v for v in vec.values())) for vec in self.vectors]
+        self.lengths = [sum(counts.values()) for counts in self.counts]
+        self.avg_length = sum(self.lengths) / max(n, 1)
+        self.windows = [_merged(p) for p in profiles]
+        self.position = {p.registration_id: i for i, p in enumerate(profiles)}
+        self._tokens = tokens
+
+    # matching
+
+    @staticmethod
+    def _can_host(p: Profile) -> bool:
+        return "host" in p.roles and p.host_capacity > 0
+
+    @staticmethod
+    def _can_visit(p: Profile) -> bool:
+        return "visitor" in p.roles and not p.has_visited
+
+    def _coverage(self, mine: frozenset[str], theirs: frozenset[str]) -> float:
+        return len(mine & theirs) / len(mine) if mine else self.w.neutral
+
+    def _symmetric(self, a: int, b: int) -> float:
+        w, pa, pb = self.w, self.profiles[a], self.profiles[b]
+        neutral = w.neutral
+        languages = (neutral if not pa.languages or not pb.languages
+                     else float(bool(pa.languages & pb.languages)))
+        mode = 1.0 if not pa.modes or not pb.modes else float(bool(pa.modes & pb.modes))
+        days_a, days_b = self.windows[a], self.windows[b]
+        if days_a and days_b:
+            mine, theirs = (sum(e - s + 1 for s, e in d) for d in (days_a, days_b))
+            needed = max(min(w.exchange_days, mine, theirs), 1)
+            availability = min(_common_days(days_a, days_b) / needed, 1.0)
+        else:
+            availability = neutral
+        va, vb = self.vectors[a], self.vectors[b]
+        if self.norms[a] and self.norms[b]:
+            small, large = (va, vb) if len(va) < len(vb) else (vb, va)
+            dot = sum(v * large[t] for t, v in small.items() if t in large)
+            text = min(dot / (self.norms[a] * self.norms[b]) / w.text_saturation, 1.0)
+        else:
+            text = neutral
+        return w.languages * languages + w.mode * mode + w.availability * availability + w.text * text
+
+    def _directional(self, pa: Profile, pb: Profile) -> float:
+        w = self.w
+        preference = (float(pb.country in pa.target_countries) if pa.target_countries else w.neutral)
+        return (w.sectors * self._coverage(pa.sectors, pb.sectors)
+                + w.objectives * self._coverage(pa.objectives, pb.objectives)
+                + w.activity_types * self._coverage(pa.activity_types, pb.activity_types)
+                + w.country_preference * preference)
+
+    def matches(self, registration_id: str, limit: int = 20) -> list[tuple[str, float]]:
+        a = self.position[registration_id]
+        pa = self.profiles[a]
+        wants_hosts, wants_visitors = self._can_visit(pa), self._can_host(pa)
+        scored = []
+        for b, pb in enumerate(self.profiles):
+            if b == a or pb.country == pa.country:
+                continue
+            if not ((wants_hosts and self._can_host(pb)) or (wants_visitors and self._can_visit(pb))):
+                continue
+            both = self._symmetric(a, b)
+            forward, backward = self._directional(pa, pb) + both, self._directional(pb, pa) + both
+            scored.append((math.sqrt(forward * backward) / self.w.total(), pb.registration_id))
+        best = heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1]))
+        return [(rid, score) for score, rid in best]
+
+    # search
+
+    def _passes(self, i: int, f: SearchFilters) -> bool:
+        p = self.profiles[i]
+        checks = (
+            f.role is None or f.role in p.roles,
+            f.country is None or p.country == f.country,
+            f.sector is None or f.sector in p.sectors,
+            f.organisation_type is None or p.organisation_type == f.organisation_type,
+            f.activity_type is None or f.activity_type in p.activity_types,
+            f.language is None or f.language in p.languages,
+            f.mode is None or not p.modes or f.mode in p.modes,
+            p.registration_id not in f.exclude_ids,
+        )
+        if not all(checks):
+            return False
+        if f.available_from is None and f.available_to is None:
+            return True
+        lo = f.available_from.toordinal() if f.available_from else 1
+        hi = f.available_to.toordinal() if f.available_to else date.max.toordinal()
+        return any(s <= hi and e >= lo for s, e in self.windows[i])
+
+    def search(self, text: str, filters: SearchFilters,
+               limit: int = 20) -> tuple[list[tuple[str, float]], int]:
+        terms = set(self._tokens(text))
+        k1, b = 1.2, 0.75
+        scored = []
+        for i, counts in enumerate(self.counts):
+            if not self._passes(i, filters):
+                continue
+            score = 0.0
+            for term in terms:
+                tf = counts.get(term)
+                if tf:
+                    norm = k1 * (1 - b + b * self.lengths[i] / self.avg_length)
+                    score += self.idf[term] * tf * (k1 + 1) / (tf + norm)
+            if score > 0:
+                scored.append((score, self.profiles[i].registration_id))
+        best = heapq.nsmallest(limit, scored, key=lambda item: (-item[0], item[1]))
+        return [(rid, score) for score, rid in best], len(scored)
+
+
+# ---- workloads ----------------------------------------------------------------------------------------
+
+
+def random_filters(rng: random.Random, profiles: list[Profile]) -> SearchFilters:
+    chosen: dict[str, Any] = {}
+    for name in rng.sample(["role", "country", "sector", "organisation_type", "activity_type", "language",
+                            "mode", "available"], rng.randint(0, 2)):
+        p = rng.choice(profiles)
+        if name == "role":
+            chosen["role"] = rng.choice(["visitor", "host"])
+        elif name == "country":
+            chosen["country"] = p.country
+        elif name == "sector":
+            chosen["sector"] = rng.choice(sorted(p.sectors))
+        elif name == "organisation_type":
+            chosen["organisation_type"] = p.organisation_type
+        elif name == "activity_type":
+            chosen["activity_type"] = rng.choice(sorted(p.activity_types))
+        elif name == "language":
+            chosen["language"] = rng.choice(sorted(p.languages))
+        elif name == "mode":
+            chosen["mode"] = rng.choice(["physical", "virtual"])
+        else:
+            start = synthetic.START + timedelta(days=rng.randrange(0, 330))
+            chosen["available_from"], chosen["available_to"] = start, start + timedelta(days=14)
+    return SearchFilters(**chosen)
+
+
+def random_queries(rng: random.Random, profiles: list[Profile],
+                   count: int) -> list[tuple[str, SearchFilters]]:
+    vocabulary = sorted({w for words in synthetic.SECTOR_WORDS.values() for w in words.split()}
+                        | set(synthetic.GENERIC_WORDS))
+    return [(" ".join(rng.sample(vocabulary, rng.randint(1, 3))), random_filters(rng, profiles))
+            for _ in range(count)]
+
+
+def timed(calls: list[Callable[[], Any]]) -> tuple[np.ndarray, list[Any]]:
+    """Milliseconds per call, and the results."""
+    elapsed, results = [], []
+    for call in calls:
+        start = time.perf_counter()
+        results.append(call())
+        elapsed.append(time.perf_counter() - start)
+    return np.array(elapsed) * 1e3, results
+
+
+def stats(ms: np.ndarray) -> dict[str, float]:
+    return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)), "max": float(ms.max()),
+            "n": len(ms)}
+
+
+def rss() -> int:
+    gc.collect()
+    return psutil.Process().memory_info().rss
+
+
+# ---- one size -----------------------------------------------------------------------------------------
+
+
+def measure(size: int, queries: int, baseline_queries: int, quality: bool) -> dict[str, Any]:
+    rng = random.Random(size)
+    profiles = synthetic.catalogue(size)
+    result: dict[str, Any] = {"size": size}
+    before = rss()
+    index = MatchIndex()
+    start = time.perf_counter()
+    index.bulk_load(profiles)
+    result["build_s"] = time.perf_counter() - start
+    result["rss_mb"] = (rss() - before) / 1e6
+    result["memory_mb"] = index.memory_bytes() / 1e6
+
+    ids = [p.registration_id for p in rng.sample(profiles, min(queries, size))]
+    searches = random_queries(rng, profiles, queries)
+    result.update(measure_reads(index, ids, searches))
+    engine_top = [[m.registration_id for m in index.matches(r, 20)] for r in ids[:baseline_queries]]
+    engine_hits = [index.search(q, f) for q, f in searches[:baseline_queries]]
+    result.update(measure_baseline(profiles, index.weights, ids[:baseline_queries],
+                                   searches[:baseline_queries], engine_top, engine_hits))
+    result.update(measure_updates(index, profiles, rng))
+    result["pending"] = index.pending_text_changes
+    result.update({f"{k}_with_delta": v for k, v in measure_reads(index, ids, searches).items()})
+    index = MatchIndex()  # let the measured one go before the quality catalogue is built
+    if quality:
+        result["quality"] = measure_quality(size)
+    return result
+
+
+def measure_reads(index: MatchIndex, ids: list[str], searches: list[tuple[str, SearchFilters]]) -> dict:
+    match_ms, _ = timed([lambda r=r: index.matches(r, 20) for r in ids])
+    search_ms, _ = timed([lambda q=q, f=f: index.search(q, f, 0, 20) for q, f in searches])
+    return {"match": stats(match_ms), "search": stats(search_ms)}
+
+
+def measure_baseline(profiles: list[Profile], weights: Weights, ids: list[str],
+                     searches: list[tuple[str, SearchFilters]], engine_top: list[list[str]],
+                     engine_hits: list[tuple[list[tuple[str, float]], int]]) -> dict[str, Any]:
+    baseline = Baseline(profiles, weights)
+    match_ms, baseline_top = timed([lambda r=r: baseline.matches(r, 20) for r in ids])
+    search_ms, baseline_hits = timed([lambda q=q, f=f: baseline.search(q, f) for q, f in searches])
+    return {
+        "match_baseline": stats(match_ms), "search_baseline": stats(search_ms),
+        "agreement": agreement(engine_top, [[rid for rid, _ in top] for top in baseline_top]),
+        "search_totals_equal": all(e[1] == b[1] for e, b in zip(engine_hits, baseline_hits, strict=True)),
+    }
+
+
+def agreement(engine: list[list[str]], baseline: list[list[str]]) -> float:
+    shared = sum(len(set(e) & set(b)) for e, b in zip(engine, baseline, strict=False))
+    expected = sum(len(b) for b in baseline)
+    return shared / expected if expected else 1.0
+
+
+def measure_updates(index: MatchIndex, profiles: list[Profile], rng: random.Random) -> dict[str, Any]:
+    generator = synthetic.Generator(synthetic.SEED + 7)
+    edited = [generator.changed(p) for p in rng.sample(profiles, min(UPDATES, len(profiles)))]
+    merges_before = index.text_merges
+    ms, applied = timed([lambda p=p: index.upsert(p) for p in edited])
+    assert all(applied)
+    return {"update": stats(ms), "merges": index.text_merges - merges_before}
+
+
+def measure_quality(size: int) -> dict[str, Any]:
+    profiles, planted = synthetic.planted_catalogue(size, PLANTED_PAIRS)
+    index = MatchIndex()
+    index.bulk_load(profiles)
+    ranks = []
+    for visitor, host in planted:
+        top = [m.registration_id for m in index.matches(visitor, 10)]
+        ranks.append(top.index(host) if host in top else None)
+    found = [r for r in ranks if r is not None]
+    return {"pairs": len(planted), "top10": len(found) / len(planted),
+            "first": sum(1 for r in found if r == 0) / len(planted)}
+
+
+# ---- report -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    metric: str
+    engine: str
+    baseline: str = ""
+    target: str = ""
+    verdict: str = ""
+
+
+def verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+def rows_for(r: dict[str, Any]) -> list[Row]:
+    def lat(s: dict[str, float]) -> str:
+        return f"{s['p50']:.2f} / {s['p95']:.2f}"
+
+    def base(s: dict[str, float]) -> str:
+        return f"{s['p50']:.0f} / {s['p95']:.0f} ({s['n']} q)"
+
+    rows = [
+        Row("bulk_load (s)", f"{r['build_s']:.2f}"),
+        Row("memory_bytes (MB)", f"{r['memory_mb']:.0f}", "", f"<= {TARGETS['memory_mb']:.0f}",
+            verdict(r["memory_mb"] <= TARGETS["memory_mb"])),
+        Row("RSS delta of bulk_load (MB)", f"{r['rss_mb']:.0f}", "", f"<= {TARGETS['memory_mb']:.0f}",
+            verdict(r["rss_mb"] <= TARGETS["memory_mb"])),
+        Row("top-20 matches p50/p95 (ms)", lat(r["match"]), base(r["match_baseline"]),
+            f"p95 <= {TARGETS['match_p95_ms']:.0f}", verdict(r["match"]["p95"] <= TARGETS["match_p95_ms"])),
+        Row("search p50/p95 (ms)", lat(r["search"]), base(r["search_baseline"]),
+            f"p95 <= {TARGETS['search_p95_ms']:.0f}",
+            verdict(r["search"]["p95"] <= TARGETS["search_p95_ms"])),
+        Row("one update p50/p95 (ms)", lat(r["update"]), "", f"p95 <= {TARGETS['update_p95_ms']:.0f}",
+            verdict(r["update"]["p95"] <= TARGETS["update_p95_ms"])),
+        Row(f"  max, {r['merges']} merge(s) in {r['update']['n']} updates", f"{r['update']['max']:.1f}"),
+        Row(f"top-20 p50/p95, {r['pending']} text changes pending", lat(r["match_with_delta"]), "",
+            f"p95 <= {TARGETS['match_p95_ms']:.0f}",
+            verdict(r["match_with_delta"]["p95"] <= TARGETS["match_p95_ms"])),
+        Row(f"search p50/p95, {r['pending']} text changes pending", lat(r["search_with_delta"]), "",
+            f"p95 <= {TARGETS['search_p95_ms']:.0f}",
+            verdict(r["search_with_delta"]["p95"] <= TARGETS["search_p95_ms"])),
+        Row("top-20 agreement with baseline", f"{r['agreement']:.1%}"),
+        Row("search totals equal baseline", "yes" if r["search_totals_equal"] else "NO"),
+    ]
+    if "quality" in r:
+        q = r["quality"]
+        rows.append(Row(f"planted host in top 10 ({q['pairs']} pairs)", f"{q['top10']:.1%}",
+                        f"(first: {q['first']:.1%})", f">= {TARGETS['quality']:.0%}",
+                        verdict(q["top10"] >= TARGETS["quality"])))
+    return rows
+
+
+def print_report(r: dict[str, Any]) -> None:
+    print(f"\n{r['size']:,} registrations")
+    header = Row("metric", "engine", "baseline p50/p95 (ms)", "target", "")
+    widths = (42, 16, 26, 14, 5)
+    for row in (header, *rows_for(r)):
+        cells = (row.metric, row.engine, row.baseline, row.target, row.verdict)
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated catalogue sizes")
+    parser.add_argument("--queries", type=int, default=500, help="match and search queries per size")
+    parser.add_argument("--baseline-queries", default="50,20",
+                        help="queries given to the Python baseline, per size (last value repeats)")
+    parser.add_argument("--quality-sizes", default=None,
+                        help="sizes with the planted-pair check (default: all)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    per_size = [int(s) for s in args.baseline_queries.split(",")]
+    quality_sizes = set(sizes)
+    if args.quality_sizes is not None:
+        quality_sizes = {int(s) for s in args.quality_sizes.split(",") if s}
+    print(f"Matching engine benchmark, seed {synthetic.SEED}, {psutil.cpu_count()} CPUs; "
+          "baseline = plain Python loop over every profile (sets / dicts), on the first queries only")
+    results = []
+    for i, size in enumerate(sizes):
+        baseline_queries = per_size[min(i, len(per_size) - 1)]
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+            job = pool.submit(measure, size, args.queries, baseline_queries, size in quality_sizes)
+            result = job.result()
+        result["wall_s"] = time.perf_counter() - started
+        print_report(result)
+        print(f"  ({result['wall_s']:.0f} s for this size)")
+        results.append(result)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The catalogue, matches and contacts."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import api, json_response
+from gateway.requests import json_body, query_args
+from gateway.routes.base import V1, Routes, paged
+from services.matching import schemas as matching
+
+CONTACT = f"{V1}/contacts/<string:contact_id>"
+
+
+class MatchingRoutes(Routes):
+    @api("GET", f"{V1}/catalogue", "Search the catalogue of accepted participants",
+         tags=["matching"], query=matching.CatalogueQuerySchema,
+         response=matching.CatalogueEntrySchema, many=True, errors=(401, 403, 422))
+    def search_catalogue(self, request: Request) -> Response:
+        return paged(self._call(request, "matching", "search_catalogue", query_args(request)))
+
+    @api("GET", f"{V1}/catalogue/<string:registration_id>", "One catalogue entry",
+         tags=["matching"], response=matching.CatalogueEntrySchema, errors=(401, 403, 404))
+    def get_catalogue_entry(self, request: Request, registration_id: str) -> Response:
+        return json_response(self._call(request, "matching", "get_catalogue_entry",
+                                        registration_id))
+
+    @api("GET", f"{V1}/matches", "Best matches for a registration, each with its reasons",
+         tags=["matching"], query=matching.MatchQuerySchema, response=matching.MatchSchema,
+         many=True, errors=(401, 404, 422))
+    def get_matches(self, request: Request) -> Response:
+        matches = self._call(request, "matching", "get_matches", query_args(request))
+        return json_response(matches, headers={"X-Total-Count": str(len(matches))})
+
+    @api("GET", f"{V1}/contacts", "Your contact requests, sent and received", tags=["contacts"],
+         query=matching.ContactListQuerySchema, response=matching.ContactSchema, many=True,
+         errors=(401, 422))
+    def list_contacts(self, request: Request) -> Response:
+        return paged(self._call(request, "matching", "list_contacts", query_args(request)))
+
+    @api("POST", f"{V1}/contacts", "Ask another participant for contact, with a message",
+         tags=["contacts"], body=matching.CreateContactSchema, response=matching.ContactSchema,
+         status=201, errors=(400, 401, 403, 404, 409, 422))
+    def create_contact(self, request: Request) -> Response:
+        contact = self._call(request, "matching", "create_contact", json_body(request))
+        return json_response(contact, 201, {"Location": f"{V1}/contacts/{contact['id']}"})
+
+    @api("GET", CONTACT, "One contact request", tags=["contacts"],
+         response=matching.ContactSchema, errors=(401, 404))
+    def get_contact(self, request: Request, contact_id: str) -> Response:
+        return json_response(self._call(request, "matching", "get_contact", contact_id))
+
+    @api("POST", f"{CONTACT}/accept", "Accept a contact request you received", tags=["contacts"],
+         response=matching.ContactSchema, errors=(401, 403, 404, 409))
+    def accept_contact(self, request: Request, contact_id: str) -> Response:
+        return json_response(self._call(request, "matching", "answer_contact", contact_id, True))
+
+    @api("POST", f"{CONTACT}/decline", "Decline a contact request you received",
+         tags=["contacts"], response=matching.ContactSchema, errors=(401, 403, 404, 409))
+    def decline_contact(self, request: Request, contact_id: str) -> Response:
+        return json_response(self._call(request, "matching", "answer_contact", contact_id, False))
+
+    @api("GET", f"{CONTACT}/messages", "Messages of an accepted contact", tags=["contacts"],
+         query=matching.ContactListQuerySchema, response=matching.MessageSchema, many=True,
+         errors=(401, 404))
+    def list_messages(self, request: Request, contact_id: str) -> Response:
+        return paged(self._call(request, "matching", "list_messages", contact_id,
+                                query_args(request)))
+
+    @api("POST", f"{CONTACT}/messages", "Write in an accepted contact's conversation",
+         tags=["contacts"], body=matching.CreateMessageSchema, response=matching.MessageSchema,
+         status=201, errors=(400, 401, 404, 409, 422))
+    def post_message(self, request: Request, contact_id: str) -> Response:
+        message = self._call(request, "matching", "post_message", contact_id, json_body(request))
+        return json_response(message, 201)

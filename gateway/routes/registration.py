@@ -1,0 +1,148 @@
+"""Accounts, partnerships, reference data and registrations."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request, Response
+
+from common.storage import DOCUMENT_TYPES, check_document
+from gateway.http import api, json_response
+from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
+from gateway.routes.base import V1, Routes, if_match, paged, with_etag
+from services.registration import schemas as reg
+
+REG_ERRORS = (401, 404)
+
+
+class RegistrationRoutes(Routes):
+    # --- accounts ---------------------------------------------------------------------
+
+    @api("POST", f"{V1}/accounts", "Sign up as a participant", auth=False, tags=["accounts"],
+         body=reg.CreateAccountSchema, response=reg.AccountSchema, status=201,
+         errors=(400, 409, 422, 429))
+    def create_account(self, request: Request) -> Response:
+        self.limits.check("signup", request.remote_addr or "?")
+        account = self.rpc.call("registration", "create_account", json_body(request))
+        return json_response(account, 201, {"Location": f"{V1}/me"})
+
+    @api("POST", f"{V1}/auth/token", "Sign in: exchange email and password for a token",
+         auth=False, tags=["accounts"], body=reg.TokenRequestSchema, response=reg.TokenSchema,
+         errors=(400, 401, 422, 429))
+    def create_token(self, request: Request) -> Response:
+        self.limits.check("login", request.remote_addr or "?")
+        token = self.rpc.call("registration", "create_token", json_body(request))
+        return json_response(token, headers={"Cache-Control": "no-store"})
+
+    @api("GET", f"{V1}/me", "The signed-in account", tags=["accounts"],
+         response=reg.AccountSchema, errors=(401,))
+    def me(self, request: Request) -> Response:
+        return json_response(self._call(request, "registration", "get_me"))
+
+    # --- partnerships and reference data ------------------------------------------------
+
+    @api("GET", f"{V1}/partnerships", "ESCP-4x cluster partnerships", auth=False,
+         tags=["partnerships"], response=reg.PartnershipSchema, many=True)
+    def list_partnerships(self, request: Request) -> Response:
+        return json_response(self.rpc.call("registration", "list_partnerships"))
+
+    @api("GET", f"{V1}/partnerships/<string:partnership_id>", "One partnership", auth=False,
+         tags=["partnerships"], response=reg.PartnershipSchema, errors=(404,))
+    def get_partnership(self, request: Request, partnership_id: str) -> Response:
+        return json_response(self.rpc.call("registration", "get_partnership", partnership_id))
+
+    @api("GET", f"{V1}/reference", "Reference data: countries, sectors, objectives, activity types",
+         auth=False, tags=["partnerships"], response=reg.ReferenceDataSchema)
+    def reference(self, request: Request) -> Response:
+        return json_response(self.rpc.call("registration", "get_reference_data"),
+                             headers={"Cache-Control": "public, max-age=300"})
+
+    # --- registrations ----------------------------------------------------------------
+
+    @api("GET", f"{V1}/registrations", "Registrations the caller may see", tags=["registrations"],
+         query=reg.RegistrationListQuerySchema, response=reg.RegistrationSchema, many=True,
+         errors=(401, 403, 422))
+    def list_registrations(self, request: Request) -> Response:
+        return paged(self._call(request, "registration", "list_registrations", query_args(request)))
+
+    @api("POST", f"{V1}/registrations", "Start a registration (a draft)", tags=["registrations"],
+         body=reg.CreateRegistrationSchema, response=reg.RegistrationSchema, status=201,
+         errors=(400, 401, 403, 404, 409, 422))
+    def create_registration(self, request: Request) -> Response:
+        created = self._call(request, "registration", "create_registration", json_body(request))
+        return with_etag(created, 201, {"Location": f"{V1}/registrations/{created['id']}"})
+
+    @api("GET", f"{V1}/registrations/<string:registration_id>", "One registration",
+         tags=["registrations"], response=reg.RegistrationSchema, errors=REG_ERRORS)
+    def get_registration(self, request: Request, registration_id: str) -> Response:
+        return with_etag(self._call(request, "registration", "get_registration", registration_id))
+
+    @api("PATCH", f"{V1}/registrations/<string:registration_id>",
+         "Edit a registration (send `version` or If-Match)", tags=["registrations"],
+         body=reg.UpdateRegistrationSchema, response=reg.RegistrationSchema,
+         errors=(400, 401, 403, 404, 409, 422))
+    def update_registration(self, request: Request, registration_id: str) -> Response:
+        body = json_body(request)
+        if isinstance(body, dict) and "version" not in body and if_match(request) is not None:
+            body["version"] = if_match(request)
+        return with_etag(self._call(request, "registration", "update_registration",
+                                     registration_id, body))
+
+    @api("GET", f"{V1}/registrations/<string:registration_id>/eligibility",
+         "Each eligibility rule and whether the registration meets it", tags=["registrations"],
+         response=reg.EligibilitySchema, errors=REG_ERRORS)
+    def eligibility(self, request: Request, registration_id: str) -> Response:
+        return json_response(self._call(request, "registration", "check_eligibility",
+                                        registration_id))
+
+    @api("POST", f"{V1}/registrations/<string:registration_id>/submit",
+         "Submit for assessment by the chosen partnership", tags=["registrations"],
+         response=reg.RegistrationSchema, errors=(401, 403, 404, 409, 422))
+    def submit_registration(self, request: Request, registration_id: str) -> Response:
+        return with_etag(self._call(request, "registration", "submit_registration",
+                                     registration_id, if_match(request)))
+
+    @api("POST", f"{V1}/registrations/<string:registration_id>/assessment",
+         "Accept, reject or ask for changes (the partnership's contact point)",
+         tags=["registrations"], body=reg.AssessmentSchema, response=reg.RegistrationSchema,
+         errors=(400, 401, 403, 404, 409, 422))
+    def assess_registration(self, request: Request, registration_id: str) -> Response:
+        body = json_body(request)
+        if isinstance(body, dict) and if_match(request) is not None:
+            body["version"] = if_match(request)
+        return with_etag(self._call(request, "registration", "assess_registration",
+                                     registration_id, body))
+
+    @api("POST", f"{V1}/registrations/<string:registration_id>/withdraw", "Withdraw",
+         tags=["registrations"], response=reg.RegistrationSchema, errors=(401, 403, 404, 409))
+    def withdraw_registration(self, request: Request, registration_id: str) -> Response:
+        optional_json_body(request)
+        return with_etag(self._call(request, "registration", "withdraw_registration",
+                                     registration_id))
+
+    @api("PUT", f"{V1}/registrations/<string:registration_id>/cv",
+         "Upload the CV (PDF or DOCX, at most 5 MB; raw body or multipart field `file`)",
+         tags=["registrations"], response=reg.RegistrationSchema,
+         body_content="application/pdf", errors=(401, 403, 404, 409, 413, 415))
+    def upload_cv(self, request: Request, registration_id: str) -> Response:
+        token = bearer_token(request, self.tokens)
+        max_bytes = self.config["UPLOADS"]["cv_max_bytes"]
+        data, filename = upload_bytes(request, max_bytes)
+        content_type = check_document(data, DOCUMENT_TYPES, max_bytes)
+        stored = self.store.put(f"cv/{registration_id}", data, content_type)
+        try:
+            result = self.rpc.call("registration", "attach_cv", registration_id, stored.key,
+                                   filename, auth_token=token)
+        except Exception:
+            self.store.delete(stored.key)
+            raise
+        return with_etag(result)
+
+    @api("GET", f"{V1}/registrations/<string:registration_id>/cv", "Download the CV",
+         tags=["registrations"], content="application/octet-stream", errors=REG_ERRORS)
+    def download_cv(self, request: Request, registration_id: str) -> Response:
+        cv = self._call(request, "registration", "get_cv", registration_id)
+        data = self.store.get(cv["key"])
+        filename = (cv.get("filename") or "cv").replace('"', "")
+        return Response(data, mimetype=cv["content_type"], headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-SHA256": cv["sha256"], "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff"})

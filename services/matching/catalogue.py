@@ -1,0 +1,132 @@
+"""The catalogue's in-memory index, kept in step with the catalogue table.
+
+The table is the truth; every container keeps its own MatchIndex built from it at start and
+refreshed from rows changed since (a poll every MATCHING_INDEX_REFRESH_SECONDS). The
+container that handles an event also applies it at once. So every instance converges within
+a refresh interval whichever instance consumed the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import eventlet
+from eventlet import tpool
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select
+
+from common.db import Database
+from services.matching import domain
+from services.matching.engine import MatchIndex, Profile, Weights
+from services.matching.models import CatalogueEntry
+
+log = logging.getLogger(__name__)
+
+# Rows committed out of order (an earlier changed_at committing after a later one) are
+# caught by re-reading a little before the watermark; applying a row twice is harmless.
+_OVERLAP = timedelta(seconds=5)
+
+
+def to_profile(entry: Any) -> Profile:
+    """A catalogue row (ORM object or Core row) as the engine's Profile."""
+    profile = entry.profile
+    org = profile.get("organisation") or {}
+    prefs = profile.get("preferences") or {}
+    return Profile(
+        registration_id=entry.registration_id,
+        version=entry.registration_version,
+        roles=frozenset(profile.get("roles") or ()),
+        country=org.get("country") or "",
+        organisation_type=org.get("type") or "",
+        sectors=frozenset(prefs.get("sectors") or ()),
+        objectives=frozenset(prefs.get("objectives") or ()),
+        activity_types=frozenset(prefs.get("activity_types") or ()),
+        languages=frozenset(prefs.get("languages") or ()),
+        modes=frozenset(prefs.get("modes") or ()),
+        target_countries=frozenset(prefs.get("target_countries") or ()),
+        availability=domain.availability(profile),
+        host_capacity=entry.host_capacity,
+        has_visited=entry.has_visited,
+        text=domain.profile_text(profile),
+    )
+
+
+def weights_from_config(raw: str) -> Weights:
+    if not raw:
+        return Weights()
+    return Weights(**{key: float(value) for key, value in json.loads(raw).items()})
+
+
+class CatalogueIndex(DependencyProvider):
+    def setup(self) -> None:
+        cfg = self.container.config["MATCHING"]
+        self.refresh_seconds = float(cfg.get("index_refresh_seconds", 0.5))
+        self.weights = weights_from_config(cfg.get("weights", ""))
+        self.database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self.index = MatchIndex(self.weights)
+        self.ready = eventlet.event.Event()
+        self.watermark: datetime | None = None
+        self._running = False
+
+    def start(self) -> None:
+        self._running = True
+        self.container.spawn_managed_thread(self._run, identifier="catalogue_index")
+
+    def stop(self) -> None:
+        self._running = False
+
+    def get_dependency(self, worker_ctx: Any) -> CatalogueIndex:
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        with eventlet.Timeout(timeout):
+            self.ready.wait()
+
+    def _run(self) -> None:
+        while self._running:
+            try:
+                if not self.ready.ready():
+                    self.rebuild()
+                    self.ready.send(True)
+                else:
+                    self.refresh()
+            except Exception:
+                log.exception("catalogue index refresh failed; retrying")
+            eventlet.sleep(self.refresh_seconds)
+
+    def rebuild(self) -> None:
+        """A fresh index from the whole table, swapped in when complete."""
+        with self.database.engine.connect() as conn:
+            entries = conn.execute(select(CatalogueEntry.__table__)).all()
+        profiles = [to_profile(e) for e in entries if e.listed]
+        index = MatchIndex(self.weights)
+        # Seconds of numpy work at 100k entries: in a native thread, so the hub keeps serving.
+        tpool.execute(index.bulk_load, profiles)
+        self.index = index
+        self.watermark = max((e.changed_at for e in entries), default=None)
+
+    def refresh(self) -> int:
+        query = select(CatalogueEntry).order_by(CatalogueEntry.changed_at)
+        if self.watermark is not None:
+            query = query.where(CatalogueEntry.changed_at >= self.watermark - _OVERLAP)
+        with self.database.new_session() as session:
+            entries = session.scalars(query).all()
+        for entry in entries:
+            self.apply(entry)
+            if self.watermark is None or entry.changed_at > self.watermark:
+                self.watermark = entry.changed_at
+        return len(entries)
+
+    def apply(self, entry: CatalogueEntry) -> None:
+        if not entry.listed:
+            self.index.remove(entry.registration_id)
+            return
+        # upsert ignores a version it already holds; capacity and visits change without
+        # a new registration version, so they are applied from the row every time.
+        self.index.upsert(to_profile(entry))
+        self.index.set_host_capacity(entry.registration_id, entry.host_capacity)
+        if entry.has_visited:
+            self.index.mark_visited(entry.registration_id)

@@ -1,0 +1,75 @@
+"""Matching's own tables: the catalogue read model, contact requests and their messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
+from common.outbox import InboxMixin, OutboxMixin
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = TYPE_MAP
+
+
+class CatalogueEntry(Base):
+    """One accepted registration as registration's events describe it. Built only from
+    those events (or a replay over RPC), never from registration's tables."""
+
+    __tablename__ = "catalogue"
+
+    registration_id: Mapped[str] = mapped_column(UUID_STR, primary_key=True)
+    account_id: Mapped[str] = mapped_column(UUID_STR, index=True)
+    partnership_id: Mapped[str] = mapped_column(UUID_STR)
+    registration_version: Mapped[int] = mapped_column(Integer)
+    listed: Mapped[bool] = mapped_column(Boolean, default=True)
+    profile: Mapped[dict] = mapped_column()
+    # The representative's contact details: shown only once a contact request is accepted.
+    contact: Mapped[dict] = mapped_column()
+    has_visited: Mapped[bool] = mapped_column(Boolean, default=False)
+    host_capacity: Mapped[int] = mapped_column(Integer, default=1)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ContactRequest(Base):
+    __tablename__ = "contact_requests"
+    __table_args__ = (
+        Index("ix_contacts_requester_status", "requester_registration_id", "status"),
+        Index("ix_contacts_recipient_status", "recipient_registration_id", "status"),
+        Index("ix_contacts_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    requester_registration_id: Mapped[str] = mapped_column(UUID_STR)
+    requester_account_id: Mapped[str] = mapped_column(UUID_STR, index=True)
+    recipient_registration_id: Mapped[str] = mapped_column(UUID_STR)
+    recipient_account_id: Mapped[str] = mapped_column(UUID_STR, index=True)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    responded_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contact_requests.id"), index=True)
+    author_account_id: Mapped[str] = mapped_column(UUID_STR)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEvent(OutboxMixin, Base):
+    __tablename__ = "outbox"
+
+
+class InboxEvent(InboxMixin, Base):
+    __tablename__ = "inbox"

@@ -1,0 +1,412 @@
+"""Matching service: the catalogue read model, explained mutual matches, search, contacts."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from typing import Any
+
+from nameko.dependency_providers import Config
+from nameko.timer import timer
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.orm.exc import StaleDataError
+
+from common.auth import Auth, Caller
+from common.db import Database, utcnow
+from common.entrypoints import rpc
+from common.errors import NotFound, StaleVersion
+from common.events import handles, make_event
+from common.outbox import OutboxRelay, first_delivery, record_event
+from common.rpc import Rpc
+from common.schemas import load, page_of
+from services.matching import domain
+from services.matching.catalogue import CatalogueIndex
+from services.matching.engine import SearchFilters
+from services.matching.models import CatalogueEntry, ContactRequest, InboxEvent, Message, OutboxEvent
+from services.matching.schemas import (
+    CatalogueEntrySchema,
+    CatalogueQuerySchema,
+    ContactListQuerySchema,
+    ContactSchema,
+    CreateContactSchema,
+    CreateMessageSchema,
+    MatchQuerySchema,
+    MatchSchema,
+    MessageSchema,
+)
+
+_entry = CatalogueEntrySchema()
+_catalogue_query = CatalogueQuerySchema()
+_match_query = MatchQuerySchema()
+_match = MatchSchema()
+_create_contact = CreateContactSchema()
+_contact = ContactSchema()
+_contact_query = ContactListQuerySchema()
+_create_message = CreateMessageSchema()
+_message = MessageSchema()
+
+EXPIRY_CHECK_SECONDS = float(os.environ.get("CONTACT_EXPIRY_CHECK_SECONDS", "60"))
+REBUILD_PAGE = 500
+
+
+class MatchingService:
+    name = "matching"
+
+    config = Config()
+    db = Database()
+    relay = OutboxRelay(OutboxEvent)
+    auth = Auth()
+    catalogue = CatalogueIndex()
+    rpc_client = Rpc()
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        self.db.reader.execute(text("SELECT 1"))
+        return {"status": "ok", "listed": len(self.catalogue.index)}
+
+    # --- the read model, from registration's events ------------------------------------
+
+    @handles("registration", "registration_accepted")
+    def handle_registration_accepted(self, payload: dict[str, Any]) -> None:
+        self._apply_registration_event(payload, "handle_registration_accepted")
+
+    @handles("registration", "registration_updated")
+    def handle_registration_updated(self, payload: dict[str, Any]) -> None:
+        self._apply_registration_event(payload, "handle_registration_updated")
+
+    @handles("registration", "registration_withdrawn")
+    def handle_registration_withdrawn(self, payload: dict[str, Any]) -> None:
+        self._apply_registration_event(payload, "handle_registration_withdrawn")
+
+    def _apply_registration_event(self, payload: dict[str, Any], handler: str) -> None:
+        session = self.db.session
+        if not first_delivery(session, InboxEvent, payload["event_id"], handler):
+            return
+        entry = _store_profile(session, payload)
+        session.commit()
+        if entry is not None:
+            self.catalogue.apply(entry)
+
+    @rpc
+    def rebuild_catalogue(self) -> dict[str, int]:
+        """Replay every accepted registration from registration, page by page (admins)."""
+        caller = self.auth.caller
+        caller.require("admin")
+        session = self.db.session
+        seen: set[str] = set()
+        page = 1
+        while True:
+            result = self.rpc_client.call("registration", "list_catalogue_profiles", page,
+                                          REBUILD_PAGE, auth_token=caller.token, timeout=60)
+            for profile in result["items"]:
+                _store_profile(session, profile, force=True)
+                seen.add(profile["registration_id"])
+            session.commit()
+            if page * REBUILD_PAGE >= result["total"]:
+                break
+            page += 1
+        removed = 0
+        for entry in session.scalars(select(CatalogueEntry).where(CatalogueEntry.listed.is_(True))):
+            if entry.registration_id not in seen:
+                entry.listed, entry.changed_at = False, utcnow()
+                removed += 1
+        session.commit()
+        self.catalogue.rebuild()
+        return {"listed": len(seen), "removed": removed}
+
+    # --- catalogue and matches -----------------------------------------------------------
+
+    @rpc
+    def search_catalogue(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        caller = self.auth.caller
+        own = self._own_entry(caller)
+        domain.ensure_may_browse(caller, own is not None)
+        params = load(_catalogue_query, query or {})
+        filters = SearchFilters(
+            role=params.get("role"), country=params.get("country"), sector=params.get("sector"),
+            organisation_type=params.get("organisation_type"),
+            activity_type=params.get("activity_type"), language=params.get("language"),
+            mode=params.get("mode"), available_from=_as_date(params.get("available_from")),
+            available_to=_as_date(params.get("available_to")),
+            exclude_ids=frozenset([own.registration_id]) if own is not None else frozenset(),
+        )
+        self.catalogue.wait_ready()
+        offset = (params["page"] - 1) * params["per_page"]
+        hits, total = self.catalogue.index.search(params.get("q"), filters, offset, params["per_page"])
+        entries = self._entries([registration_id for registration_id, _ in hits])
+        items = []
+        for registration_id, relevance in hits:
+            if registration_id in entries:
+                view = domain.public_view(entries[registration_id].profile)
+                items.append(_entry.dump({**view, "relevance": relevance if params.get("q") else None}))
+        return page_of(items, total, params["page"], params["per_page"])
+
+    @rpc
+    def get_catalogue_entry(self, registration_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        own = self._own_entry(caller)
+        domain.ensure_may_browse(caller, own is not None)
+        entry = self.db.reader.execute(
+            select(CatalogueEntry.__table__).where(
+                CatalogueEntry.registration_id == registration_id,
+                CatalogueEntry.listed.is_(True))).first()
+        if entry is None:
+            raise NotFound("No such registration in the catalogue.")
+        view = domain.public_view(entry.profile)
+        if entry.account_id == caller.account_id or self._connected(caller.account_id,
+                                                                     entry.account_id):
+            view["contact"] = entry.contact
+        return _entry.dump(view)
+
+    @rpc
+    def get_matches(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        caller = self.auth.caller
+        params = load(_match_query, query or {})
+        entry = self.db.reader.execute(
+            select(CatalogueEntry.account_id, CatalogueEntry.partnership_id).where(
+                CatalogueEntry.registration_id == params["registration_id"],
+                CatalogueEntry.listed.is_(True))).first()
+        if entry is None:
+            raise NotFound("No such registration in the catalogue; matches come once it is accepted.")
+        domain.ensure_may_match(caller, entry.account_id, entry.partnership_id)
+        self.catalogue.wait_ready()
+        try:
+            found = self.catalogue.index.matches(params["registration_id"], params["limit"])
+        except KeyError as exc:
+            raise NotFound("This registration is not in the catalogue yet; try again shortly.") from exc
+        entries = self._entries([m.registration_id for m in found])
+        return [_match.dump({
+            "registration_id": m.registration_id, "score": round(m.score, 4), "side": m.side,
+            "reasons": [{"kind": r.kind, "detail": r.detail, "values": list(r.values)}
+                        for r in m.reasons],
+            "profile": domain.public_view(entries[m.registration_id].profile),
+        }) for m in found if m.registration_id in entries]
+
+    # --- contacts ------------------------------------------------------------------------
+
+    @rpc
+    def create_contact(self, payload: dict[str, Any]) -> dict[str, Any]:
+        caller = self.auth.caller
+        caller.require("participant")
+        data = load(_create_contact, payload)
+        session = self.db.session
+        own = session.scalar(select(CatalogueEntry).where(
+            CatalogueEntry.account_id == caller.account_id, CatalogueEntry.listed.is_(True))
+            .with_for_update())
+        domain.ensure_may_browse(caller, own is not None)
+        target = session.get(CatalogueEntry, data["registration_id"])
+        if target is None or not target.listed:
+            raise NotFound("No such registration in the catalogue.")
+        open_count = session.scalar(select(func.count()).select_from(ContactRequest).where(
+            ContactRequest.requester_registration_id == own.registration_id,
+            ContactRequest.status == domain.OPEN)) or 0
+        existing = session.scalar(select(func.count()).select_from(ContactRequest).where(
+            ContactRequest.status.in_((domain.OPEN, domain.ACCEPTED)),
+            _between(own.account_id, target.account_id))) or 0
+        domain.check_new_contact(own.registration_id, own.account_id, target.registration_id,
+                                 target.account_id, open_count,
+                                 self.config["MATCHING"]["max_open_contacts"], existing > 0)
+        now = utcnow()
+        contact = ContactRequest(
+            requester_registration_id=own.registration_id, requester_account_id=own.account_id,
+            recipient_registration_id=target.registration_id,
+            recipient_account_id=target.account_id, message=data["message"], status=domain.OPEN,
+            created_at=now,
+            expires_at=domain.expiry(now, self.config["MATCHING"]["contact_expiry_days"]))
+        session.add(contact)
+        session.flush()
+        self._emit(contact, "contact_requested", caller.account_id)
+        session.commit()
+        return self._contact_view(contact, caller)
+
+    @rpc
+    def list_contacts(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        caller = self.auth.caller
+        params = load(_contact_query, query or {})
+        table = ContactRequest.__table__
+        conditions = [or_(table.c.requester_account_id == caller.account_id,
+                          table.c.recipient_account_id == caller.account_id)]
+        if params.get("status"):
+            conditions.append(table.c.status == params["status"])
+        reader = self.db.reader
+        total = reader.scalar(select(func.count()).select_from(table).where(*conditions)) or 0
+        rows = reader.execute(select(table).where(*conditions)
+                              .order_by(table.c.created_at.desc(), table.c.id)
+                              .offset((params["page"] - 1) * params["per_page"])
+                              .limit(params["per_page"])).all()
+        return page_of([self._contact_view(row, caller) for row in rows], total, params["page"],
+                       params["per_page"])
+
+    @rpc
+    def get_contact(self, contact_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        contact = self._visible_contact(contact_id, caller)
+        return self._contact_view(contact, caller)
+
+    @rpc
+    def answer_contact(self, contact_id: str, accept: bool) -> dict[str, Any]:
+        caller = self.auth.caller
+        session = self.db.session
+        contact = self._visible_contact(contact_id, caller, for_update=True)
+        now = utcnow()
+        contact.status = domain.next_state_on_answer(
+            contact.status, caller.account_id, contact.recipient_account_id, bool(accept),
+            contact.expires_at, now)
+        contact.responded_at = now
+        self._emit(contact, "contact_accepted" if accept else "contact_declined", caller.account_id)
+        try:
+            session.commit()
+        except StaleDataError as exc:
+            raise StaleVersion("The request changed meanwhile; reload it.") from exc
+        return self._contact_view(contact, caller)
+
+    @rpc
+    def list_messages(self, contact_id: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        caller = self.auth.caller
+        params = load(_contact_query, query or {})
+        self._visible_contact(contact_id, caller)
+        table = Message.__table__
+        reader = self.db.reader
+        total = reader.scalar(select(func.count()).select_from(table)
+                              .where(table.c.contact_id == contact_id)) or 0
+        rows = reader.execute(select(table).where(table.c.contact_id == contact_id)
+                              .order_by(table.c.created_at, table.c.id)
+                              .offset((params["page"] - 1) * params["per_page"])
+                              .limit(params["per_page"])).all()
+        return page_of([_message_view(row, caller) for row in rows], total, params["page"],
+                       params["per_page"])
+
+    @rpc
+    def post_message(self, contact_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        caller = self.auth.caller
+        data = load(_create_message, payload)
+        session = self.db.session
+        contact = self._visible_contact(contact_id, caller, writing=True)
+        domain.ensure_conversation_open(contact.status)
+        message = Message(contact_id=contact.id, author_account_id=caller.account_id,
+                          body=data["body"], created_at=utcnow())
+        session.add(message)
+        session.flush()
+        record_event(session, OutboxEvent, make_event("message_posted", {
+            **_contact_parties(contact), "message_id": message.id,
+            "author_account_id": caller.account_id}, caller.account_id))
+        session.commit()
+        return _message_view(message, caller)
+
+    @timer(interval=EXPIRY_CHECK_SECONDS)
+    def expire_contacts(self) -> int:
+        """Open requests past their expiry date become expired (and say so)."""
+        session = self.db.session
+        due = session.scalars(select(ContactRequest).where(
+            ContactRequest.status == domain.OPEN, ContactRequest.expires_at <= utcnow())
+            .order_by(ContactRequest.expires_at).limit(500)).all()
+        for contact in due:
+            contact.status = domain.EXPIRED
+            self._emit(contact, "contact_expired", None)
+        try:
+            session.commit()
+        except StaleDataError:
+            session.rollback()  # answered meanwhile; the next run sees the rest
+            return 0
+        return len(due)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _own_entry(self, caller: Caller) -> Any:
+        return self.db.reader.execute(
+            select(CatalogueEntry.registration_id, CatalogueEntry.account_id).where(
+                CatalogueEntry.account_id == caller.account_id,
+                CatalogueEntry.listed.is_(True))).first()
+
+    def _entries(self, registration_ids: list[str]) -> dict[str, Any]:
+        if not registration_ids:
+            return {}
+        rows = self.db.reader.execute(select(CatalogueEntry.__table__).where(
+            CatalogueEntry.registration_id.in_(registration_ids),
+            CatalogueEntry.listed.is_(True)))
+        return {row.registration_id: row for row in rows}
+
+    def _connected(self, account_a: str, account_b: str) -> bool:
+        return bool(self.db.reader.scalar(select(func.count()).select_from(ContactRequest).where(
+            ContactRequest.status == domain.ACCEPTED, _between(account_a, account_b))))
+
+    def _visible_contact(self, contact_id: str, caller: Caller, for_update: bool = False,
+                         writing: bool = False) -> Any:
+        """The contact if the caller is a party to it. Read through the session when the
+        worker will write (so one connection serves it), else through the reader."""
+        if writing or for_update:
+            query = select(ContactRequest).where(ContactRequest.id == contact_id)
+            if for_update:
+                query = query.with_for_update()
+            contact = self.db.session.scalar(query)
+        else:
+            contact = self.db.reader.execute(select(ContactRequest.__table__).where(
+                ContactRequest.id == contact_id)).first()
+        if contact is None:
+            raise NotFound("No such contact.")
+        domain.ensure_party(caller, contact.requester_account_id, contact.recipient_account_id)
+        return contact
+
+    def _contact_view(self, contact: Any, caller: Caller) -> dict[str, Any]:
+        direction = "sent" if contact.requester_account_id == caller.account_id else "received"
+        return _contact.dump({
+            "id": contact.id, "status": contact.status, "direction": direction,
+            "requester_registration_id": contact.requester_registration_id,
+            "recipient_registration_id": contact.recipient_registration_id,
+            "message": contact.message, "created_at": contact.created_at,
+            "expires_at": contact.expires_at, "responded_at": contact.responded_at,
+            "version": contact.version})
+
+    def _emit(self, contact: ContactRequest, event_type: str, actor_id: str | None) -> None:
+        record_event(self.db.session, OutboxEvent,
+                     make_event(event_type, _contact_parties(contact), actor_id))
+
+
+def _between(account_a: str, account_b: str) -> Any:
+    return or_(
+        and_(ContactRequest.requester_account_id == account_a,
+             ContactRequest.recipient_account_id == account_b),
+        and_(ContactRequest.requester_account_id == account_b,
+             ContactRequest.recipient_account_id == account_a))
+
+
+def _contact_parties(contact: ContactRequest) -> dict[str, Any]:
+    return {"contact_id": contact.id, "status": contact.status,
+            "requester_registration_id": contact.requester_registration_id,
+            "requester_account_id": contact.requester_account_id,
+            "recipient_registration_id": contact.recipient_registration_id,
+            "recipient_account_id": contact.recipient_account_id}
+
+
+def _message_view(message: Any, caller: Caller) -> dict[str, Any]:
+    return _message.dump({"id": message.id, "contact_id": message.contact_id,
+                          "mine": message.author_account_id == caller.account_id,
+                          "body": message.body, "created_at": message.created_at})
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _store_profile(session: Any, payload: dict[str, Any], force: bool = False) -> CatalogueEntry | None:
+    """The catalogue row for a registration event (or a replayed profile); None when the
+    event is older than what the row already holds."""
+    entry = session.get(CatalogueEntry, payload["registration_id"])
+    version = int(payload.get("registration_version") or 0)
+    if entry is not None and entry.registration_version > version and not force:
+        return None
+    if entry is None:
+        entry = CatalogueEntry(registration_id=payload["registration_id"])
+        session.add(entry)
+    profile = {k: v for k, v in payload.items() if k not in (
+        "contact", "event_id", "event_type", "version", "occurred_at", "actor_id", "comment")}
+    entry.account_id = payload["account_id"]
+    entry.partnership_id = payload["partnership_id"]
+    entry.registration_version = version
+    entry.listed = domain.is_listed(payload)
+    entry.profile = profile
+    entry.contact = payload.get("contact") or {}
+    entry.changed_at = utcnow()
+    return entry

@@ -1,0 +1,253 @@
+"""The matching service through the broker: its catalogue from registration events, matches,
+search and contacts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import eventlet
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_hook
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from common.db import utcnow
+from common.errors import Conflict, InvalidState, NotAllowed, NotFound
+from services.matching.models import CatalogueEntry, ContactRequest, InboxEvent, OutboxEvent
+from tests.helpers import profile_event, publish_event
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def as_account(config: dict[str, Any], matching_container: Any, tokens: Any):
+    proxies = []
+
+    def make(account_id: str, roles: tuple[str, ...] = ("participant",), partnership: str | None = None):
+        token, _ = tokens.issue(account_id, list(roles), None, partnership)
+        proxy = ClusterRpcProxy(config, context_data={"auth_token": token})
+        proxies.append(proxy)
+        return proxy.start().matching
+
+    yield make
+    for proxy in proxies:
+        proxy.stop()
+
+
+def wait_for(predicate, timeout: float = 5.0) -> Any:
+    with eventlet.Timeout(timeout):
+        while True:
+            value = predicate()
+            if value:
+                return value
+            eventlet.sleep(0.05)
+
+
+def accept(config, country: str, roles: list[str], **kwargs) -> tuple[str, str]:
+    registration_id, account_id = new_id(), new_id()
+    event = profile_event("registration_accepted", registration_id, account_id, country, roles,
+                          **kwargs)
+    publish_event(config, "registration", event)
+    return registration_id, account_id
+
+
+def listed(matching, registration_id: str) -> bool:
+    try:
+        matching.get_catalogue_entry(registration_id)
+        return True
+    except (NotFound, NotAllowed):  # NotAllowed: the caller's own entry is not in yet
+        return False
+
+
+def test_accepted_registration_appears_and_withdrawn_disappears(config, as_account):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"], text="circular textiles")
+    host_id, host_account = accept(config, "DE", ["host"], text="circular textiles recycling")
+    matching = as_account(visitor_account)
+    wait_for(lambda: listed(matching, host_id))
+    found = wait_for(lambda: matching.get_matches({"registration_id": visitor_id}))
+    assert [m["registration_id"] for m in found] == [host_id]
+    assert found[0]["reasons"] and found[0]["side"] == "host"
+    assert wait_for(lambda: matching.search_catalogue({"q": "recycling"})["total"]) == 1
+
+    publish_event(config, "registration", profile_event(
+        "registration_withdrawn", host_id, host_account, "DE", ["host"], version=2, status="withdrawn"))
+    # The index follows the table within a refresh interval, never ahead of it.
+    wait_for(lambda: not listed(matching, host_id))
+    wait_for(lambda: matching.search_catalogue({"q": "recycling"})["total"] == 0)
+    assert matching.get_matches({"registration_id": visitor_id}) == []
+
+
+def test_replaying_an_event_changes_nothing(config, as_account, db_engines):
+    registration_id, account_id = new_id(), new_id()
+    event = profile_event("registration_accepted", registration_id, account_id, "PT", ["visitor"])
+    publish_event(config, "registration", event, times=3)
+    matching = as_account(account_id)
+    wait_for(lambda: listed(matching, registration_id))
+    eventlet.sleep(0.3)
+    with Session(db_engines["matching"]) as session:
+        assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1
+        assert session.scalar(select(func.count()).select_from(CatalogueEntry)) == 1
+
+
+def test_an_older_event_does_not_undo_a_newer_one(config, as_account, db_engines):
+    registration_id, account_id = new_id(), new_id()
+    publish_event(config, "registration", profile_event(
+        "registration_withdrawn", registration_id, account_id, "PT", ["visitor"], version=3,
+        status="withdrawn"))
+    eventlet.sleep(0.3)
+    publish_event(config, "registration", profile_event(
+        "registration_accepted", registration_id, account_id, "PT", ["visitor"], version=2))
+    eventlet.sleep(0.5)
+    with Session(db_engines["matching"]) as session:
+        entry = session.get(CatalogueEntry, registration_id)
+        assert entry.registration_version == 3 and entry.listed is False
+
+
+def test_matches_respect_the_hard_rules(config, as_account, db_engines):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
+    same_country_host, _ = accept(config, "PT", ["host"])
+    host_id, _ = accept(config, "DE", ["host"])
+    other_visitor, _ = accept(config, "FR", ["visitor"])
+    full_host, _ = accept(config, "IT", ["host"])
+    matching = as_account(visitor_account)
+    wait_for(lambda: listed(matching, full_host))
+    with Session(db_engines["matching"]) as session:
+        session.execute(update(CatalogueEntry).where(CatalogueEntry.registration_id == full_host)
+                        .values(host_capacity=0, changed_at=utcnow()))
+        session.commit()
+    eventlet.sleep(0.4)
+    found = matching.get_matches({"registration_id": visitor_id})
+    assert [m["registration_id"] for m in found] == [host_id]
+    host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})
+    assert {m["registration_id"] for m in host_matches} == {visitor_id, other_visitor}
+    assert all(m["side"] == "visitor" and m["reasons"] for m in host_matches)
+
+    with Session(db_engines["matching"]) as session:
+        session.execute(update(CatalogueEntry).where(CatalogueEntry.registration_id == other_visitor)
+                        .values(has_visited=True, changed_at=utcnow()))
+        session.commit()
+    eventlet.sleep(0.4)
+    host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})
+    assert {m["registration_id"] for m in host_matches} == {visitor_id}
+
+
+def test_only_accepted_participants_browse_and_only_owners_get_matches(config, as_account):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
+    stranger = as_account(new_id())
+    matching = as_account(visitor_account)
+    wait_for(lambda: listed(matching, visitor_id))
+    with pytest.raises(NotAllowed):
+        stranger.search_catalogue({})
+    with pytest.raises(NotFound):
+        stranger.get_matches({"registration_id": visitor_id})
+    other_id, other_account = accept(config, "DE", ["host"])
+    other = as_account(other_account)
+    wait_for(lambda: listed(other, other_id))
+    with pytest.raises(NotFound):
+        other.get_matches({"registration_id": visitor_id})
+
+
+def test_public_view_hides_contact_details_until_accepted(config, as_account):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
+    host_id, host_account = accept(config, "DE", ["host"])
+    visitor, host = as_account(visitor_account), as_account(host_account)
+    wait_for(lambda: listed(visitor, host_id) and listed(host, visitor_id))
+    entry = visitor.get_catalogue_entry(host_id)
+    assert entry.get("contact") is None
+    assert "date_of_birth" not in str(entry) and "email" not in str(entry)
+    contact = visitor.create_contact({"registration_id": host_id, "message": "Hello!"})
+    assert visitor.get_catalogue_entry(host_id).get("contact") is None
+    host.answer_contact(contact["id"], True)
+    assert visitor.get_catalogue_entry(host_id)["contact"]["email"] == f"{host_id}@x.eu"
+
+
+def test_sixth_open_request_is_refused(config, as_account):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
+    hosts = [accept(config, country, ["host"])[0] for country in ("DE", "FR", "IT", "ES", "NL", "BE")]
+    visitor = as_account(visitor_account)
+    wait_for(lambda: all(listed(visitor, h) for h in hosts))
+    for host in hosts[:5]:
+        visitor.create_contact({"registration_id": host, "message": "Shall we talk?"})
+    with pytest.raises(Conflict):
+        visitor.create_contact({"registration_id": hosts[5], "message": "And you?"})
+    with pytest.raises(Conflict):
+        visitor.create_contact({"registration_id": hosts[0], "message": "Again"})
+
+
+def test_conversation_is_private_to_the_two_parties(config, as_account):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
+    host_id, host_account = accept(config, "DE", ["host"])
+    visitor, host = as_account(visitor_account), as_account(host_account)
+    wait_for(lambda: listed(visitor, host_id))
+    contact = visitor.create_contact({"registration_id": host_id, "message": "Hello"})
+    with pytest.raises(InvalidState):
+        visitor.post_message(contact["id"], {"body": "Too early"})
+    with pytest.raises(NotAllowed):
+        visitor.answer_contact(contact["id"], True)
+    host.answer_contact(contact["id"], True)
+    visitor.post_message(contact["id"], {"body": "Great, when?"})
+    host.post_message(contact["id"], {"body": "In March."})
+    messages = visitor.list_messages(contact["id"], {})
+    assert [m["body"] for m in messages["items"]] == ["Great, when?", "In March."]
+    assert [m["mine"] for m in messages["items"]] == [True, False]
+    stranger = as_account(new_id())
+    for call in (lambda: stranger.get_contact(contact["id"]),
+                 lambda: stranger.list_messages(contact["id"], {}),
+                 lambda: stranger.post_message(contact["id"], {"body": "hi"}),
+                 lambda: as_account(new_id(), ("admin",)).get_contact(contact["id"])):
+        with pytest.raises(NotFound):
+            call()
+    with pytest.raises(InvalidState):
+        host.answer_contact(contact["id"], False)
+    assert host.list_contacts({"status": "accepted"})["items"][0]["direction"] == "received"
+
+
+def test_open_requests_expire(config, as_account, matching_container, db_engines):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
+    host_id, host_account = accept(config, "DE", ["host"])
+    visitor = as_account(visitor_account)
+    wait_for(lambda: listed(visitor, host_id))
+    contact = visitor.create_contact({"registration_id": host_id, "message": "Hello"})
+    with Session(db_engines["matching"]) as session:
+        session.execute(update(ContactRequest).values(expires_at=utcnow() - timedelta(minutes=1)))
+        session.commit()
+    with entrypoint_hook(matching_container, "expire_contacts") as expire:
+        assert expire() == 1
+    assert visitor.get_contact(contact["id"])["status"] == "expired"
+    with pytest.raises(InvalidState):
+        as_account(host_account).answer_contact(contact["id"], True)
+    with Session(db_engines["matching"]) as session:
+        types = session.scalars(select(OutboxEvent.event_type).order_by(OutboxEvent.id)).all()
+    assert types == ["contact_requested", "contact_expired"]
+    visitor.create_contact({"registration_id": host_id, "message": "Trying again"})
+
+
+def test_rebuild_replays_from_registration(config, as_account, registration_container, db_engines,
+                                           tokens):
+    from services.registration.models import Registration
+    from tests.helpers import make_account, partnership_id, registration_payload, unique_email
+
+    greenmob = partnership_id(db_engines["registration"], "GREENMOB")
+    accounts = [make_account(db_engines["registration"], unique_email("p"), ["participant"])
+                for _ in range(3)]
+    ids = []
+    for account, country in zip(accounts, ("PT", "DE", "FR"), strict=True):
+        token, _ = tokens.issue(account, ["participant"], None, None)
+        with ClusterRpcProxy(config, context_data={"auth_token": token}) as rpc:
+            ids.append(rpc.registration.create_registration(
+                registration_payload(greenmob, country=country))["id"])
+    with Session(db_engines["registration"]) as session:
+        session.execute(update(Registration).where(Registration.id.in_(ids[:2])).values(status="accepted"))
+        session.commit()
+    stale_id, _ = accept(config, "IT", ["host"])
+    admin = as_account(new_id(), ("admin",))
+    wait_for(lambda: listed(admin, stale_id))
+    assert admin.rebuild_catalogue() == {"listed": 2, "removed": 1}
+    assert {e["registration_id"] for e in admin.search_catalogue({})["items"]} == set(ids[:2])
+    with pytest.raises(NotAllowed):
+        as_account(accounts[0]).rebuild_catalogue()
