@@ -157,7 +157,8 @@ class Bench:
             try:
                 health = requests.get(f"http://127.0.0.1:{self.gateway_port}/health", timeout=2)
                 bare = requests.get(f"http://127.0.0.1:{self.bare_port}/echo/x", timeout=2)
-                if health.status_code == 200 and bare.text == "x":
+                # Only registration runs here; matching's absence makes /health say "degraded".
+                if health.json()["services"].get("registration") == "ok" and bare.text == "x":
                     break
             except requests.RequestException:
                 pass
