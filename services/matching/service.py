@@ -406,7 +406,9 @@ def _store_profile(session: Any, payload: dict[str, Any], force: bool = False) -
     entry.partnership_id = payload["partnership_id"]
     entry.registration_version = version
     entry.listed = domain.is_listed(payload)
-    entry.profile = profile
-    entry.contact = payload.get("contact") or {}
+    # An unlisted row only remembers the version (so a late, older event cannot relist it);
+    # nobody's profile or contact details are kept for registrations not in the catalogue.
+    entry.profile = profile if entry.listed else {}
+    entry.contact = (payload.get("contact") or {}) if entry.listed else {}
     entry.changed_at = utcnow()
     return entry

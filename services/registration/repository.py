@@ -142,16 +142,29 @@ def country_periods(conn: Connection | Session) -> list[CountryPeriod]:
 _PARTNERSHIPS = select(Partnership.__table__).where(Partnership.__table__.c.active.is_(True))
 
 
+def _contact_points(conn: Connection, partnership_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    accounts = Account.__table__
+    rows = conn.execute(select(accounts.c.partnership_id, accounts.c.full_name, accounts.c.email)
+                        .where(accounts.c.partnership_id.in_(partnership_ids),
+                               cast(accounts.c.roles, String).contains('"partnership_contact"'))
+                        .order_by(accounts.c.full_name))
+    found: dict[str, list[dict[str, str]]] = {}
+    for partnership_id, name, email in rows:
+        found.setdefault(partnership_id, []).append({"name": name, "email": email})
+    return found
+
+
 def list_partnerships(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(_PARTNERSHIPS.order_by(Partnership.__table__.c.name))
-    return [partnership_dict(row) for row in rows]
+    rows = conn.execute(_PARTNERSHIPS.order_by(Partnership.__table__.c.name)).all()
+    contacts = _contact_points(conn, [row.id for row in rows])
+    return [partnership_dict(row, contacts.get(row.id, [])) for row in rows]
 
 
 def get_partnership(conn: Connection, partnership_id: str) -> dict[str, Any]:
     row = conn.execute(_PARTNERSHIPS.where(Partnership.__table__.c.id == partnership_id)).first()
     if row is None:
         raise NotFound("No such partnership.")
-    return partnership_dict(row)
+    return partnership_dict(row, _contact_points(conn, [row.id]).get(row.id, []))
 
 
 def get_account(conn: Connection, account_id: str) -> Any:
@@ -234,9 +247,9 @@ def active_reference(session: Session, account_id: str) -> str | None:
         _REG.c.account_id == account_id, _REG.c.status.in_(ACTIVE_STATES)))
 
 
-def partnership_dict(p: Any) -> dict[str, Any]:
+def partnership_dict(p: Any, contact_points: list[dict[str, str]] | None = None) -> dict[str, Any]:
     return {"id": p.id, "code": p.code, "name": p.name, "sectors": p.sectors,
-            "countries": p.countries}
+            "countries": p.countries, "contact_points": contact_points or []}
 
 
 def account_by_email(session: Session, email: str) -> Account | None:

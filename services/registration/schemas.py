@@ -50,12 +50,18 @@ class AccountSchema(Schema):
     created_at = fields.DateTime()
 
 
+class ContactPointSchema(Schema):
+    name = fields.String()
+    email = fields.String()
+
+
 class PartnershipSchema(Schema):
     id = fields.String()
     code = fields.String()
     name = fields.String()
     sectors = fields.List(fields.String())
     countries = fields.List(fields.String())
+    contact_points = fields.List(fields.Nested(ContactPointSchema))
 
 
 class OrganisationSchema(Schema):

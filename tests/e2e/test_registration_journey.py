@@ -76,6 +76,8 @@ def _draft_with_cv(api: Any, headers: dict[str, str], partnership: str,
 
 def test_participant_registers_and_contact_point_accepts(api, greenmob, contact_headers, rabbit_config):
     tap = EventTap(rabbit_config, "registration_accepted")
+    partnership = api.get(f"/api/v1/partnerships/{greenmob}").json()
+    assert [c["email"].split(".")[0] for c in partnership["contact_points"]] == ["contact"]
     try:
         _email, headers = sign_up(api)
         reg = _draft_with_cv(api, headers, greenmob)

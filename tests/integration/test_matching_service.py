@@ -3,6 +3,7 @@ search and contacts."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -66,9 +67,12 @@ def listed(matching, registration_id: str) -> bool:
 
 def test_accepted_registration_appears_and_withdrawn_disappears(config, as_account):
     visitor_id, visitor_account = accept(config, "PT", ["visitor"], text="circular textiles")
-    host_id, host_account = accept(config, "DE", ["host"], text="circular textiles recycling")
     matching = as_account(visitor_account)
-    wait_for(lambda: listed(matching, host_id))
+    wait_for(lambda: listed(matching, visitor_id))
+    started = time.monotonic()
+    host_id, host_account = accept(config, "DE", ["host"], text="circular textiles recycling")
+    wait_for(lambda: matching.get_matches({"registration_id": visitor_id}))
+    assert time.monotonic() - started < 1.0
     found = wait_for(lambda: matching.get_matches({"registration_id": visitor_id}))
     assert [m["registration_id"] for m in found] == [host_id]
     assert found[0]["reasons"] and found[0]["side"] == "host"
@@ -106,6 +110,7 @@ def test_an_older_event_does_not_undo_a_newer_one(config, as_account, db_engines
     with Session(db_engines["matching"]) as session:
         entry = session.get(CatalogueEntry, registration_id)
         assert entry.registration_version == 3 and entry.listed is False
+        assert entry.profile == {} and entry.contact == {}
 
 
 def test_matches_respect_the_hard_rules(config, as_account, db_engines):
