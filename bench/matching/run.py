@@ -31,7 +31,7 @@ import numpy as np
 import psutil
 
 from bench.matching import synthetic
-from services.matching.engine import MatchIndex, Profile, SearchFilters, Weights
+from services.matching.engine import MatchIndex, Profile, SearchFilters, Weights, _merged_windows
 from services.matching.text import TextIndex
 
 TARGETS = {"match_p95_ms": 25.0, "search_p95_ms": 50.0, "update_p95_ms": 2.0, "memory_mb": 400.0,
@@ -44,14 +44,7 @@ UPDATES = 3000
 
 
 def _merged(profile: Profile) -> list[tuple[int, int]]:
-    spans = sorted((s.toordinal(), e.toordinal()) for s, e in profile.availability if e >= s)
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+    return _merged_windows(profile.availability)
 
 
 def _common_days(mine: list[tuple[int, int]], theirs: list[tuple[int, int]]) -> int:

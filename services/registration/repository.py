@@ -167,6 +167,10 @@ def get_partnership(conn: Connection, partnership_id: str) -> dict[str, Any]:
     return partnership_dict(row, _contact_points(conn, [row.id]).get(row.id, []))
 
 
+def organisation_id_of(conn: Connection, account_id: str) -> str | None:
+    return conn.scalar(select(_ORG.c.id).where(_ORG.c.account_id == account_id))
+
+
 def get_account(conn: Connection, account_id: str) -> Any:
     return conn.execute(select(Account.__table__).where(Account.__table__.c.id == account_id)).first()
 

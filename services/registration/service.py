@@ -31,6 +31,7 @@ from common.schemas import load, page_of
 from common.storage import DOCUMENT_TYPES, ObjectStoreProvider, check_document
 from services.registration import domain, repository
 from services.registration.models import (
+    Account,
     Organisation,
     OutboxEvent,
     Registration,
@@ -77,7 +78,7 @@ class RegistrationService:
 
     @rpc
     def health(self) -> dict[str, Any]:
-        self.db.session.execute(text("SELECT 1"))
+        self.db.reader.execute(text("SELECT 1"))
         return {"status": "ok"}
 
     # --- accounts -----------------------------------------------------------------
@@ -85,14 +86,14 @@ class RegistrationService:
     @rpc
     def create_account(self, payload: dict[str, Any]) -> dict[str, Any]:
         data = load(_create_account, payload)
-        account = repository.create_account(self.db.session, data["email"], data["password"],
-                                            data["full_name"], ["participant"])
         try:
+            account = repository.create_account(self.db.session, data["email"], data["password"],
+                                                data["full_name"], ["participant"])
             self.db.session.commit()
-        except IntegrityError as exc:
+        except IntegrityError as exc:  # the same email signing up twice at once
             raise Conflict("An account with this email already exists.",
                            {"email": ["Already registered."]}) from exc
-        return self._account(account)
+        return self._account(account, None)
 
     @rpc
     def create_token(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +107,10 @@ class RegistrationService:
             raise TooManyRequests(f"Too many failed sign-ins; try again in {minutes} minutes.")
         if not verify_password(account.password_hash if account else None, data["password"]):
             if account is not None:
-                account.failed_logins += 1
+                # Counted in SQL, so parallel guesses cannot overwrite each other's count.
+                account.failed_logins = Account.failed_logins + 1
+                session.flush()
+                session.refresh(account, ["failed_logins"])
                 if account.failed_logins >= security["login_max_failures"]:
                     account.locked_until = now + timedelta(seconds=security["lockout_seconds"])
                     account.failed_logins = 0
@@ -127,7 +131,7 @@ class RegistrationService:
         account = repository.get_account(self.db.reader, caller.account_id)
         if account is None:
             raise Unauthorized("This account no longer exists.")
-        return self._account(account)
+        return self._account(account, repository.organisation_id_of(self.db.reader, account.id))
 
     # --- partnerships and reference data -------------------------------------------
 
@@ -359,11 +363,11 @@ class RegistrationService:
         return _registration.dump(repository.registration_dict(reg, org))
 
     @staticmethod
-    def _account(account: Any) -> dict[str, Any]:
+    def _account(account: Any, org_id: str | None) -> dict[str, Any]:
         return _account.dump({
             "id": account.id, "email": account.email, "full_name": account.full_name,
             "roles": account.roles, "partnership_id": account.partnership_id,
-            "org_id": None, "created_at": account.created_at})
+            "org_id": org_id, "created_at": account.created_at})
 
 
 def _check_version(reg: Registration, expected: int) -> None:

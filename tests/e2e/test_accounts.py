@@ -68,3 +68,13 @@ def test_sign_in_is_rate_limited_per_address(api, config):
     statuses = [api.post("/api/v1/auth/token", json={"email": "a@b.eu", "password": "x"}).status_code
                 for _ in range(limit + 1)]
     assert statuses[-1] == 429 and 429 not in statuses[:limit]
+
+
+def test_me_reports_the_organisation_once_registered(api, db_engines):
+    from tests.helpers import partnership_id, registration_payload
+
+    _email, headers = sign_up(api)
+    assert api.get("/api/v1/me", headers=headers).json()["org_id"] is None
+    reg = api.post("/api/v1/registrations", headers=headers, json=registration_payload(
+        partnership_id(db_engines["registration"], "GREENMOB"))).json()
+    assert api.get("/api/v1/me", headers=headers).json()["org_id"] == reg["organisation"]["id"]
