@@ -12,13 +12,18 @@ services really declare.
 
 from __future__ import annotations
 
+import functools
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import eventlet
 from kombu import Exchange, Queue
 from nameko.events import event_handler
+
+log = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 1
 
@@ -93,13 +98,29 @@ def make_event(event_type: str, data: dict[str, Any], actor_id: str | None = Non
     }
 
 
-def handles(source: str, event_type: str):
+def handles(source: str, event_type: str, retry_delay: float = 1.0):
     """`@handles("registration", "registration_accepted")` on a handler method.
 
-    A handler that raises puts the event back on its queue instead of dropping it; the
-    handler itself must be idempotent (see `common.outbox.first_delivery`).
+    A handler that raises puts the event back on its queue instead of dropping it, after a
+    pause, so that an event that keeps failing is retried at a bounded rate (and logged each
+    time) rather than spun on. The handler itself must be idempotent (see
+    `common.outbox.first_delivery`).
     """
-    return event_handler(source, event_type, requeue_on_error=True)
+
+    def decorate(method):
+        @functools.wraps(method)
+        def handler(self, payload):
+            try:
+                return method(self, payload)
+            except Exception:
+                log.exception("%s failed on event %s; it goes back to the queue",
+                              method.__name__, (payload or {}).get("event_id"))
+                eventlet.sleep(retry_delay)
+                raise
+
+        return event_handler(source, event_type, requeue_on_error=True)(handler)
+
+    return decorate
 
 
 def jsonable(value: Any) -> Any:
