@@ -170,10 +170,12 @@ class MatchingService:
             raise NotFound("No such registration in the catalogue; matches come once it is accepted.")
         domain.ensure_may_match(caller, entry.account_id, entry.partnership_id)
         self.catalogue.wait_ready()
-        try:
-            found = self.catalogue.index.matches(params["registration_id"], params["limit"])
-        except KeyError as exc:
-            raise NotFound("This registration is not in the catalogue yet; try again shortly.") from exc
+        registration_id = params["registration_id"]
+        if registration_id not in self.catalogue.index:
+            # Listed in the table but not yet folded into this process's index: fold it now.
+            self.catalogue.apply(self.db.reader.execute(select(CatalogueEntry.__table__).where(
+                CatalogueEntry.registration_id == registration_id)).first())
+        found = self.catalogue.index.matches(registration_id, params["limit"])
         entries = self._entries([m.registration_id for m in found])
         return [_match.dump({
             "registration_id": m.registration_id, "score": round(m.score, 4), "side": m.side,
