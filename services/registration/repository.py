@@ -129,10 +129,6 @@ def list_registrations(conn: Connection, filters: dict[str, Any], account_id: st
     return [_row_dict(row) for row in conn.execute(page)], total
 
 
-def count_registrations(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Registration)) or 0
-
-
 def country_periods(conn: Connection | Session) -> list[CountryPeriod]:
     table = Country.__table__
     rows = conn.execute(select(table.c.code, table.c.valid_from, table.c.valid_to))
