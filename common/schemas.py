@@ -8,6 +8,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from common.errors import ValidationFailed
 
+COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter ISO 3166 country code.")
+
 
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {"organisation.name": ["..."]}."""

@@ -5,9 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import reference
-from common.schemas import IsoDate, PageQuerySchema
-
-COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter ISO 3166 country code.")
+from common.schemas import COUNTRY, IsoDate, PageQuerySchema
 
 
 class CatalogueQuerySchema(PageQuerySchema):

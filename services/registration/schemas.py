@@ -5,9 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import reference
-from common.schemas import IsoDate, PageQuerySchema
+from common.schemas import COUNTRY, IsoDate, PageQuerySchema
 
-COUNTRY = validate.Regexp(r"^[A-Z]{2}$", error="Use a two-letter ISO 3166 country code.")
 ROLES = ("visitor", "host")
 MODES = ("physical", "virtual")
 DECISIONS = ("accept", "reject", "request_changes")
