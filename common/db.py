@@ -89,14 +89,17 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     )
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def dialect_name(bind: Session | Connection | Engine) -> str:
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+
+
+def is_postgres(bind: Session | Connection | Engine) -> bool:
+    return dialect_name(bind) == "postgresql"
 
 
 def dialect_insert(bind: Session | Connection) -> Any:
     """The INSERT construct with ON CONFLICT support for the bind's database."""
-    name = bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
-    if name == "postgresql":
+    if is_postgres(bind):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

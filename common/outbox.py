@@ -22,7 +22,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import BigInteger, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from common.db import JSONType, UTCDateTime, dialect_insert, utcnow
+from common.db import JSONType, UTCDateTime, dialect_insert, is_postgres, utcnow
 from common.events import event_exchange, subscriber_queues
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def first_delivery(session: Session, model: type, event_id: str, handler: str) -
 
 def publish_pending(session: Session, model: type, amqp_uri: str, source: str, batch: int) -> int:
     query = select(model).where(model.sent_at.is_(None)).order_by(model.id).limit(batch)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # Several containers of one service relay in parallel without publishing a row twice.
         query = query.with_for_update(skip_locked=True)
     rows = session.scalars(query).all()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import reference
-from common.db import dialect_insert, new_id, utcnow
+from common.db import dialect_insert, dialect_name, is_postgres, new_id, utcnow
 from common.errors import Conflict, NotFound
 from services.registration.domain import ACTIVE_STATES, CountryPeriod
 from services.registration.models import (
@@ -70,7 +70,7 @@ def load_registration(session: Session, registration_id: str,
     query = (select(Registration, Organisation)
              .join(Organisation, Organisation.id == Registration.organisation_id)
              .where(Registration.id == registration_id))
-    if for_update and session.get_bind().dialect.name == "postgresql":
+    if for_update and is_postgres(session):
         query = query.with_for_update(of=Registration)
     row = session.execute(query).first()
     if row is None:
@@ -195,7 +195,7 @@ _UPSERTS: dict[str, Any] = {}
 
 def _upsert_statement(session: Session) -> Any:
     # Built once per dialect: `excluded` makes column proxies, costly to redo per request.
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     if dialect not in _UPSERTS:
         statement = dialect_insert(session)(_ORG)
         statement = statement.on_conflict_do_update(
