@@ -2,18 +2,25 @@
 
 Events are published to one topic exchange per source service (`<service>.events`, as
 nameko names it) with the event type as routing key. Payloads always carry
-`event_id`, `version`, `occurred_at`; changes to a payload are additive only.
+`event_id`, `version`, `occurred_at`; changes to a payload are additive only. What an event
+may carry (ids, states, versions, public profile fields; never personal data) is in
+docs/events.md.
 
 Every consumer is listed in SUBSCRIPTIONS. The outbox relay and `cxc migrate` declare
 those queues before anything is published, because RabbitMQ drops a message sent to an
 exchange that has no bound queue. A test checks that the list matches the handlers the
 services really declare.
+
+Subscriber queues are quorum queues with a delivery limit: an event that fails
+DELIVERY_LIMIT times is dead-lettered to the consuming service's parking queue
+(`<service>.parked`, see common.parking) instead of being spun on.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,11 +28,15 @@ from typing import Any
 
 import eventlet
 from kombu import Exchange, Queue
-from nameko.events import event_handler
+from nameko.events import EventHandler
 
 log = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 1
+
+# Part of every subscriber queue's arguments: changing it means deleting and redeclaring
+# the queues (RabbitMQ refuses a declaration whose arguments differ from the queue's).
+DELIVERY_LIMIT = 10
 
 REGISTRATION_EVENTS = (
     "registration_submitted",
@@ -67,6 +78,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("registration", "registration_accepted", "matching", "handle_registration_accepted"),
     Subscription("registration", "registration_updated", "matching", "handle_registration_updated"),
     Subscription("registration", "registration_withdrawn", "matching", "handle_registration_withdrawn"),
+    Subscription("matching", "contact_accepted", "registration", "handle_contact_accepted"),
 )
 
 
@@ -74,14 +86,47 @@ def event_exchange(source: str) -> Exchange:
     return Exchange(f"{source}.events", type="topic", durable=True, auto_delete=False)
 
 
+def parking_exchange(service: str) -> Exchange:
+    return Exchange(f"{service}.parking", type="fanout", durable=True, auto_delete=False)
+
+
+def parking_queue_name(service: str) -> str:
+    return f"{service}.parked"
+
+
+def parking_queue(service: str) -> Queue:
+    return Queue(parking_queue_name(service), exchange=parking_exchange(service), routing_key="",
+                 durable=True, queue_arguments={"x-queue-type": "quorum"})
+
+
+def subscriber_queue_arguments(service: str) -> dict[str, Any]:
+    """The arguments of every subscriber queue of `service`, identical wherever it is declared
+    (`declare_topology`, `cxc migrate`, the handler itself)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": parking_exchange(service).name,
+        # at-least-once: a parked event is only removed from its queue once the parking
+        # queue confirmed it (needs reject-publish overflow).
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
+def subscriber_queue(source: str, event_type: str, queue_name: str, service: str) -> Queue:
+    return Queue(queue_name, exchange=event_exchange(source), routing_key=event_type, durable=True,
+                 queue_arguments=subscriber_queue_arguments(service))
+
+
 def subscriber_queues(source: str, subscriptions: tuple[Subscription, ...] | None = None) -> list[Queue]:
     subs = SUBSCRIPTIONS if subscriptions is None else subscriptions
-    exchange = event_exchange(source)
-    return [
-        Queue(s.queue_name, exchange=exchange, routing_key=s.event_type, durable=True)
-        for s in subs
-        if s.source == source
-    ]
+    return [subscriber_queue(s.source, s.event_type, s.queue_name, s.service)
+            for s in subs if s.source == source]
+
+
+def consuming_services(subscriptions: tuple[Subscription, ...] | None = None) -> list[str]:
+    subs = SUBSCRIPTIONS if subscriptions is None else subscriptions
+    return sorted({s.service for s in subs})
 
 
 def make_event(event_type: str, data: dict[str, Any], actor_id: str | None = None) -> dict[str, Any]:
@@ -98,12 +143,71 @@ def make_event(event_type: str, data: dict[str, Any], actor_id: str | None = Non
     }
 
 
-def handles(source: str, event_type: str, retry_delay: float = 1.0):
+def retry_delay(attempt: int, base: float | None = None, cap: float | None = None) -> float:
+    """Exponential back-off before an event goes back to its queue: base, 2·base, 4·base …
+    at most cap seconds (EVENT_RETRY_BASE_SECONDS, EVENT_RETRY_CAP_SECONDS)."""
+    base = float(os.environ.get("EVENT_RETRY_BASE_SECONDS", "0.5")) if base is None else base
+    cap = float(os.environ.get("EVENT_RETRY_CAP_SECONDS", "30")) if cap is None else cap
+    return min(cap, base * (2 ** max(0, attempt - 1)))
+
+
+class ReliableEventHandler(EventHandler):
+    """nameko's EventHandler on a quorum queue with a delivery limit and parking.
+
+    A failed event is logged, handed back after a back-off that grows with its delivery
+    count, and once it failed DELIVERY_LIMIT times RabbitMQ dead-letters it to the service's
+    parking queue.
+    """
+
+    def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
+        kwargs.setdefault("requeue_on_error", True)
+        super().__init__(source_service, event_type, **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        service = self.container.service_name
+        self.queue = subscriber_queue(self.source_service, self.event_type, self.queue.name, service)
+        self._retry_base = float(self.container.config.get(
+            "EVENT_RETRY_BASE_SECONDS", os.environ.get("EVENT_RETRY_BASE_SECONDS", "0.5")))
+        self._retry_cap = float(self.container.config.get(
+            "EVENT_RETRY_CAP_SECONDS", os.environ.get("EVENT_RETRY_CAP_SECONDS", "30")))
+        from common.outbox import IncompatibleQueue, prepare_subscriber_queue
+
+        try:
+            # An old classic queue of the same name would make consuming fail forever.
+            prepare_subscriber_queue(self.container.config["AMQP_URI"], self.queue, service)
+        except IncompatibleQueue:
+            raise
+        except Exception:
+            log.exception("could not check queue %s; consuming will tell", self.queue.name)
+
+    def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
+                      exc_info: Any = None) -> Any:
+        if exc_info is not None:
+            # The worker's method already closed its database session (see `handles`), so
+            # this pause holds no transaction or connection.
+            attempt = int((message.headers or {}).get("x-delivery-count") or 0) + 1
+            event_id = (worker_ctx.args[0] or {}).get("event_id") if worker_ctx.args else None
+            handler = f"{self.container.service_name}.{self.method_name}"
+            if attempt > DELIVERY_LIMIT:
+                log.error("event %s parked after %d failed attempts of %s: %s", event_id, attempt,
+                          handler, exc_info[1])
+            else:
+                delay = retry_delay(attempt, self._retry_base, self._retry_cap)
+                log.warning("event %s failed in %s (attempt %d of %d): %s; back on the queue "
+                            "in %.2fs", event_id, handler, attempt, DELIVERY_LIMIT + 1,
+                            exc_info[1], delay)
+                eventlet.sleep(delay)
+        return super().handle_result(message, worker_ctx, result, exc_info)
+
+
+def handles(source: str, event_type: str):
     """`@handles("registration", "registration_accepted")` on a handler method.
 
     A handler that raises puts the event back on its queue instead of dropping it, after a
-    pause, so that an event that keeps failing is retried at a bounded rate (and logged each
-    time) rather than spun on. The handler itself must be idempotent (see
+    back-off and a log line, and after DELIVERY_LIMIT failures the event is parked. Before
+    that pause the worker's database session is rolled back and closed, so no transaction
+    stays open while it waits. The handler itself must be idempotent (see
     `common.outbox.first_delivery`).
     """
 
@@ -113,14 +217,23 @@ def handles(source: str, event_type: str, retry_delay: float = 1.0):
             try:
                 return method(self, payload)
             except Exception:
-                log.exception("%s failed on event %s; it goes back to the queue",
-                              method.__name__, (payload or {}).get("event_id"))
-                eventlet.sleep(retry_delay)
+                _close_worker_sessions(self)
                 raise
 
-        return event_handler(source, event_type, requeue_on_error=True)(handler)
+        return ReliableEventHandler.decorator(source, event_type)(handler)
 
     return decorate
+
+
+def _close_worker_sessions(service: Any) -> None:
+    from common.db import WorkerSession
+
+    for dependency in vars(service).values():
+        if isinstance(dependency, WorkerSession):
+            try:
+                dependency.close()
+            except Exception:
+                log.exception("could not close a worker's session")
 
 
 def jsonable(value: Any) -> Any:

@@ -11,19 +11,23 @@ through their inbox table (`first_delivery`).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
+from amqp.exceptions import NotFound as QueueNotFound
+from amqp.exceptions import PreconditionFailed
 from eventlet.queue import Empty, LightQueue
-from kombu import Connection
+from kombu import Connection, Queue
 from nameko.amqp.publish import get_producer
 from nameko.extensions import DependencyProvider
-from sqlalchemy import BigInteger, Integer, String, select
+from sqlalchemy import BigInteger, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from common.db import JSONType, UTCDateTime, dialect_insert, is_postgres, utcnow
-from common.events import event_exchange, subscriber_queues
+from common.events import SUBSCRIPTIONS, event_exchange, subscriber_queues
+from common.parking import declare_parking
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +98,85 @@ def publish_pending(session: Session, model: type, amqp_uri: str, source: str, b
     return len(rows)
 
 
-def declare_topology(amqp_uri: str, source: str) -> None:
-    """The source's exchange and every known subscriber queue, bound."""
+class IncompatibleQueue(RuntimeError):
+    """A subscriber queue exists with other arguments and still holds messages."""
+
+
+def prepare_queue(conn: Connection, queue: Queue) -> None:
+    """Declare `queue`; an empty queue of the same name declared with other arguments (a
+    classic queue of an older deployment) is deleted and declared anew. A non-empty one is
+    left alone and reported: deleting it would lose events."""
+    try:
+        queue(conn.channel()).declare()
+        return
+    except PreconditionFailed:
+        pass  # RabbitMQ closed that channel; look at the queue on a fresh one
+    channel = conn.channel()
+    try:
+        _name, messages, consumers = channel.queue_declare(queue.name, passive=True)
+    except QueueNotFound:
+        messages = consumers = 0
+    if messages or consumers:
+        raise IncompatibleQueue(
+            f"Queue {queue.name!r} exists with other arguments (an older, classic queue?) and "
+            f"holds {messages} message(s) with {consumers} consumer(s). Stop its consumers, let "
+            "them drain it (or move its messages elsewhere with the RabbitMQ shovel), delete "
+            f"it (rabbitmqctl delete_queue {queue.name}), then run `cxc migrate` again.")
+    channel.queue_delete(queue.name, if_unused=True, if_empty=True)
+    log.warning("queue %s was redeclared as a quorum queue with a delivery limit", queue.name)
+    queue(conn.channel()).declare()
+
+
+def prepare_subscriber_queue(amqp_uri: str, queue: Queue, service: str) -> None:
+    """One subscriber queue and its service's parking, as a handler declares them at start."""
     with Connection(amqp_uri) as conn:
-        channel = conn.default_channel
-        event_exchange(source)(channel).declare()
+        declare_parking(conn, service)
+        prepare_queue(conn, queue)
+
+
+def declare_topology(amqp_uri: str, source: str) -> None:
+    """The source's exchange and every known subscriber queue, bound, with the consuming
+    services' parking exchanges and queues."""
+    with Connection(amqp_uri) as conn:
+        event_exchange(source)(conn.default_channel).declare()
+        for service in sorted({s.service for s in SUBSCRIPTIONS if s.source == source}):
+            declare_parking(conn, service)
         for queue in subscriber_queues(source):
-            queue(channel).declare()
+            prepare_queue(conn, queue)
+
+
+def prune(session: Session, outbox: type | None, inbox: type | None, outbox_days: float,
+          inbox_days: float, batch: int = 1000) -> int:
+    """Delete sent outbox rows and inbox rows older than their retention, a batch per
+    transaction so no long lock is held. Returns how many rows went."""
+    removed = 0
+    now = utcnow()
+    targets = []
+    if outbox is not None:
+        targets.append((outbox, outbox.id, outbox.sent_at, now - timedelta(days=outbox_days)))
+    if inbox is not None:
+        targets.append((inbox, inbox.event_id, inbox.processed_at, now - timedelta(days=inbox_days)))
+    for model, key, stamp, cutoff in targets:
+        while True:
+            ids = select(key).where(stamp.is_not(None), stamp < cutoff).limit(batch)
+            gone = session.execute(delete(model).where(key.in_(ids.scalar_subquery()),
+                                                       stamp < cutoff)).rowcount
+            session.commit()
+            removed += gone
+            if gone < batch:
+                break
+    return removed
 
 
 class OutboxRelay(DependencyProvider):
     """Publishes the service's outbox: woken after each commit that wrote events, and on a
-    poll interval (which also covers rows left behind by a crashed process)."""
+    poll interval (which also covers rows left behind by a crashed process). Every
+    OUTBOX_PRUNE_SECONDS it also deletes sent outbox rows and inbox rows past their
+    retention (OUTBOX_RETENTION_DAYS, INBOX_RETENTION_DAYS)."""
 
-    def __init__(self, model: type) -> None:
+    def __init__(self, model: type, inbox: type | None = None) -> None:
         self.model = model
+        self.inbox = inbox
         self._wakeups: LightQueue | None = None
         self._running = False
 
@@ -143,11 +211,13 @@ class OutboxRelay(DependencyProvider):
         poll = float(self.config.get("OUTBOX_POLL_SECONDS", 2.0))
         batch = int(self.config.get("OUTBOX_BATCH_SIZE", 200))
         declared = False
+        pruned_at = 0.0
         while self._running:
             try:
                 if not declared:
                     declare_topology(amqp_uri, source)
                     declared = True
+                pruned_at = self._prune_if_due(pruned_at)
                 while self._running:
                     with self.database.new_session() as session:
                         if publish_pending(session, self.model, amqp_uri, source, batch) < batch:
@@ -161,6 +231,19 @@ class OutboxRelay(DependencyProvider):
                 self._wakeups.get(timeout=poll)
             except Empty:
                 pass
+
+    def _prune_if_due(self, last: float) -> float:
+        interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))
+        now = time.monotonic()
+        if last and now - last < interval:
+            return last
+        with self.database.new_session() as session:
+            removed = prune(session, self.model, self.inbox,
+                            float(self.config.get("OUTBOX_RETENTION_DAYS", 7)),
+                            float(self.config.get("INBOX_RETENTION_DAYS", 7)))
+        if removed:
+            log.info("pruned %d outbox/inbox rows past their retention", removed)
+        return now
 
     def get_dependency(self, worker_ctx: Any) -> OutboxRelay:
         return self
