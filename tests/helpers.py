@@ -122,8 +122,6 @@ def profile_event(event_type: str, registration_id: str, account_id: str, countr
                          "description": text},
         "representative": {"position": "Manager"}, "motivation": text, "expertise": "",
         "preferences": prefs,
-        "contact": {"first_name": "Rep", "last_name": registration_id, "email": f"{registration_id}@x.eu",
-                    "phone": None, "position": "Manager"},
     })
 
 

@@ -4,13 +4,17 @@ The table is the truth; every container keeps its own MatchIndex built from it a
 refreshed from rows changed since (a poll every MATCHING_INDEX_REFRESH_SECONDS). The
 container that handles an event also applies it at once. So every instance converges within
 a refresh interval whichever instance consumed the event.
+
+"Changed since" is the catalogue's change counter (`change_seq`, see projection.py), not a
+clock: counter values are handed out in commit order, so a refresh that reads
+`change_seq > watermark` cannot miss a row that commits later with a smaller number, and a
+quiet catalogue costs one indexed query that returns nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -19,15 +23,14 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
 from common.db import Database
+from common.errors import ServiceUnavailable
 from services.matching import domain
 from services.matching.engine import MatchIndex, Profile, Weights
 from services.matching.models import CatalogueEntry
 
 log = logging.getLogger(__name__)
 
-# Rows committed out of order (an earlier changed_at committing after a later one) are
-# caught by re-reading a little before the watermark; applying a row twice is harmless.
-_OVERLAP = timedelta(seconds=5)
+READY_TIMEOUT_SECONDS = 5.0
 
 
 def to_profile(entry: Any) -> Profile:
@@ -68,7 +71,7 @@ class CatalogueIndex(DependencyProvider):
         self.database = next(d for d in self.container.dependencies if isinstance(d, Database))
         self.index = MatchIndex(self.weights)
         self.ready = eventlet.event.Event()
-        self.watermark: datetime | None = None
+        self.watermark = 0
         self._running = False
 
     def start(self) -> None:
@@ -81,9 +84,13 @@ class CatalogueIndex(DependencyProvider):
     def get_dependency(self, worker_ctx: Any) -> CatalogueIndex:
         return self
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        with eventlet.Timeout(timeout):
+    def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+        """Wait for the first load; a worker must answer, so after `timeout` it is a 503
+        (never eventlet.Timeout, a BaseException nameko would not catch)."""
+        with eventlet.Timeout(timeout, False):
             self.ready.wait()
+        if not self.ready.ready():
+            raise ServiceUnavailable("The catalogue is still loading; try again shortly.")
 
     def _run(self) -> None:
         while self._running:
@@ -106,18 +113,16 @@ class CatalogueIndex(DependencyProvider):
         # Seconds of numpy work at 100k entries: in a native thread, so the hub keeps serving.
         tpool.execute(index.bulk_load, profiles)
         self.index = index
-        self.watermark = max((e.changed_at for e in entries), default=None)
+        self.watermark = max((e.change_seq for e in entries), default=0)
 
     def refresh(self) -> int:
-        query = select(CatalogueEntry).order_by(CatalogueEntry.changed_at)
-        if self.watermark is not None:
-            query = query.where(CatalogueEntry.changed_at >= self.watermark - _OVERLAP)
-        with self.database.new_session() as session:
-            entries = session.scalars(query).all()
+        table = CatalogueEntry.__table__
+        with self.database.engine.connect() as conn:
+            entries = conn.execute(select(table).where(table.c.change_seq > self.watermark)
+                                   .order_by(table.c.change_seq)).all()
         for entry in entries:
             self.apply(entry)
-            if self.watermark is None or entry.changed_at > self.watermark:
-                self.watermark = entry.changed_at
+            self.watermark = max(self.watermark, entry.change_seq)
         return len(entries)
 
     def apply(self, entry: CatalogueEntry) -> None:

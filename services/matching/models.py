@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
 from common.outbox import InboxMixin, OutboxMixin
+
+_SEQ = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -27,11 +29,22 @@ class CatalogueEntry(Base):
     registration_version: Mapped[int] = mapped_column(Integer)
     listed: Mapped[bool] = mapped_column(Boolean, default=True)
     profile: Mapped[dict] = mapped_column()
-    # The representative's contact details: shown only once a contact request is accepted.
-    contact: Mapped[dict] = mapped_column()
     has_visited: Mapped[bool] = mapped_column(Boolean, default=False)
     host_capacity: Mapped[int] = mapped_column(Integer, default=1)
-    changed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The catalogue_changes counter value of the row's last write: in commit order, so an
+    # index refresh reads `change_seq > watermark` and misses nothing (see catalogue.py).
+    change_seq: Mapped[int] = mapped_column(_SEQ, default=0, index=True)
+
+
+class CatalogueChanges(Base):
+    """One row: the catalogue's change counter. Every catalogue write bumps it in its own
+    transaction; the row lock orders writers, so counter order is commit order."""
+
+    __tablename__ = "catalogue_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(_SEQ, default=0)
 
 
 class ContactRequest(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import date
 from typing import Any
@@ -14,12 +15,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from common.auth import Auth, Caller
 from common.db import Database, utcnow
 from common.entrypoints import rpc
-from common.errors import NotFound, StaleVersion
+from common.errors import GatewayTimeout, NotFound, ServiceUnavailable, StaleVersion
 from common.events import handles, make_event
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
-from services.matching import domain
+from services.matching import domain, projection
 from services.matching.catalogue import CatalogueIndex
 from services.matching.engine import SearchFilters
 from services.matching.models import CatalogueEntry, ContactRequest, InboxEvent, Message, OutboxEvent
@@ -35,6 +36,8 @@ from services.matching.schemas import (
     MessageSchema,
 )
 
+log = logging.getLogger(__name__)
+
 _entry = CatalogueEntrySchema()
 _catalogue_query = CatalogueQuerySchema()
 _match_query = MatchQuerySchema()
@@ -47,6 +50,7 @@ _message = MessageSchema()
 
 EXPIRY_CHECK_SECONDS = float(os.environ.get("CONTACT_EXPIRY_CHECK_SECONDS", "60"))
 REBUILD_PAGE = 500
+CONTACT_DETAILS_TIMEOUT = 5.0
 
 
 class MatchingService:
@@ -54,7 +58,7 @@ class MatchingService:
 
     config = Config()
     db = Database()
-    relay = OutboxRelay(OutboxEvent)
+    relay = OutboxRelay(OutboxEvent, inbox=InboxEvent)
     auth = Auth()
     catalogue = CatalogueIndex()
     rpc_client = Rpc()
@@ -82,35 +86,34 @@ class MatchingService:
         session = self.db.session
         if not first_delivery(session, InboxEvent, payload["event_id"], handler):
             return
-        entry = _store_profile(session, payload)
+        entry = projection.store_profile(session, payload)
         session.commit()
         if entry is not None:
             self.catalogue.apply(entry)
 
     @rpc
     def rebuild_catalogue(self) -> dict[str, int]:
-        """Replay every accepted registration from registration, page by page (admins)."""
+        """Replay every accepted registration from registration, page by page (admins).
+        Replayed profiles follow the event rule (never older than the row), and an entry
+        written while the rebuild ran is never unlisted by it."""
         caller = self.auth.caller
         caller.require("admin")
         session = self.db.session
+        started_at_seq = projection.current_change_seq(session)
+        session.commit()
         seen: set[str] = set()
-        page = 1
+        after_id = None
         while True:
-            result = self.rpc_client.call("registration", "list_catalogue_profiles", page,
+            result = self.rpc_client.call("registration", "list_catalogue_profiles", after_id,
                                           REBUILD_PAGE, auth_token=caller.token, timeout=60)
             for profile in result["items"]:
-                _store_profile(session, profile, force=True)
+                projection.store_profile(session, profile)
                 seen.add(profile["registration_id"])
             session.commit()
-            if page * REBUILD_PAGE >= result["total"]:
+            after_id = result["next_after"]
+            if after_id is None:
                 break
-            page += 1
-        removed = 0
-        for entry in session.scalars(select(CatalogueEntry).where(CatalogueEntry.listed.is_(True))):
-            if entry.registration_id not in seen:
-                entry.listed, entry.changed_at = False, utcnow()
-                removed += 1
-        session.commit()
+        removed = projection.unlist_unseen(session, seen, started_at_seq)
         self.catalogue.rebuild()
         return {"listed": len(seen), "removed": removed}
 
@@ -155,7 +158,7 @@ class MatchingService:
         view = domain.public_view(entry.profile)
         if entry.account_id == caller.account_id or self._connected(caller.account_id,
                                                                      entry.account_id):
-            view["contact"] = entry.contact
+            view["contact"] = self._contact_details(caller, registration_id)
         return _entry.dump(view)
 
     @rpc
@@ -328,6 +331,20 @@ class MatchingService:
             CatalogueEntry.listed.is_(True)))
         return {row.registration_id: row for row in rows}
 
+    def _contact_details(self, caller: Caller, registration_id: str) -> dict[str, Any] | None:
+        """From registration, which owns them and checks the caller's right with its own
+        token. None until registration has processed the accepted contact, and None (logged)
+        while registration cannot answer: the entry itself is matching's to serve."""
+        try:
+            return self.rpc_client.call("registration", "get_contact_details", registration_id,
+                                        auth_token=caller.token, timeout=CONTACT_DETAILS_TIMEOUT,
+                                        confirm=True)
+        except NotFound:
+            return None
+        except (ServiceUnavailable, GatewayTimeout) as exc:
+            log.warning("contact details of %s left out: %s", registration_id, exc)
+            return None
+
     def _connected(self, account_a: str, account_b: str) -> bool:
         return bool(self.db.reader.scalar(select(func.count()).select_from(ContactRequest).where(
             ContactRequest.status == domain.ACCEPTED, _between(account_a, account_b))))
@@ -390,27 +407,3 @@ def _as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value
     return date.fromisoformat(value)
-
-
-def _store_profile(session: Any, payload: dict[str, Any], force: bool = False) -> CatalogueEntry | None:
-    """The catalogue row for a registration event (or a replayed profile); None when the
-    event is older than what the row already holds."""
-    entry = session.get(CatalogueEntry, payload["registration_id"])
-    version = int(payload.get("registration_version") or 0)
-    if entry is not None and entry.registration_version > version and not force:
-        return None
-    if entry is None:
-        entry = CatalogueEntry(registration_id=payload["registration_id"])
-        session.add(entry)
-    profile = {k: v for k, v in payload.items() if k not in (
-        "contact", "event_id", "event_type", "version", "occurred_at", "actor_id", "comment")}
-    entry.account_id = payload["account_id"]
-    entry.partnership_id = payload["partnership_id"]
-    entry.registration_version = version
-    entry.listed = domain.is_listed(payload)
-    # An unlisted row only remembers the version (so a late, older event cannot relist it);
-    # nobody's profile or contact details are kept for registrations not in the catalogue.
-    entry.profile = profile if entry.listed else {}
-    entry.contact = (payload.get("contact") or {}) if entry.listed else {}
-    entry.changed_at = utcnow()
-    return entry

@@ -238,16 +238,36 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "position")
 
 
 def event_profile(reg: dict[str, Any]) -> dict[str, Any]:
-    """The profile registration events carry: the public profile, plus the representative's
-    contact details in a separate `contact` block that consumers keep private (matching
-    shows it only to a participant whose contact request was accepted). Never the date of
-    birth, nationality or CV."""
+    """The profile registration events carry: the public profile only. Events go to
+    exchanges that partnership back-offices bind to, so they never carry personal data (the
+    representative's names, email, phone, date of birth, nationality, CV); whoever needs
+    contact details asks `get_contact_details`, which checks why (docs/events.md)."""
+    return public_profile(reg)
+
+
+def emits_update(status: str) -> bool:
+    """Only a listed (accepted) registration's edits are events: draft and resubmission
+    edits are nobody else's business until the registration is submitted (which is its own
+    event, with the profile as submitted)."""
+    return status == ACCEPTED
+
+
+def may_read_contact(caller: Caller, account_id: str, partnership_id: str,
+                     disclosed: bool) -> bool:
+    """The owner, an administrator, a contact point of the registration's partnership, or
+    a participant whose own registration has an accepted contact with it."""
+    return can_view(caller, account_id, partnership_id) or (caller.has("participant") and disclosed)
+
+
+def contact_details(reg: dict[str, Any]) -> dict[str, Any]:
     rep = reg.get("representative") or {}
-    return {**public_profile(reg), "contact": {k: rep.get(k) for k in CONTACT_FIELDS}}
+    return {**{k: rep.get(k) for k in CONTACT_FIELDS},
+            "organisation_name": (reg.get("organisation") or {}).get("name")}
 
 
 def public_profile(reg: dict[str, Any]) -> dict[str, Any]:
-    """What any participant may see: no date of birth, CV or contact details."""
+    """What any participant may see: no names, date of birth, nationality, CV or contact
+    details; the representative's position (a job title) is public."""
     org = reg["organisation"]
     rep = reg.get("representative") or {}
     return {

@@ -120,6 +120,18 @@ class Registration(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class Disclosure(Base):
+    """Two registrations whose contact request was accepted (from matching's
+    `contact_accepted`): each may read the other's contact details. One row per direction."""
+
+    __tablename__ = "disclosures"
+
+    registration_id: Mapped[str] = mapped_column(UUID_STR, primary_key=True)
+    counterpart_registration_id: Mapped[str] = mapped_column(UUID_STR, primary_key=True)
+    contact_id: Mapped[str] = mapped_column(UUID_STR)
+    disclosed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class OutboxEvent(OutboxMixin, Base):
     __tablename__ = "outbox"
 

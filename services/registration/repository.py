@@ -20,6 +20,7 @@ from services.registration.domain import ACTIVE_STATES, CountryPeriod
 from services.registration.models import (
     Account,
     Country,
+    Disclosure,
     Organisation,
     Partnership,
     Registration,
@@ -127,6 +128,37 @@ def list_registrations(conn: Connection, filters: dict[str, Any], account_id: st
     page = (query.order_by(_REG.c.created_at.desc(), _REG.c.id)
             .offset((filters["page"] - 1) * filters["per_page"]).limit(filters["per_page"]))
     return [_row_dict(row) for row in conn.execute(page)], total
+
+
+def accepted_after(conn: Connection, after_id: str | None, limit: int) -> list[dict[str, Any]]:
+    """Accepted registrations in id order, the page after `after_id` (keyset paging: stable
+    while registrations change, and no deep OFFSET)."""
+    conditions = [_REG.c.status == "accepted"]
+    if after_id:
+        conditions.append(_REG.c.id > after_id)
+    rows = conn.execute(_READ.where(*conditions).order_by(_REG.c.id).limit(limit))
+    return [_row_dict(row) for row in rows]
+
+
+def record_disclosure(session: Session, registration_a: str, registration_b: str,
+                      contact_id: str) -> None:
+    """Both directions of an accepted contact; a repeat is a no-op."""
+    insert = dialect_insert(session)
+    for own, other in ((registration_a, registration_b), (registration_b, registration_a)):
+        session.execute(insert(Disclosure).values(
+            registration_id=own, counterpart_registration_id=other, contact_id=contact_id,
+            disclosed_at=utcnow()).on_conflict_do_nothing())
+
+
+def disclosed_to(conn: Connection, account_id: str, registration_id: str) -> bool:
+    """Whether a registration of `account_id` has an accepted contact with `registration_id`."""
+    table, regs = Disclosure.__table__, _REG
+    query = (select(table.c.registration_id)
+             .join(regs, regs.c.id == table.c.registration_id)
+             .where(regs.c.account_id == account_id,
+                    table.c.counterpart_registration_id == registration_id)
+             .limit(1))
+    return conn.execute(query).first() is not None
 
 
 def country_periods(conn: Connection | Session) -> list[CountryPeriod]:

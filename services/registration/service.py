@@ -25,13 +25,14 @@ from common.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from common.events import jsonable, make_event
-from common.outbox import OutboxRelay, record_event
+from common.events import handles, jsonable, make_event
+from common.outbox import OutboxRelay, first_delivery, record_event
 from common.schemas import load, page_of
 from common.storage import DOCUMENT_TYPES, ObjectStoreProvider, check_document
 from services.registration import domain, repository
 from services.registration.models import (
     Account,
+    InboxEvent,
     Organisation,
     OutboxEvent,
     Registration,
@@ -70,7 +71,7 @@ class RegistrationService:
 
     config = Config()
     db = Database()
-    relay = OutboxRelay(OutboxEvent)
+    relay = OutboxRelay(OutboxEvent, inbox=InboxEvent)
     auth = Auth(signing=True)
     store = ObjectStoreProvider()
 
@@ -224,7 +225,8 @@ class RegistrationService:
         if "preferences" in data:
             reg.preferences = {**(reg.preferences or {}), **jsonable(data["preferences"])}
         reg.updated_at = utcnow()
-        self._emit(reg, org, "registration_updated", caller.account_id)
+        if domain.emits_update(reg.status):
+            self._emit(reg, org, "registration_updated", caller.account_id)
         return self._commit_and_dump(reg, org)
 
     @rpc
@@ -270,8 +272,9 @@ class RegistrationService:
         reg.assessment_comment = data.get("comment")
         reg.assessed_by = caller.account_id
         reg.assessed_at = reg.updated_at = utcnow()
-        self._emit(reg, org, domain.DECISION_EVENTS[reg.status], caller.account_id,
-                   comment=reg.assessment_comment)
+        # The comment stays out of the event (free text to the participant): ask for the
+        # registration over RPC.
+        self._emit(reg, org, domain.DECISION_EVENTS[reg.status], caller.account_id)
         return self._commit_and_dump(reg, org)
 
     @rpc
@@ -288,15 +291,39 @@ class RegistrationService:
         return self._commit_and_dump(reg, org)
 
     @rpc
-    def list_catalogue_profiles(self, page: int = 1, per_page: int = 500) -> dict[str, Any]:
-        """Every accepted registration as its event profile, for rebuilding read models."""
+    def list_catalogue_profiles(self, after_id: str | None = None, limit: int = 500) -> dict[str, Any]:
+        """Accepted registrations as their event profiles, in id order after `after_id`, for
+        rebuilding read models (admins). `next_after` is None on the last page."""
         caller = self.auth.caller
         caller.require("admin")
-        per_page = max(1, min(int(per_page), 1000))
-        filters = {"status": domain.ACCEPTED, "page": max(1, int(page)), "per_page": per_page}
-        rows, total = repository.list_registrations(self.db.reader, filters, None, None)
+        limit = max(1, min(int(limit), 1000))
+        rows = repository.accepted_after(self.db.reader, after_id, limit)
         items = [domain.event_profile(jsonable(row)) for row in rows]
-        return page_of(items, total, filters["page"], per_page)
+        return {"items": items, "next_after": rows[-1]["id"] if len(rows) == limit else None}
+
+    # --- contact details, disclosed by accepted contacts ----------------------------
+
+    @rpc
+    def get_contact_details(self, registration_id: str) -> dict[str, Any]:
+        """The representative's contact details, for whoever has a reason to read them."""
+        caller = self.auth.caller
+        reader = self.db.reader
+        registration = repository.read_registration(reader, registration_id)
+        disclosed = (caller.has("participant")
+                     and repository.disclosed_to(reader, caller.account_id, registration_id))
+        if not domain.may_read_contact(caller, registration["account_id"],
+                                       registration["partnership_id"], disclosed):
+            raise NotFound("No such registration.")
+        return domain.contact_details(registration)
+
+    @handles("matching", "contact_accepted")
+    def handle_contact_accepted(self, payload: dict[str, Any]) -> None:
+        session = self.db.session
+        if not first_delivery(session, InboxEvent, payload["event_id"], "handle_contact_accepted"):
+            return
+        repository.record_disclosure(session, payload["requester_registration_id"],
+                                     payload["recipient_registration_id"], payload["contact_id"])
+        session.commit()
 
     # --- CV --------------------------------------------------------------------------
 

@@ -11,12 +11,13 @@ from typing import Any
 import eventlet
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
-from nameko.testing.services import entrypoint_hook
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.errors import Conflict, InvalidState, NotAllowed, NotFound
+from services.matching import projection
 from services.matching.models import CatalogueEntry, ContactRequest, InboxEvent, OutboxEvent
 from tests.helpers import profile_event, publish_event
 
@@ -86,31 +87,70 @@ def test_accepted_registration_appears_and_withdrawn_disappears(config, as_accou
     assert matching.get_matches({"registration_id": visitor_id}) == []
 
 
-def test_replaying_an_event_changes_nothing(config, as_account, db_engines):
+def deliveries(container: Any, method: str, count: int, timeout: float = 10):
+    """Waits (as a context manager) until `method` has handled `count` deliveries."""
+    seen = []
+
+    def counted(worker_ctx, result, exc_info):
+        seen.append(1)
+        return len(seen) >= count
+
+    return entrypoint_waiter(container, method, callback=counted, timeout=timeout)
+
+
+def test_replaying_an_event_changes_nothing(config, as_account, db_engines, matching_container):
     registration_id, account_id = new_id(), new_id()
     event = profile_event("registration_accepted", registration_id, account_id, "PT", ["visitor"])
-    publish_event(config, "registration", event, times=3)
+    with deliveries(matching_container, "handle_registration_accepted", 3):
+        publish_event(config, "registration", event, times=3)
     matching = as_account(account_id)
     wait_for(lambda: listed(matching, registration_id))
-    eventlet.sleep(0.3)
     with Session(db_engines["matching"]) as session:
         assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1
         assert session.scalar(select(func.count()).select_from(CatalogueEntry)) == 1
 
 
-def test_an_older_event_does_not_undo_a_newer_one(config, as_account, db_engines):
+def test_an_older_event_does_not_undo_a_newer_one(config, as_account, db_engines,
+                                                  matching_container):
     registration_id, account_id = new_id(), new_id()
-    publish_event(config, "registration", profile_event(
-        "registration_withdrawn", registration_id, account_id, "PT", ["visitor"], version=3,
-        status="withdrawn"))
-    eventlet.sleep(0.3)
-    publish_event(config, "registration", profile_event(
-        "registration_accepted", registration_id, account_id, "PT", ["visitor"], version=2))
-    eventlet.sleep(0.5)
+    with deliveries(matching_container, "handle_registration_withdrawn", 1):
+        publish_event(config, "registration", profile_event(
+            "registration_withdrawn", registration_id, account_id, "PT", ["visitor"], version=3,
+            status="withdrawn"))
+    with deliveries(matching_container, "handle_registration_accepted", 1):
+        publish_event(config, "registration", profile_event(
+            "registration_accepted", registration_id, account_id, "PT", ["visitor"], version=2))
+    with deliveries(matching_container, "handle_registration_updated", 1):
+        publish_event(config, "registration", profile_event(
+            "registration_updated", registration_id, account_id, "PT", ["visitor"], version=2))
     with Session(db_engines["matching"]) as session:
         entry = session.get(CatalogueEntry, registration_id)
         assert entry.registration_version == 3 and entry.listed is False
-        assert entry.profile == {} and entry.contact == {}
+        assert entry.profile == {}
+
+
+def test_events_delivered_at_once_and_out_of_order_end_withdrawn(config, as_account, db_engines,
+                                                                  matching_container):
+    """Many deliveries of accepted (v2), updated (v2) and withdrawn (v3) race in parallel
+    workers: whatever order they commit in, the row ends withdrawn and unlisted."""
+    for _ in range(5):
+        registration_id, account_id = new_id(), new_id()
+        events = [profile_event("registration_withdrawn", registration_id, account_id, "PT",
+                                ["visitor"], version=3, status="withdrawn")]
+        for _copy in range(4):
+            events += [profile_event(kind, registration_id, account_id, "PT", ["visitor"],
+                                     version=2)
+                       for kind in ("registration_accepted", "registration_updated")]
+        with deliveries(matching_container, "handle_registration_accepted", 4), \
+                deliveries(matching_container, "handle_registration_updated", 4), \
+                deliveries(matching_container, "handle_registration_withdrawn", 1):
+            for event in events:
+                publish_event(config, "registration", event)
+        with Session(db_engines["matching"]) as session:
+            entry = session.get(CatalogueEntry, registration_id)
+            assert (entry.registration_version, entry.listed, entry.profile) == (3, False, {})
+        admin = as_account(new_id(), ("admin",))
+        wait_for(lambda: not listed(admin, registration_id))
 
 
 def test_matches_respect_the_hard_rules(config, as_account, db_engines):
@@ -121,24 +161,23 @@ def test_matches_respect_the_hard_rules(config, as_account, db_engines):
     full_host, _ = accept(config, "IT", ["host"])
     matching = as_account(visitor_account)
     wait_for(lambda: listed(matching, full_host))
+    wait_for(lambda: len(matching.get_matches({"registration_id": visitor_id})) == 2)
     with Session(db_engines["matching"]) as session:
-        session.execute(update(CatalogueEntry).where(CatalogueEntry.registration_id == full_host)
-                        .values(host_capacity=0, changed_at=utcnow()))
+        projection.touch(session, full_host, host_capacity=0)
         session.commit()
-    eventlet.sleep(0.4)
-    found = matching.get_matches({"registration_id": visitor_id})
-    assert [m["registration_id"] for m in found] == [host_id]
+    found = wait_for(lambda: [m["registration_id"] for m in matching.get_matches(
+        {"registration_id": visitor_id})] == [host_id])
+    assert found
     host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})
     assert {m["registration_id"] for m in host_matches} == {visitor_id, other_visitor}
     assert all(m["side"] == "visitor" and m["reasons"] for m in host_matches)
 
     with Session(db_engines["matching"]) as session:
-        session.execute(update(CatalogueEntry).where(CatalogueEntry.registration_id == other_visitor)
-                        .values(has_visited=True, changed_at=utcnow()))
+        projection.touch(session, other_visitor, has_visited=True)
         session.commit()
-    eventlet.sleep(0.4)
-    host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})
-    assert {m["registration_id"] for m in host_matches} == {visitor_id}
+    admin = as_account(new_id(), ("admin",))
+    assert wait_for(lambda: {m["registration_id"] for m in admin.get_matches(
+        {"registration_id": host_id})} == {visitor_id})
 
 
 def test_only_accepted_participants_browse_and_only_owners_get_matches(config, as_account):
@@ -157,18 +196,54 @@ def test_only_accepted_participants_browse_and_only_owners_get_matches(config, a
         other.get_matches({"registration_id": visitor_id})
 
 
-def test_public_view_hides_contact_details_until_accepted(config, as_account):
-    visitor_id, visitor_account = accept(config, "PT", ["visitor"])
-    host_id, host_account = accept(config, "DE", ["host"])
+def registered(config, db_engines, tokens, country: str, roles: list[str],
+               email: str) -> tuple[str, str]:
+    """A registration made in registration (accepted there) and listed in matching."""
+    from services.registration.models import Registration
+    from tests.helpers import make_account, partnership_id, registration_payload, unique_email
+
+    account_id = make_account(db_engines["registration"], unique_email("p"), ["participant"])
+    token, _ = tokens.issue(account_id, ["participant"], None, None)
+    payload = registration_payload(partnership_id(db_engines["registration"], "GREENMOB"),
+                                   country=country, roles=roles)
+    payload["representative"]["email"] = email
+    with ClusterRpcProxy(config, context_data={"auth_token": token}) as rpc:
+        registration_id = rpc.registration.create_registration(payload)["id"]
+    with Session(db_engines["registration"]) as session:
+        session.execute(update(Registration).where(Registration.id == registration_id)
+                        .values(status="accepted"))
+        session.commit()
+    publish_event(config, "registration", profile_event(
+        "registration_accepted", registration_id, account_id, country, roles))
+    return registration_id, account_id
+
+
+def test_contact_details_come_from_registration_once_a_contact_is_accepted(
+        config, as_account, registration_container, db_engines, tokens):
+    visitor_id, visitor_account = registered(config, db_engines, tokens, "PT", ["visitor"],
+                                             "visitor@example.eu")
+    host_id, host_account = registered(config, db_engines, tokens, "DE", ["host"],
+                                       "host@example.eu")
     visitor, host = as_account(visitor_account), as_account(host_account)
     wait_for(lambda: listed(visitor, host_id) and listed(host, visitor_id))
     entry = visitor.get_catalogue_entry(host_id)
     assert entry.get("contact") is None
     assert "date_of_birth" not in str(entry) and "email" not in str(entry)
+    assert visitor.get_catalogue_entry(visitor_id)["contact"]["email"] == "visitor@example.eu"
     contact = visitor.create_contact({"registration_id": host_id, "message": "Hello!"})
     assert visitor.get_catalogue_entry(host_id).get("contact") is None
     host.answer_contact(contact["id"], True)
-    assert visitor.get_catalogue_entry(host_id)["contact"]["email"] == f"{host_id}@x.eu"
+    # Registration learns of the accepted contact from matching's event; until then the
+    # entry comes without contact details, not with an error.
+    shown = wait_for(lambda: visitor.get_catalogue_entry(host_id).get("contact"))
+    assert shown["email"] == "host@example.eu" and shown["first_name"] == "Ana"
+    assert wait_for(lambda: host.get_catalogue_entry(visitor_id).get("contact"))["email"] == \
+        "visitor@example.eu"
+    stranger_id, stranger_account = registered(config, db_engines, tokens, "FR", ["visitor"],
+                                               "stranger@example.eu")
+    stranger = as_account(stranger_account)
+    wait_for(lambda: listed(stranger, stranger_id))
+    assert stranger.get_catalogue_entry(host_id).get("contact") is None
 
 
 def test_sixth_open_request_is_refused(config, as_account):
@@ -253,6 +328,45 @@ def test_rebuild_replays_from_registration(config, as_account, registration_cont
     admin = as_account(new_id(), ("admin",))
     wait_for(lambda: listed(admin, stale_id))
     assert admin.rebuild_catalogue() == {"listed": 2, "removed": 1}
+    assert admin.rebuild_catalogue() == {"listed": 2, "removed": 0}
     assert {e["registration_id"] for e in admin.search_catalogue({})["items"]} == set(ids[:2])
     with pytest.raises(NotAllowed):
         as_account(accounts[0]).rebuild_catalogue()
+
+
+def test_rebuild_pages_by_key_and_never_downgrades(config, as_account, registration_container,
+                                                  db_engines, tokens, monkeypatch):
+    from services.matching import service as matching_service
+
+    monkeypatch.setattr(matching_service, "REBUILD_PAGE", 2)
+    ids = [registered(config, db_engines, tokens, country, ["visitor"], f"{country}@example.eu")
+           for country in ("PT", "DE", "FR", "IT", "ES")]
+    admin = as_account(new_id(), ("admin",))
+    wait_for(lambda: all(listed(admin, registration_id) for registration_id, _ in ids))
+    newer_id, newer_account = ids[0]
+    publish_event(config, "registration", profile_event(
+        "registration_updated", newer_id, newer_account, "PT", ["visitor"], version=7,
+        text="newer than registration's copy"))
+    wait_for(lambda: admin.search_catalogue({"q": "newer"})["total"] == 1)
+    assert admin.rebuild_catalogue() == {"listed": 5, "removed": 0}
+    with Session(db_engines["matching"]) as session:
+        assert session.get(CatalogueEntry, newer_id).registration_version == 7
+
+
+def test_a_rebuild_does_not_unlist_what_was_accepted_while_it_ran(db_engines):
+    def accepted(session, registration_id):
+        projection.store_profile(session, profile_event(
+            "registration_accepted", registration_id, new_id(), "PT", ["visitor"]))
+
+    kept, stale, meanwhile = new_id(), new_id(), new_id()
+    with Session(db_engines["matching"]) as session:
+        accepted(session, kept)
+        accepted(session, stale)
+        session.commit()
+        started_at = projection.current_change_seq(session)
+        accepted(session, meanwhile)  # committed after the rebuild read the counter
+        session.commit()
+        assert projection.unlist_unseen(session, {kept}, started_at) == 1
+        listed_ids = set(session.scalars(select(CatalogueEntry.registration_id).where(
+            CatalogueEntry.listed.is_(True))))
+    assert listed_ids == {kept, meanwhile}
