@@ -130,7 +130,9 @@ def publish_event(config: dict[str, Any], source: str, event: dict[str, Any], ti
 
     from common.events import event_exchange
 
-    with Connection(config["AMQP_URI"]) as conn:
+    # With confirms: a quorum queue may drop what an unconfirmed channel sent just before
+    # closing.
+    with Connection(config["AMQP_URI"], transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
         for _ in range(times):
             producer.publish(event, exchange=event_exchange(source), routing_key=event["event_type"],

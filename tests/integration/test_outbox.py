@@ -9,6 +9,7 @@ import eventlet
 import pytest
 from kombu import Connection, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,11 +60,11 @@ def test_killing_the_service_between_commit_and_publish_loses_no_event(
     with ClusterRpcProxy(config, context_data={"auth_token": token}) as rpc:
         reg = rpc.registration.create_registration(
             registration_payload(partnership_id(db_engines["registration"], "GREENMOB")))
-        rpc.registration.update_registration(reg["id"], {"motivation": "x", "version": 1})
+        rpc.registration.withdraw_registration(reg["id"])
 
     with Session(db_engines["registration"]) as session:
         row = session.scalars(select(OutboxEvent)).one()
-        assert row.sent_at is None and row.event_type == "registration_updated"
+        assert row.sent_at is None and row.event_type == "registration_withdrawn"
     first.kill()
     assert queue.get(no_ack=True) is None
 
@@ -73,8 +74,13 @@ def test_killing_the_service_between_commit_and_publish_loses_no_event(
     message = _get(queue)
     assert message.payload["event_id"] == row.event_id
     assert message.payload["registration_id"] == reg["id"]
-    with Session(db_engines["registration"]) as session:
-        assert session.scalars(select(OutboxEvent)).one().sent_at is not None
+
+    def marked_sent() -> bool:
+        # The relay commits sent_at after the broker confirmed: a moment after delivery.
+        with Session(db_engines["registration"]) as session:
+            return session.scalars(select(OutboxEvent)).one().sent_at is not None
+
+    _wait_until(marked_sent)
     conn.release()
 
 
@@ -133,7 +139,9 @@ def probe(container_factory, config):
 
 
 def _publish(config: dict[str, Any], event: dict[str, Any], times: int) -> None:
-    with Connection(config["AMQP_URI"]) as conn:
+    # With confirms: a quorum queue may drop what an unconfirmed channel sent just before
+    # closing.
+    with Connection(config["AMQP_URI"], transport_options={"confirm_publish": True}) as conn:
         producer = conn.Producer()
         for _ in range(times):
             producer.publish(event, exchange=event_exchange("registration"),
@@ -149,9 +157,14 @@ def _wait_until(predicate, timeout: float = 10) -> None:
 
 def test_redelivered_event_is_applied_once(probe, config, db_engines):
     event = make_event("registration_withdrawn", {"registration_id": "r1"})
-    _publish(config, event, times=3)
-    _wait_until(lambda: Probe.applied)
-    eventlet.sleep(0.5)
+    handled = []
+
+    def third(worker_ctx, result, exc_info):
+        handled.append(1)
+        return len(handled) == 3
+
+    with entrypoint_waiter(probe, "handle_registration_withdrawn", callback=third, timeout=10):
+        _publish(config, event, times=3)
     assert Probe.applied == [event["event_id"]]
     with Session(db_engines["registration"]) as session:
         assert len(session.scalars(select(InboxEvent)).all()) == 1
@@ -163,3 +176,40 @@ def test_a_handler_that_fails_gets_the_event_again(probe, config):
     _publish(config, event, times=1)
     _wait_until(lambda: Probe.applied)
     assert Probe.applied == [event["event_id"]]
+
+
+def test_sent_outbox_and_old_inbox_rows_are_pruned_after_their_retention(
+        container_factory, config, db_engines):
+    from datetime import timedelta
+
+    from common.db import utcnow
+    from services.registration.service import RegistrationService
+
+    now, old = utcnow(), utcnow() - timedelta(days=8)
+    rows = {"old_sent": (old, old), "old_unsent": (old, None), "recent_sent": (now, now)}
+    with Session(db_engines["registration"]) as session:
+        for name, (created, sent) in rows.items():
+            event = make_event("registration_withdrawn", {"registration_id": name})
+            session.add(OutboxEvent(event_id=event["event_id"], event_type=event["event_type"],
+                                    payload=event, created_at=created, sent_at=sent))
+        for index in range(3):
+            session.add(InboxEvent(event_id=f"old-{index}", handler="h", processed_at=old))
+        session.add(InboxEvent(event_id="recent", handler="h", processed_at=now))
+        session.commit()
+        assert outbox.prune(session, OutboxEvent, InboxEvent, 7, 7, batch=2) == 4
+
+    def remaining() -> tuple[set[str], set[str]]:
+        with Session(db_engines["registration"]) as session:
+            return ({row.payload["registration_id"] for row in session.scalars(select(OutboxEvent))},
+                    set(session.scalars(select(InboxEvent.event_id))))
+
+    assert remaining() == ({"old_unsent", "recent_sent"}, {"recent"})
+
+    # The relay of every service prunes on its own: rows age past a one-day retention.
+    with Session(db_engines["registration"]) as session:
+        session.execute(OutboxEvent.__table__.update().values(sent_at=old))
+        session.execute(InboxEvent.__table__.update().values(processed_at=old))
+        session.commit()
+    container_factory(RegistrationService, {**config, "OUTBOX_RETENTION_DAYS": 1,
+                                            "INBOX_RETENTION_DAYS": 1}).start()
+    _wait_until(lambda: remaining() == (set(), set()))
