@@ -53,6 +53,11 @@ def build_config(service: str | None = None) -> dict[str, Any]:
         "DB_POOL_SIZE": _int("DB_POOL_SIZE", 10),
         "OUTBOX_POLL_SECONDS": _float("OUTBOX_POLL_SECONDS", 2.0),
         "OUTBOX_BATCH_SIZE": _int("OUTBOX_BATCH_SIZE", 200),
+        "OUTBOX_RETENTION_DAYS": _float("OUTBOX_RETENTION_DAYS", 7),
+        "INBOX_RETENTION_DAYS": _float("INBOX_RETENTION_DAYS", 7),
+        "OUTBOX_PRUNE_SECONDS": _float("OUTBOX_PRUNE_SECONDS", 3600),
+        "EVENT_RETRY_BASE_SECONDS": _float("EVENT_RETRY_BASE_SECONDS", 0.5),
+        "EVENT_RETRY_CAP_SECONDS": _float("EVENT_RETRY_CAP_SECONDS", 30),
         "STORAGE": {
             "endpoint": os.environ.get("S3_ENDPOINT", ""),
             "access_key": os.environ.get("S3_ACCESS_KEY", ""),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,11 +142,9 @@ def make_event(event_type: str, data: dict[str, Any], actor_id: str | None = Non
     }
 
 
-def retry_delay(attempt: int, base: float | None = None, cap: float | None = None) -> float:
+def retry_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     """Exponential back-off before an event goes back to its queue: base, 2·base, 4·base …
     at most cap seconds (EVENT_RETRY_BASE_SECONDS, EVENT_RETRY_CAP_SECONDS)."""
-    base = float(os.environ.get("EVENT_RETRY_BASE_SECONDS", "0.5")) if base is None else base
-    cap = float(os.environ.get("EVENT_RETRY_CAP_SECONDS", "30")) if cap is None else cap
     return min(cap, base * (2 ** max(0, attempt - 1)))
 
 
@@ -167,10 +164,9 @@ class ReliableEventHandler(EventHandler):
         super().setup()
         service = self.container.service_name
         self.queue = subscriber_queue(self.source_service, self.event_type, self.queue.name, service)
-        self._retry_base = float(self.container.config.get(
-            "EVENT_RETRY_BASE_SECONDS", os.environ.get("EVENT_RETRY_BASE_SECONDS", "0.5")))
-        self._retry_cap = float(self.container.config.get(
-            "EVENT_RETRY_CAP_SECONDS", os.environ.get("EVENT_RETRY_CAP_SECONDS", "30")))
+        config = self.container.config
+        self._retry_base = float(config.get("EVENT_RETRY_BASE_SECONDS", 0.5))
+        self._retry_cap = float(config.get("EVENT_RETRY_CAP_SECONDS", 30.0))
         from common.outbox import IncompatibleQueue, prepare_subscriber_queue
 
         try:
