@@ -38,7 +38,26 @@ def test_health_reports_broker_and_services(api):
     health = api.get("/health")
     assert health.status_code == 200
     assert health.json() == {"broker": "ok", "status": "ok",
-                             "services": {"registration": "ok", "matching": "ok"}}
+                             "services": {"registration": "ok", "matching": "ok"},
+                             "parked": {"registration": 0, "matching": 0}}
+
+
+def test_parked_events_show_in_health_and_metrics_without_failing_readiness(api, rabbit_config):
+    from kombu import Connection
+
+    from common.events import parking_exchange
+    from common.parking import declare_parking
+
+    with Connection(rabbit_config["AMQP_URI"],
+                    transport_options={"confirm_publish": True}) as conn:
+        declare_parking(conn, "matching")
+        conn.Producer().publish({"event_id": "e1"}, exchange=parking_exchange("matching"),
+                                routing_key="", serializer="json")
+    health = api.get("/health")
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["parked"] == {"registration": 0, "matching": 1}
+    assert 'cxc_parked_events{service="matching"} 1.0' in api.get("/metrics").text
 
 
 def test_metrics_count_requests(api):

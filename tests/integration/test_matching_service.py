@@ -133,7 +133,7 @@ def test_events_delivered_at_once_and_out_of_order_end_withdrawn(config, as_acco
                                                                   matching_container):
     """Many deliveries of accepted (v2), updated (v2) and withdrawn (v3) race in parallel
     workers: whatever order they commit in, the row ends withdrawn and unlisted."""
-    for _ in range(5):
+    for _ in range(8):
         registration_id, account_id = new_id(), new_id()
         events = [profile_event("registration_withdrawn", registration_id, account_id, "PT",
                                 ["visitor"], version=3, status="withdrawn")]
