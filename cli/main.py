@@ -30,7 +30,7 @@ def migrate(declare: bool) -> None:
     from common.auth import Keyring
     from common.events import EVENTS_BY_SOURCE
     from common.migrate import upgrade
-    from common.outbox import declare_topology
+    from common.outbox import IncompatibleQueue, declare_topology
 
     config = build_config()
     for service in SERVICES:
@@ -39,8 +39,11 @@ def migrate(declare: bool) -> None:
     Keyring.load(config["JWT"]["keys_dir"], generate=True)
     if declare and broker_reachable(config["AMQP_URI"]):
         for source in EVENTS_BY_SOURCE:
-            declare_topology(config["AMQP_URI"], source)
-        click.echo("event exchanges and subscriber queues declared")
+            try:
+                declare_topology(config["AMQP_URI"], source)
+            except IncompatibleQueue as exc:
+                raise click.ClickException(str(exc)) from exc
+        click.echo("event exchanges, subscriber (quorum) queues and parking queues declared")
 
 
 @cli.command()
@@ -109,6 +112,59 @@ def rebuild_catalogue() -> None:
     with ClusterRpcProxy(config, context_data={"auth_token": token}, timeout=600) as rpc:
         result = rpc.matching.rebuild_catalogue()
     click.echo(f"catalogue rebuilt: {result['listed']} listed, {result['removed']} removed")
+
+
+@cli.group()
+def events() -> None:
+    """Parked events: those a handler failed on DELIVERY_LIMIT times."""
+
+
+def _services(service: tuple[str, ...]) -> list[str]:
+    """The services named, or every service that consumes events."""
+    from common.events import consuming_services
+
+    return list(service) or consuming_services()
+
+
+@events.command("parked")
+@click.option("--service", multiple=True, help="Only this consuming service (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def events_parked(service: tuple[str, ...], as_json: bool) -> None:
+    """List parked events (they stay parked)."""
+    import json
+
+    from common.parking import list_parked
+
+    found = list_parked(build_config()["AMQP_URI"], _services(service))
+    for event in found:
+        if as_json:
+            click.echo(json.dumps(event.to_dict()))
+        else:
+            when = event.parked_at.isoformat() if event.parked_at else "-"
+            click.echo(f"{event.event_id}  {event.event_type}  {event.service}  queue={event.queue}  "
+                       f"reason={event.reason}  parked={when}  count={event.count}")
+    if not as_json:
+        click.echo(f"{len(found)} parked event(s)")
+
+
+@events.command("replay")
+@click.option("--id", "event_ids", multiple=True, help="The event id to replay (repeatable).")
+@click.option("--all", "replay_all", is_flag=True, help="Replay every parked event.")
+@click.option("--service", multiple=True, help="Only this consuming service (repeatable).")
+def events_replay(event_ids: tuple[str, ...], replay_all: bool, service: tuple[str, ...]) -> None:
+    """Put parked events back on the queue they came from (fix the handler first)."""
+    from common.parking import replay
+
+    if bool(event_ids) == replay_all:
+        raise click.UsageError("say which events: --id EVENT_ID (repeatable) or --all")
+    done = replay(build_config()["AMQP_URI"], _services(service),
+                  None if replay_all else event_ids)
+    for event in done:
+        click.echo(f"replayed {event.event_id} ({event.event_type}) to {event.queue}")
+    missing = set(event_ids) - {event.event_id for event in done}
+    if missing:
+        raise click.ClickException(f"not parked: {', '.join(sorted(missing))}")
+    click.echo(f"{len(done)} event(s) replayed")
 
 
 @cli.command("rotate-keys")

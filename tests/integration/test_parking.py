@@ -111,3 +111,33 @@ def test_an_empty_classic_queue_is_redeclared_and_a_busy_one_is_reported(config)
         assert classic.get(timeout=2).payload == {"event_id": "kept"}
         classic.close()
     declare_topology(config["AMQP_URI"], "registration")
+
+
+def test_cxc_events_lists_and_replays_parked_events(flaky, config, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.setenv("AMQP_URI", config["AMQP_URI"])
+    Flaky.failures[0] = -1
+    events = [make_event("registration_withdrawn", {"registration_id": name})
+              for name in ("r3", "r4")]
+    for event in events:
+        publish_event(config, "registration", event)
+    wait_for(lambda: len(parked(config)) == 2)
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["events", "parked", "--service", "flaky"])
+    assert listed.exit_code == 0, listed.output
+    assert all(e["event_id"] in listed.output for e in events)
+    assert "reason=delivery_limit" in listed.output and "2 parked event(s)" in listed.output
+    assert runner.invoke(cli, ["events", "replay", "--service", "flaky"]).exit_code != 0
+
+    Flaky.failures[0] = 0
+    replayed = runner.invoke(cli, ["events", "replay", "--service", "flaky", "--id",
+                                   events[1]["event_id"]])
+    assert replayed.exit_code == 0, replayed.output
+    wait_for(lambda: Flaky.applied)
+    assert [p.event_id for p in parked(config)] == [events[0]["event_id"]]
+    assert runner.invoke(cli, ["events", "replay", "--service", "flaky", "--all"]).exit_code == 0
+    wait_for(lambda: len(Flaky.applied) == 2)
+    assert sorted(Flaky.applied) == sorted(e["event_id"] for e in events)
