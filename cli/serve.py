@@ -24,6 +24,7 @@ SERVICE_CLASSES = {
 }
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
 STABLE_SECONDS = 60.0  # a child that ran this long starts the backoff over
+STOP_GRACE_SECONDS = 10  # after SIGTERM/SIGINT, then SIGKILL
 
 
 def serve(name: str) -> int:
@@ -71,9 +72,18 @@ def supervise(name: str) -> int:
         stopping = True
         if child is not None and child.poll() is None:
             child.send_signal(signum)
+            signal.alarm(STOP_GRACE_SECONDS)
+
+    def kill_child(_signum: int, _frame: object) -> None:
+        # nameko's graceful stop can hang (a broker gone for good): stop for real.
+        if child is not None and child.poll() is None:
+            print(f"cli.serve: {name} did not stop in {STOP_GRACE_SECONDS}s; killing it",
+                  file=sys.stderr, flush=True)
+            child.kill()
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGALRM, kill_child)
     backoff = BACKOFF_START
     while True:
         started = time.monotonic()

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import eventlet
@@ -34,6 +36,7 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 from nameko.extensions import DependencyProvider
+from nameko.messaging import QueueConsumer
 from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, ReplyListener, Responder, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as RpcEntrypoint
 
@@ -55,6 +58,18 @@ REPLY_QUEUE_EXPIRES_MS = 30_000
 def broker_unavailable(service: str) -> ServiceUnavailable:
     return ServiceUnavailable(f"The message broker cannot be reached, so the {service} service "
                               "cannot be asked; try again shortly.")
+
+
+class QuickReconnectQueueConsumer(QueueConsumer):
+    """nameko's consumer, back within about two seconds of the broker's return (kombu's
+    default pause between attempts grows to 30 s, and RPC would wait that long)."""
+
+    @contextmanager
+    def establish_connection(self) -> Iterator[Connection]:
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   interval_start=0.2, interval_step=0.5, interval_max=2)
+            yield conn
 
 
 class RpcClient:
@@ -117,6 +132,8 @@ class RpcClient:
 class ShortLivedReplyListener(ReplyListener):
     """nameko's reply listener with a reply queue that goes with its process."""
 
+    queue_consumer = QuickReconnectQueueConsumer()
+
     def setup(self) -> None:
         super().setup()
         reply_queue_uuid = self.routing_key
@@ -148,7 +165,7 @@ class Rpc(DependencyProvider):
     def broker_reachable(self) -> bool:
         try:
             with Connection(self.amqp_uri, connect_timeout=1) as conn:
-                conn.connect()
+                conn.ensure_connection(max_retries=0, timeout=1)  # one attempt, no pause
             return True
         except Exception:
             return False
@@ -176,6 +193,8 @@ class TransientResponder(Responder):
 class TransientRpcConsumer(RpcConsumer):
     """Replies like nameko's, minus the confirm round trip and the persistence flag, and
     survives a reply or an ack that the broker cannot take."""
+
+    queue_consumer = QuickReconnectQueueConsumer()
 
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
         config = self.container.config
