@@ -24,7 +24,8 @@ run: $(STAMP)
 	@$(BIN)/python -c "from cli.broker import require_broker; from common.config import build_config; require_broker(build_config()['AMQP_URI'])"
 	$(BIN)/cxc migrate
 	$(BIN)/cxc seed $(if $(DEMO),--demo,)
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
+	# Plain logs for reading at a terminal unless LOG_FORMAT says otherwise (processes default to JSON).
+	LOG_FORMAT=$${LOG_FORMAT:-plain} PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
 
 demo:
 	$(MAKE) run DEMO=1

@@ -1,45 +1,118 @@
-"""Run one service (or the gateway) as its own process: `python -m cli.serve registration`."""
+"""Run one service (or the gateway) as its own process.
 
-import warnings
+    python -m cli.serve registration             # the service itself
+    python -m cli.serve --restart registration   # ... supervised: restarted when it exits
 
-warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+`--restart` (what the Procfile uses) runs the service in a child process and starts it
+again, with a growing pause, whenever it exits with an error or is killed; honcho stops
+every process as soon as one exits, so without it one crashed service would stop them
+all. SIGTERM and SIGINT are passed on to the child, and the supervisor exits with it.
+"""
 
-import eventlet  # noqa: E402
+from __future__ import annotations
 
-eventlet.monkey_patch()
-
-from psycogreen.eventlet import patch_psycopg  # noqa: E402
-
-patch_psycopg()
-
-import importlib  # noqa: E402
-import logging.config  # noqa: E402
-import sys  # noqa: E402
-
-from nameko.cli.run import run  # noqa: E402
-
-from cli.broker import require_broker  # noqa: E402
-from common.config import build_config  # noqa: E402
+import ctypes
+import signal
+import subprocess
+import sys
+import time
 
 SERVICE_CLASSES = {
     "registration": "services.registration.service:RegistrationService",
     "matching": "services.matching.service:MatchingService",
     "gateway": "gateway.service:GatewayService",
 }
+BACKOFF_START, BACKOFF_MAX = 0.5, 30.0
+STABLE_SECONDS = 60.0  # a child that ran this long starts the backoff over
+STOP_GRACE_SECONDS = 10  # after SIGTERM/SIGINT, then SIGKILL
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in SERVICE_CLASSES:
-        print(f"usage: python -m cli.serve {{{'|'.join(SERVICE_CLASSES)}}}", file=sys.stderr)
-        return 2
-    name = argv[0]
+def serve(name: str) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
+    import eventlet
+
+    eventlet.monkey_patch()
+    from psycogreen.eventlet import patch_psycopg
+
+    patch_psycopg()
+
+    import importlib
+
+    from nameko.cli.run import run
+
+    from cli.broker import require_broker
+    from common.config import build_config
+    from common.logs import configure
+
     config = build_config(name)
-    logging.config.dictConfig(config["LOGGING"])
+    configure(config)
     require_broker(config["AMQP_URI"])
     module_name, class_name = SERVICE_CLASSES[name].split(":")
     service_cls = getattr(importlib.import_module(module_name), class_name)
     run([service_cls], config)
     return 0
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the supervisor itself is killed (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def supervise(name: str) -> int:
+    stopping = False
+    child: subprocess.Popen | None = None
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+            signal.alarm(STOP_GRACE_SECONDS)
+
+    def kill_child(_signum: int, _frame: object) -> None:
+        # nameko's graceful stop can hang (a broker gone for good): stop for real.
+        if child is not None and child.poll() is None:
+            print(f"cli.serve: {name} did not stop in {STOP_GRACE_SECONDS}s; killing it",
+                  file=sys.stderr, flush=True)
+            child.kill()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGALRM, kill_child)
+    backoff = BACKOFF_START
+    while True:
+        started = time.monotonic()
+        # Its own session: a Ctrl-C reaches the child once, through us.
+        child = subprocess.Popen([sys.executable, "-m", "cli.serve", name],  # noqa: S603
+                                 start_new_session=True, preexec_fn=_die_with_parent)
+        code = child.wait()
+        if stopping or code == 0:
+            return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+        if time.monotonic() - started > STABLE_SECONDS:
+            backoff = BACKOFF_START
+        print(f"cli.serve: {name} exited with {code}; restarting in {backoff:.1f}s",
+              file=sys.stderr, flush=True)
+        deadline = time.monotonic() + backoff
+        while not stopping and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if stopping:
+            return 0
+        backoff = min(backoff * 2, BACKOFF_MAX)
+
+
+def main(argv: list[str]) -> int:
+    restart = "--restart" in argv
+    names = [arg for arg in argv if arg != "--restart"]
+    if len(names) != 1 or names[0] not in SERVICE_CLASSES:
+        print(f"usage: python -m cli.serve [--restart] {{{'|'.join(SERVICE_CLASSES)}}}",
+              file=sys.stderr)
+        return 2
+    return supervise(names[0]) if restart else serve(names[0])
 
 
 if __name__ == "__main__":

@@ -96,7 +96,7 @@ class Caller:
     roles: frozenset[str]
     org_id: str | None = None
     partnership_id: str | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))

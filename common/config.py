@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from common.logs import logging_config
+
 SERVICES = ("registration", "matching")
 
 
@@ -88,15 +90,9 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             # JSON object overriding the score weights, e.g. {"sectors": 3, "text": 1}
             "weights": os.environ.get("MATCHING_WEIGHTS", ""),
         },
-        "LOGGING": {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-            "root": {"level": os.environ.get("LOG_LEVEL", "INFO"), "handlers": ["console"]},
-            # eventlet's wsgi server logs every request line; the gateway has its own metrics.
-            "loggers": {"nameko.web.server": {"level": "WARNING"}},
-        },
+        "LOGGING": logging_config(os.environ.get("LOG_LEVEL", "INFO"),
+                                  os.environ.get("LOG_FORMAT", "json")),
+        "IDEMPOTENCY_TTL_HOURS": _float("IDEMPOTENCY_TTL_HOURS", 24),
     }
     if service:
         config["SERVICE_NAME"] = service

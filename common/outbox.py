@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from common.db import JSONType, UTCDateTime, dialect_insert, is_postgres, utcnow
 from common.events import SUBSCRIPTIONS, event_exchange, subscriber_queues
+from common.logs import current_request_id
 from common.parking import declare_parking
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class OutboxMixin:
     payload: Mapped[dict] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    # The request that caused the event: published as the `nameko.request_id` header, so
+    # the consumers' logs carry it.
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class InboxMixin:
@@ -54,7 +58,8 @@ class InboxMixin:
 
 
 def record_event(session: Session, model: type, event: dict[str, Any]) -> None:
-    session.add(model(event_id=event["event_id"], event_type=event["event_type"], payload=event))
+    session.add(model(event_id=event["event_id"], event_type=event["event_type"], payload=event,
+                      request_id=current_request_id()))
     session.info["outbox_written"] = True
 
 
@@ -88,7 +93,8 @@ def publish_pending(session: Session, model: type, amqp_uri: str, source: str, b
                 serializer="json",
                 delivery_mode=2,
                 message_id=row.event_id,
-                headers={"event_type": row.event_type},
+                headers={"event_type": row.event_type,
+                         **({"nameko.request_id": row.request_id} if row.request_id else {})},
                 declare=[exchange],
                 retry=True,
                 retry_policy={"max_retries": 3},

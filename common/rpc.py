@@ -1,33 +1,75 @@
 """RPC between our processes, leaner than nameko's stock proxy and with a deadline.
 
 Calls: nameko's RpcProxy waits for a reply forever; a gateway worker must not. `Rpc` gives
-up after RPC_TIMEOUT_SECONDS (504) and carries the caller's token in the context data,
-which travels in the message headers as nameko expects.
+up after RPC_TIMEOUT_SECONDS (504) and carries the caller's token and the request id in the
+context data, which travels in the message headers as nameko expects. Each request carries
+a message TTL equal to that deadline: a request nobody took in time is dropped by RabbitMQ
+instead of being run after its caller gave up. A broker that cannot be reached (or a
+process shutting down) is a 503, never a 500.
 
 Messages are transient and published without broker confirms: a request or reply that a
 broker crash loses ends in the caller's deadline, exactly like a slow service, so paying a
 disk write and a confirm round trip for each would buy nothing. Health checks publish with
 `confirm=True`, which also tells at once that no instance of a service is running.
+
+Replies: a reply that cannot be published (the broker restarts) is logged and dropped, and
+so is the ack of its request: the caller's deadline answers it, and the container lives on
+(nameko would kill it). Reply queues are non-durable, auto-delete and expire shortly after
+their process is gone, so a killed process leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from functools import partial
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import eventlet
-from kombu import Connection
-from kombu.exceptions import ChannelError
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import RecoverableConnectionError
+from kombu import Connection, Queue
+from kombu.exceptions import ChannelError, OperationalError
 from kombu.pools import producers
 from nameko.amqp.publish import Publisher
-from nameko.constants import DEFAULT_RETRY_POLICY, DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
+from nameko.constants import NON_PERSISTENT
 from nameko.exceptions import deserialize
 from nameko.extensions import DependencyProvider
-from nameko.rpc import ReplyListener, Responder, RpcConsumer, get_rpc_exchange
+from nameko.messaging import QueueConsumer
+from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, ReplyListener, Responder, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as RpcEntrypoint
 
 from common.errors import GatewayTimeout, ServiceUnavailable
+from common.logs import current_request_id
+
+log = logging.getLogger(__name__)
+
+# What a lost broker looks like from kombu and py-amqp, at connect, publish or ack time.
+BROKER_ERRORS = (OSError, AmqpConnectionError, RecoverableConnectionError, OperationalError)
+# A publish retries briefly: a caller facing a broker outage gets its 503 in about a second.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+TRANSPORT = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+# A reply queue outlives its process by this long at most (nameko's default: 5 minutes,
+# durable); it is auto-delete besides, so it usually goes with its last consumer.
+REPLY_QUEUE_EXPIRES_MS = 30_000
+
+
+def broker_unavailable(service: str) -> ServiceUnavailable:
+    return ServiceUnavailable(f"The message broker cannot be reached, so the {service} service "
+                              "cannot be asked; try again shortly.")
+
+
+class QuickReconnectQueueConsumer(QueueConsumer):
+    """nameko's consumer, back within about two seconds of the broker's return (kombu's
+    default pause between attempts grows to 30 s, and RPC would wait that long)."""
+
+    @contextmanager
+    def establish_connection(self) -> Iterator[Connection]:
+        with self.create_connection() as conn:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   interval_start=0.2, interval_step=0.5, interval_max=2)
+            yield conn
 
 
 class RpcClient:
@@ -38,8 +80,11 @@ class RpcClient:
 
     def call(self, service: str, method: str, *args: Any, auth_token: str | None = None,
              timeout: float | None = None, confirm: bool = False, **kwargs: Any) -> Any:
-        context = self.worker_ctx.context_data
-        context["auth_token"] = auth_token
+        if self.provider.stopping:
+            raise ServiceUnavailable("This process is shutting down; try again.")
+        deadline = float(timeout or self.provider.timeout)
+        context = {**self.worker_ctx.context_data, "auth_token": auth_token}
+        context.setdefault("request_id", current_request_id())
         headers = {f"nameko.{key}": value for key, value in context.items() if value is not None}
         correlation_id = str(uuid.uuid4())
         reply_event = self.listener.get_reply_event(correlation_id)
@@ -55,40 +100,78 @@ class RpcClient:
                     correlation_id=correlation_id,
                     headers=headers,
                     delivery_mode=NON_PERSISTENT,
+                    expiration=deadline,
                     serializer=self.provider.serializer,
                     retry=True,
-                    retry_policy=DEFAULT_RETRY_POLICY,
+                    retry_policy=PUBLISH_RETRY,
                 )
         except ChannelError as exc:
             self.listener._reply_events.pop(correlation_id, None)
             if "NO_ROUTE" in str(exc):
                 raise ServiceUnavailable(f"The {service} service is not running.") from exc
-            raise
+            raise broker_unavailable(service) from exc
+        except BROKER_ERRORS as exc:
+            self.listener._reply_events.pop(correlation_id, None)
+            raise broker_unavailable(service) from exc
+        except RuntimeError as exc:  # "Acquire on closed pool": the process is stopping
+            self.listener._reply_events.pop(correlation_id, None)
+            raise ServiceUnavailable("This process is shutting down; try again.") from exc
         body = None
-        with eventlet.Timeout(timeout or self.provider.timeout, False):
+        with eventlet.Timeout(deadline, False):
             body = reply_event.wait()
         if body is None:
             self.listener._reply_events.pop(correlation_id, None)
+            if not self.provider.broker_reachable():
+                raise broker_unavailable(service)
             raise GatewayTimeout(f"The {service} service did not answer in time.")
         if body.get("error"):
             raise deserialize(body["error"])
         return body["result"]
 
 
+class ShortLivedReplyListener(ReplyListener):
+    """nameko's reply listener with a reply queue that goes with its process."""
+
+    queue_consumer = QuickReconnectQueueConsumer()
+
+    def setup(self) -> None:
+        super().setup()
+        reply_queue_uuid = self.routing_key
+        self.queue = Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, reply_queue_uuid),
+            exchange=get_rpc_exchange(self.container.config),
+            routing_key=reply_queue_uuid,
+            durable=False,
+            auto_delete=True,
+            queue_arguments={"x-expires": REPLY_QUEUE_EXPIRES_MS},
+        )
+
+
 class Rpc(DependencyProvider):
-    rpc_reply_listener = ReplyListener()
+    rpc_reply_listener = ShortLivedReplyListener()
 
     def setup(self) -> None:
         config = self.container.config
+        self.stopping = False
         self.timeout = float(config.get("RPC_TIMEOUT_SECONDS", 10.0))
         self.exchange = get_rpc_exchange(config)
         self.serializer = config.get("serializer", "json")
-        self.connection = Connection(config["AMQP_URI"], transport_options={
-            **DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False})
-        self.confirmed = Connection(config["AMQP_URI"], transport_options={
-            **DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": True})
+        self.amqp_uri = config["AMQP_URI"]
+        self.connection = Connection(self.amqp_uri, connect_timeout=2, transport_options={
+            **TRANSPORT, "confirm_publish": False})
+        self.confirmed = Connection(self.amqp_uri, connect_timeout=2, transport_options={
+            **TRANSPORT, "confirm_publish": True})
+
+    def broker_reachable(self) -> bool:
+        try:
+            with Connection(self.amqp_uri, connect_timeout=1) as conn:
+                conn.ensure_connection(max_retries=0, timeout=1)  # one attempt, no pause
+            return True
+        except Exception:
+            return False
 
     def stop(self) -> None:
+        self.stopping = True
         for connection in (self.connection, self.confirmed):
             producers[connection].force_close_all()
 
@@ -96,19 +179,38 @@ class Rpc(DependencyProvider):
         return RpcClient(worker_ctx, self)
 
 
+class ReplyPublisher(Publisher):
+    use_confirms = False
+    delivery_mode = NON_PERSISTENT
+    retry_policy = PUBLISH_RETRY
+    transport_options = dict(TRANSPORT)
+
+
 class TransientResponder(Responder):
-    publisher_cls = partial(Publisher, use_confirms=False, delivery_mode=NON_PERSISTENT)
+    publisher_cls = ReplyPublisher
 
 
 class TransientRpcConsumer(RpcConsumer):
-    """Replies like nameko's, minus the confirm round trip and the persistence flag."""
+    """Replies like nameko's, minus the confirm round trip and the persistence flag, and
+    survives a reply or an ack that the broker cannot take."""
+
+    queue_consumer = QuickReconnectQueueConsumer()
 
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
         config = self.container.config
         responder = TransientResponder(config["AMQP_URI"], get_rpc_exchange(config),
                                        config.get("serializer", "json"), message)
-        result, exc_info = responder.send_response(result, exc_info)
-        self.queue_consumer.ack_message(message)
+        routing_key = message.delivery_info.get("routing_key")
+        try:
+            result, exc_info = responder.send_response(result, exc_info)
+        except Exception as exc:  # noqa: BLE001 - any failure here would kill the container
+            log.warning("could not publish the reply to %s (%s); the caller's deadline answers it",
+                        routing_key, exc.__class__.__name__)
+        try:
+            self.queue_consumer.ack_message(message)
+        except Exception as exc:  # noqa: BLE001 - the broker requeues an unacked message itself
+            log.warning("could not ack %s (%s); the broker redelivers it if it is still alive",
+                        routing_key, exc.__class__.__name__)
         return result, exc_info
 
 

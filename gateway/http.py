@@ -15,14 +15,20 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from common.errors import AppError
+from common.logs import bind, clear, request_id_from
+from common.rpc import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("gateway.access")
 
 REQUESTS = Counter("cxc_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("cxc_http_request_seconds", "HTTP request latency", ["method", "route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 PROBLEM = "application/problem+json"
+# When to come back: a rate limit lasts a minute; an outage (503) is usually short.
+RETRY_AFTER = {429: "60", 503: "5"}
+REPLAYED = "cxc.idempotent_replayed"  # environ flag set by an idempotent replay
 
 
 @dataclass
@@ -41,6 +47,7 @@ class RouteSpec:
     content: str = "application/json"
     body_content: str = "application/json"
     hidden: bool = False
+    idempotent: bool = False  # accepts an Idempotency-Key header (POSTs that create)
 
 
 ROUTES: list[RouteSpec] = []
@@ -57,7 +64,7 @@ def problem_response(status: int, title: str, detail: str, errors: dict | None =
                             "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
-    headers = {"Retry-After": "60"} if status == 429 else None
+    headers = {"Retry-After": RETRY_AFTER[status]} if status in RETRY_AFTER else None
     return Response(json.dumps(body), status=status, headers=headers, mimetype=PROBLEM)
 
 
@@ -68,6 +75,10 @@ def response_for(exc: Exception) -> Response:
                                 problem.get("errors"), exc.type_slug)
     if isinstance(exc, HTTPException):
         return problem_response(exc.code or 500, exc.name, exc.description or exc.name)
+    if isinstance(exc, BROKER_ERRORS):
+        log.warning("broker unreachable: %s", exc.__class__.__name__)
+        return problem_response(503, "Service unavailable", "The message broker cannot be "
+                                "reached; try again shortly.", slug="service-unavailable")
     log.error("unhandled error in gateway: %r", exc)
     return problem_response(500, "Internal error", "Something went wrong on our side.")
 
@@ -77,25 +88,45 @@ class ProblemWsgiApp(WsgiApp):
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         started = time.perf_counter()
-        request = Request(environ, shallow=True)
-        adapter = self.url_map.bind_to_environ(environ)
-        route = "unmatched"
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
+        environ["cxc.request_id"] = request_id
+        bind(request_id, self.server.container.service_name)
         try:
-            provider, values = adapter.match()
-            route = provider.url
-            request.path_values = values
-            response = provider.handle_request(request)
-        except HTTPException as exc:
-            response = response_for(exc)
-        method = environ.get("REQUEST_METHOD", "GET")
-        LATENCY.labels(method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(method, route, str(response.status_code)).inc()
-        return response(environ, start_response)
+            request = Request(environ, shallow=True)
+            adapter = self.url_map.bind_to_environ(environ)
+            route = "unmatched"
+            try:
+                provider, values = adapter.match()
+                route = provider.url
+                environ["cxc.route"] = (provider.method, provider.url)
+                request.path_values = values
+                response = provider.handle_request(request)
+            except HTTPException as exc:
+                response = response_for(exc)
+            response.headers["X-Request-ID"] = request_id
+            if environ.get(REPLAYED):
+                response.headers["Idempotent-Replayed"] = "true"
+            method = environ.get("REQUEST_METHOD", "GET")
+            elapsed = time.perf_counter() - started
+            LATENCY.labels(method, route).observe(elapsed)
+            REQUESTS.labels(method, route, str(response.status_code)).inc()
+            access_log.info("%s %s %s", method, environ.get("PATH_INFO", ""),
+                            response.status_code, extra={
+                                "method": method, "path": environ.get("PATH_INFO", ""),
+                                "status": response.status_code,
+                                "duration_ms": round(elapsed * 1000, 1)})
+            return response(environ, start_response)
+        finally:
+            clear()
 
 
 class ProblemWebServer(WebServer):
     def get_wsgi_app(self) -> ProblemWsgiApp:
         return ProblemWsgiApp(self)
+
+    def context_data_from_headers(self, request: Request) -> dict[str, Any]:
+        """The request id travels to the worker, its RPCs and the events they cause."""
+        return {"request_id": request.environ.get("cxc.request_id")}
 
 
 class Api(HttpRequestHandler):

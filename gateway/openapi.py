@@ -24,6 +24,8 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
               for name in _PARAM.findall(route.path)]
     if route.query is not None:
         params.append({"in": "query", "schema": route.query})
+    if route.idempotent:
+        params.append("IdempotencyKey")  # the component in openapi_document
     if params:
         op["parameters"] = params
     if route.body is not None:
@@ -80,6 +82,12 @@ def openapi_document() -> dict[str, Any]:
         "detail": {"type": "string"},
         "errors": {"type": "object", "additionalProperties": {"type": "array",
                                                               "items": {"type": "string"}}}}})
+    spec.components.parameter("IdempotencyKey", "header", {
+        "name": "Idempotency-Key", "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+        "description": "Retry safely: the same key with the same body returns the first result "
+                       "(with `Idempotent-Replayed: true`) instead of creating again; the same "
+                       "key with another body is 409. Keys are kept 24 hours, per caller."})
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         if route.hidden:

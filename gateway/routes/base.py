@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from nameko.dependency_providers import Config
@@ -9,9 +10,12 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
 from common.auth import TokenService
+from common.errors import ValidationFailed
+from common.idempotency import REPLAYED_FIELD, valid_key
+from common.logs import RequestContext
 from common.rpc import Rpc
 from common.storage import ObjectStoreProvider
-from gateway.http import json_response
+from gateway.http import REPLAYED, ROUTES, json_response
 from gateway.ratelimit import RateLimits
 from gateway.requests import bearer_token
 
@@ -34,10 +38,37 @@ class Routes:
     tokens = Tokens()
     limits = RateLimits()
     store = ObjectStoreProvider()
+    request_context = RequestContext()
 
-    def _call(self, request: Request, service: str, method: str, *args: Any) -> Any:
-        token = bearer_token(request, self.tokens)
-        return self.rpc.call(service, method, *args, auth_token=token)
+    def _call(self, request: Request, service: str, method: str, *args: Any,
+              auth: bool = True) -> Any:
+        """The RPC for a request: its token, and its Idempotency-Key on routes that take one
+        (a replayed answer is flagged for the `Idempotent-Replayed` header)."""
+        token = bearer_token(request, self.tokens) if auth else None
+        kwargs: dict[str, Any] = {}
+        if request.environ.get("cxc.route") in _idempotent_routes():
+            key = idempotency_key(request)
+            if key is not None:
+                kwargs["idempotency_key"] = key
+        result = self.rpc.call(service, method, *args, auth_token=token, **kwargs)
+        if kwargs and isinstance(result, dict) and result.pop(REPLAYED_FIELD, False):
+            request.environ[REPLAYED] = True
+        return result
+
+
+@cache
+def _idempotent_routes() -> frozenset[tuple[str, str]]:
+    return frozenset((route.method, route.path) for route in ROUTES if route.idempotent)
+
+
+def idempotency_key(request: Request) -> str | None:
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if not valid_key(raw):
+        raise ValidationFailed("The Idempotency-Key header is not valid.", {
+            "Idempotency-Key": ["Use 1 to 255 printable ASCII characters (a UUID is ideal)."]})
+    return raw
 
 
 def paged(result: dict[str, Any]) -> Response:

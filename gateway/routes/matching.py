@@ -40,7 +40,7 @@ class MatchingRoutes(Routes):
 
     @api("POST", f"{V1}/contacts", "Ask another participant for contact, with a message",
          tags=["contacts"], body=matching.CreateContactSchema, response=matching.ContactSchema,
-         status=201, errors=(400, 401, 403, 404, 409, 422))
+         status=201, errors=(400, 401, 403, 404, 409, 422), idempotent=True)
     def create_contact(self, request: Request) -> Response:
         contact = self._call(request, "matching", "create_contact", json_body(request))
         return json_response(contact, 201, {"Location": f"{V1}/contacts/{contact['id']}"})
@@ -69,7 +69,7 @@ class MatchingRoutes(Routes):
 
     @api("POST", f"{CONTACT}/messages", "Write in an accepted contact's conversation",
          tags=["contacts"], body=matching.CreateMessageSchema, response=matching.MessageSchema,
-         status=201, errors=(400, 401, 404, 409, 422))
+         status=201, errors=(400, 401, 404, 409, 422), idempotent=True)
     def post_message(self, request: Request, contact_id: str) -> Response:
         message = self._call(request, "matching", "post_message", contact_id, json_body(request))
         return json_response(message, 201)

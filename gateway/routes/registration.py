@@ -18,10 +18,11 @@ class RegistrationRoutes(Routes):
 
     @api("POST", f"{V1}/accounts", "Sign up as a participant", auth=False, tags=["accounts"],
          body=reg.CreateAccountSchema, response=reg.AccountSchema, status=201,
-         errors=(400, 409, 422, 429))
+         errors=(400, 409, 422, 429), idempotent=True)
     def create_account(self, request: Request) -> Response:
         self.limits.check("signup", request.remote_addr or "?")
-        account = self.rpc.call("registration", "create_account", json_body(request))
+        account = self._call(request, "registration", "create_account", json_body(request),
+                             auth=False)
         return json_response(account, 201, {"Location": f"{V1}/me"})
 
     @api("POST", f"{V1}/auth/token", "Sign in: exchange email and password for a token",
@@ -65,7 +66,7 @@ class RegistrationRoutes(Routes):
 
     @api("POST", f"{V1}/registrations", "Start a registration (a draft)", tags=["registrations"],
          body=reg.CreateRegistrationSchema, response=reg.RegistrationSchema, status=201,
-         errors=(400, 401, 403, 404, 409, 422))
+         errors=(400, 401, 403, 404, 409, 422), idempotent=True)
     def create_registration(self, request: Request) -> Response:
         created = self._call(request, "registration", "create_registration", json_body(request))
         return with_etag(created, 201, {"Location": f"{V1}/registrations/{created['id']}"})

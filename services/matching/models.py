@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
+from common.idempotency import IdempotencyKeyMixin
 from common.outbox import InboxMixin, OutboxMixin
 
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")
@@ -86,3 +87,7 @@ class OutboxEvent(OutboxMixin, Base):
 
 class InboxEvent(InboxMixin, Base):
     __tablename__ = "inbox"
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    __tablename__ = "idempotency_keys"

@@ -17,13 +17,22 @@ from common.db import Database, utcnow
 from common.entrypoints import rpc
 from common.errors import GatewayTimeout, NotFound, ServiceUnavailable, StaleVersion
 from common.events import handles, make_event
+from common.idempotency import IdempotencyKeys
+from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
 from services.matching import domain, projection
 from services.matching.catalogue import CatalogueIndex
 from services.matching.engine import SearchFilters
-from services.matching.models import CatalogueEntry, ContactRequest, InboxEvent, Message, OutboxEvent
+from services.matching.models import (
+    CatalogueEntry,
+    ContactRequest,
+    IdempotencyKey,
+    InboxEvent,
+    Message,
+    OutboxEvent,
+)
 from services.matching.schemas import (
     CatalogueEntrySchema,
     CatalogueQuerySchema,
@@ -62,6 +71,8 @@ class MatchingService:
     auth = Auth()
     catalogue = CatalogueIndex()
     rpc_client = Rpc()
+    idempotency = IdempotencyKeys(IdempotencyKey)
+    request_context = RequestContext()
 
     @rpc
     def health(self) -> dict[str, Any]:
@@ -190,10 +201,16 @@ class MatchingService:
     # --- contacts ------------------------------------------------------------------------
 
     @rpc
-    def create_contact(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def create_contact(self, payload: dict[str, Any],
+                       idempotency_key: str | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         caller.require("participant")
         data = load(_create_contact, payload)
+        session = self.db.session
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "create_contact",
+                                    payload, lambda: self._create_contact(caller, data))
+
+    def _create_contact(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         session = self.db.session
         own = session.scalar(select(CatalogueEntry).where(
             CatalogueEntry.account_id == caller.account_id, CatalogueEntry.listed.is_(True))
@@ -221,7 +238,6 @@ class MatchingService:
         session.add(contact)
         session.flush()
         self._emit(contact, "contact_requested", caller.account_id)
-        session.commit()
         return self._contact_view(contact, caller)
 
     @rpc
@@ -282,21 +298,26 @@ class MatchingService:
                        params["per_page"])
 
     @rpc
-    def post_message(self, contact_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def post_message(self, contact_id: str, payload: dict[str, Any],
+                     idempotency_key: str | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         data = load(_create_message, payload)
         session = self.db.session
-        contact = self._visible_contact(contact_id, caller, writing=True)
-        domain.ensure_conversation_open(contact.status)
-        message = Message(contact_id=contact.id, author_account_id=caller.account_id,
-                          body=data["body"], created_at=utcnow())
-        session.add(message)
-        session.flush()
-        record_event(session, OutboxEvent, make_event("message_posted", {
-            **_contact_parties(contact), "message_id": message.id,
-            "author_account_id": caller.account_id}, caller.account_id))
-        session.commit()
-        return _message_view(message, caller)
+
+        def post() -> dict[str, Any]:
+            contact = self._visible_contact(contact_id, caller, writing=True)
+            domain.ensure_conversation_open(contact.status)
+            message = Message(contact_id=contact.id, author_account_id=caller.account_id,
+                              body=data["body"], created_at=utcnow())
+            session.add(message)
+            session.flush()
+            record_event(session, OutboxEvent, make_event("message_posted", {
+                **_contact_parties(contact), "message_id": message.id,
+                "author_account_id": caller.account_id}, caller.account_id))
+            return _message_view(message, caller)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "post_message",
+                                    [contact_id, payload], post)
 
     @timer(interval=EXPIRY_CHECK_SECONDS)
     def expire_contacts(self) -> int:

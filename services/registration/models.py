@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
+from common.idempotency import IdempotencyKeyMixin
 from common.outbox import InboxMixin, OutboxMixin
 from services.registration.domain import ACTIVE_STATES
 
@@ -138,3 +139,7 @@ class OutboxEvent(OutboxMixin, Base):
 
 class InboxEvent(InboxMixin, Base):
     __tablename__ = "inbox"
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    __tablename__ = "idempotency_keys"

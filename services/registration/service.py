@@ -26,12 +26,15 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import handles, jsonable, make_event
+from common.idempotency import ANONYMOUS, IdempotencyKeys
+from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.schemas import load, page_of
 from common.storage import DOCUMENT_TYPES, ObjectStoreProvider, check_document
 from services.registration import domain, repository
 from services.registration.models import (
     Account,
+    IdempotencyKey,
     InboxEvent,
     Organisation,
     OutboxEvent,
@@ -74,6 +77,8 @@ class RegistrationService:
     relay = OutboxRelay(OutboxEvent, inbox=InboxEvent)
     auth = Auth(signing=True)
     store = ObjectStoreProvider()
+    idempotency = IdempotencyKeys(IdempotencyKey)
+    request_context = RequestContext()
 
     # --- health -------------------------------------------------------------------
 
@@ -85,16 +90,26 @@ class RegistrationService:
     # --- accounts -----------------------------------------------------------------
 
     @rpc
-    def create_account(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def create_account(self, payload: dict[str, Any],
+                       idempotency_key: str | None = None) -> dict[str, Any]:
         data = load(_create_account, payload)
+        session = self.db.session
+
+        def sign_up() -> dict[str, Any]:
+            try:
+                account = repository.create_account(session, data["email"], data["password"],
+                                                    data["full_name"], ["participant"])
+            except IntegrityError as exc:  # the same email signing up twice at once
+                raise Conflict("An account with this email already exists.",
+                               {"email": ["Already registered."]}) from exc
+            return self._account(account, None)
+
         try:
-            account = repository.create_account(self.db.session, data["email"], data["password"],
-                                                data["full_name"], ["participant"])
-            self.db.session.commit()
-        except IntegrityError as exc:  # the same email signing up twice at once
+            return self.idempotency.run(session, idempotency_key, ANONYMOUS, "create_account",
+                                        payload, sign_up, secret_fields=("password",))
+        except IntegrityError as exc:  # a twin committed the same email first
             raise Conflict("An account with this email already exists.",
                            {"email": ["Already registered."]}) from exc
-        return self._account(account, None)
 
     @rpc
     def create_token(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -151,27 +166,33 @@ class RegistrationService:
     # --- registrations ----------------------------------------------------------------
 
     @rpc
-    def create_registration(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def create_registration(self, payload: dict[str, Any],
+                            idempotency_key: str | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         caller.require("participant")
         data = load(_create_registration, payload)
         session = self.db.session
-        repository.ensure_partnership(session, data["partnership_id"])
-        org = repository.upsert_organisation(session, caller.account_id, data["organisation"])
-        try:
-            reg = repository.insert_registration(session, {
-                "status": domain.DRAFT, "account_id": caller.account_id,
-                "organisation_id": org.id, "partnership_id": data["partnership_id"],
-                "roles": data["roles"], "motivation": data.get("motivation"),
-                "expertise": data.get("expertise"),
-                "representative": jsonable(data["representative"]),
-                "preferences": jsonable(data["preferences"]),
-            })
-        except repository.ActiveRegistrationExists as exc:
-            raise Conflict(f"You already have an active registration ({exc.reference}); "
-                           "edit it or withdraw it first.") from exc
-        session.commit()
-        return self._dump(reg, org)
+
+        def start_draft() -> dict[str, Any]:
+            repository.ensure_partnership(session, data["partnership_id"])
+            org = repository.upsert_organisation(session, caller.account_id, data["organisation"])
+            try:
+                reg = repository.insert_registration(session, {
+                    "status": domain.DRAFT, "account_id": caller.account_id,
+                    "organisation_id": org.id, "partnership_id": data["partnership_id"],
+                    "roles": data["roles"], "motivation": data.get("motivation"),
+                    "expertise": data.get("expertise"),
+                    "representative": jsonable(data["representative"]),
+                    "preferences": jsonable(data["preferences"]),
+                })
+            except repository.ActiveRegistrationExists as exc:
+                raise Conflict(f"You already have an active registration ({exc.reference}); "
+                               "edit it or withdraw it first.") from exc
+            session.flush()
+            return self._dump(reg, org)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id,
+                                    "create_registration", payload, start_draft)
 
     @rpc
     def get_registration(self, registration_id: str) -> dict[str, Any]:
