@@ -1,7 +1,7 @@
 """idempotency keys for creating RPCs; the request id on outbox rows
 
 Revision ID: d8f2e1b0c3a5
-Revises: (re-chained after the events migration)
+Revises: d4e5f6a7b8c9
 Create Date: 2026-11-25 13:40:00
 """
 import sqlalchemy as sa

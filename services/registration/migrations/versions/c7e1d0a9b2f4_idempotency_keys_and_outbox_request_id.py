@@ -1,7 +1,7 @@
 """idempotency keys for creating RPCs; the request id on outbox rows
 
 Revision ID: c7e1d0a9b2f4
-Revises: (re-chained after the events migration)
+Revises: c7d1e2f3a4b5
 Create Date: 2026-11-25 13:40:00
 """
 import sqlalchemy as sa
