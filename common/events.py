@@ -164,6 +164,7 @@ class ReliableEventHandler(EventHandler):
         super().setup()
         service = self.container.service_name
         self.queue = subscriber_queue(self.source_service, self.event_type, self.queue.name, service)
+        self._stopping = eventlet.event.Event()
         config = self.container.config
         self._retry_base = float(config.get("EVENT_RETRY_BASE_SECONDS", 0.5))
         self._retry_cap = float(config.get("EVENT_RETRY_CAP_SECONDS", 30.0))
@@ -193,8 +194,14 @@ class ReliableEventHandler(EventHandler):
                 log.warning("event %s failed in %s (attempt %d of %d): %s; back on the queue "
                             "in %.2fs", event_id, handler, attempt, DELIVERY_LIMIT + 1,
                             exc_info[1], delay)
-                eventlet.sleep(delay)
+                with eventlet.Timeout(delay, False):
+                    self._stopping.wait()  # a stopping container does not wait out back-offs
         return super().handle_result(message, worker_ctx, result, exc_info)
+
+    def stop(self) -> None:
+        if not self._stopping.ready():
+            self._stopping.send(True)
+        super().stop()
 
 
 def handles(source: str, event_type: str):
