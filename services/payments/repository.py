@@ -1,0 +1,255 @@
+"""Payments' queries, above all the concurrency-critical money movements.
+
+Each movement runs inside the caller's transaction (the caller commits, together with the
+outbox row of the event it emits, or rolls back everything on an error):
+
+- a reservation is ONE conditional UPDATE of the budget row, which succeeds only if the
+  amount still fits (PostgreSQL re-checks the condition on the latest row version after
+  waiting for a concurrent writer, so concurrent signatures cannot overspend), plus the
+  ledger insert;
+- release / pay / fail move one exchange's funds with a conditional UPDATE on its
+  `exchange_funds` row (state must be the expected one), then apply the same deltas to the
+  budget row as `ledger.effect` does, then insert the ledger entry;
+- every movement is idempotent by its cause: a cause already in the ledger returns None,
+  also when a concurrent duplicate committed first.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from common.db import dialect_insert
+from services.payments import models
+from services.payments.exceptions import (
+    BudgetBelowCommitments,
+    FundsNotInState,
+    InsufficientBudget,
+    NoBudget,
+)
+from services.payments.ledger import Balance, Funds, Kind, LedgerEntry, effect, entry_key
+from services.payments.lump_sums import LumpSumRate, LumpSumTable, RateChange
+from services.payments.money import ensure_cents
+
+Budget = models.Budget.__table__
+Funds_ = models.ExchangeFunds.__table__
+Ledger = models.LedgerEntry.__table__
+
+
+# --- ledger --------------------------------------------------------------------------
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(row.partnership_id, Kind(row.kind), row.amount_cents, row.cause_id, row.at,
+                       row.exchange_id)
+
+
+def _recorded(session: Session, key: str) -> LedgerEntry | None:
+    row = session.execute(select(Ledger).where(Ledger.c.entry_key == key)).first()
+    return _entry(row) if row else None
+
+
+def _append(session: Session, entry: LedgerEntry) -> LedgerEntry:
+    session.execute(Ledger.insert().values(
+        partnership_id=entry.partnership_id, kind=entry.kind.value, amount_cents=entry.amount_cents,
+        exchange_id=entry.exchange_id, cause_id=entry.cause_id, entry_key=entry.key, at=entry.at))
+    return entry
+
+
+def ledger_entries(session: Session, partnership_id: str) -> list[LedgerEntry]:
+    rows = session.execute(select(Ledger).where(Ledger.c.partnership_id == partnership_id)
+                           .order_by(Ledger.c.id))
+    return [_entry(row) for row in rows]
+
+
+def ledger_balance(session: Session, partnership_id: str) -> Balance:
+    """The balance summed from the ledger (what the running totals must always equal)."""
+    rows = session.execute(select(Ledger.c.kind, func.sum(Ledger.c.amount_cents))
+                           .where(Ledger.c.partnership_id == partnership_id).group_by(Ledger.c.kind))
+    budget = reserved = paid = 0
+    for kind, total in rows:
+        db, dr, dp = effect(Kind(kind), int(total))
+        budget, reserved, paid = budget + db, reserved + dr, paid + dp
+    return Balance(budget, reserved, paid)
+
+
+# --- budgets -------------------------------------------------------------------------
+
+def balance(session: Session, partnership_id: str) -> Balance | None:
+    row = session.execute(select(Budget).where(Budget.c.partnership_id == partnership_id)).first()
+    if row is None:
+        return None
+    return Balance(row.budget_cents, row.reserved_cents, row.paid_cents)
+
+
+def set_budget(session: Session, partnership_id: str, budget_cents: int, cause_id: str,
+               at: datetime) -> LedgerEntry | None:
+    """Sets the envelope (an administrator's request); never below what is reserved or paid."""
+    ensure_cents(budget_cents, "budget_cents")
+    key = entry_key(Kind.BUDGET_SET, None, cause_id)
+    if _recorded(session, key):
+        return None
+    created = session.execute(
+        dialect_insert(session)(Budget).values(partnership_id=partnership_id, budget_cents=budget_cents,
+                                               reserved_cents=0, paid_cents=0, updated_at=at)
+        .on_conflict_do_nothing()).rowcount == 1
+    if created:
+        return _append(session, LedgerEntry(partnership_id, Kind.BUDGET_SET, budget_cents, cause_id, at))
+    current = session.execute(select(Budget).where(Budget.c.partnership_id == partnership_id)
+                              .with_for_update()).one()
+    change = budget_cents - current.budget_cents
+    if change == 0:
+        return None
+    changed = session.execute(
+        update(Budget).where(Budget.c.partnership_id == partnership_id,
+                             Budget.c.reserved_cents + Budget.c.paid_cents <= budget_cents)
+        .values(budget_cents=budget_cents, updated_at=at)).rowcount
+    if changed != 1:
+        raise BudgetBelowCommitments.for_amounts(budget_cents, current.reserved_cents + current.paid_cents)
+    return _append(session, LedgerEntry(partnership_id, Kind.BUDGET_CHANGE, change, cause_id, at))
+
+
+def reserve(session: Session, partnership_id: str, exchange_id: str, amount_cents: int, cause_id: str,
+            at: datetime) -> LedgerEntry | None:
+    """Reserves an exchange's lump sum, or raises InsufficientBudget / NoBudget / FundsNotInState.
+
+    None means this cause was already recorded (nothing more happened)."""
+    ensure_cents(amount_cents, "amount_cents", positive=True)
+    key = entry_key(Kind.RESERVE, exchange_id, cause_id)
+    if _recorded(session, key):
+        return None
+    # The exchange's row first, the budget row second: the same lock order as release/pay/fail.
+    claimed = session.execute(
+        dialect_insert(session)(Funds_).values(exchange_id=exchange_id, partnership_id=partnership_id,
+                                               amount_cents=amount_cents, state=Funds.RESERVED.value,
+                                               updated_at=at)
+        .on_conflict_do_nothing()).rowcount == 1
+    if not claimed:
+        if _recorded(session, key):  # a concurrent duplicate of this cause committed first
+            return None
+        state = session.execute(select(Funds_.c.state).where(Funds_.c.exchange_id == exchange_id)).scalar()
+        raise FundsNotInState.for_exchange(exchange_id, "reserve", "not yet reserved", state or "none")
+    fits = session.execute(
+        update(Budget)
+        .where(Budget.c.partnership_id == partnership_id,
+               Budget.c.budget_cents - Budget.c.reserved_cents - Budget.c.paid_cents >= amount_cents)
+        .values(reserved_cents=Budget.c.reserved_cents + amount_cents, updated_at=at)).rowcount == 1
+    if not fits:
+        # Raising rolls the caller's transaction back, the exchange's row included.
+        current = balance(session, partnership_id)
+        if current is None:
+            raise NoBudget.for_partnership(partnership_id)
+        raise InsufficientBudget.for_amounts(partnership_id, current.available_cents, amount_cents)
+    return _append(session, LedgerEntry(partnership_id, Kind.RESERVE, amount_cents, cause_id, at,
+                                        exchange_id))
+
+
+_MOVES = {  # kind → (action in words, funds state needed, funds state after)
+    Kind.RELEASE: ("release", Funds.RESERVED, Funds.RELEASED),
+    Kind.PAY: ("pay", Funds.RESERVED, Funds.PAID),
+    Kind.FAIL: ("mark failed", Funds.PAID, Funds.RESERVED),
+}
+
+
+def _move(session: Session, exchange_id: str, kind: Kind, cause_id: str, at: datetime) -> LedgerEntry | None:
+    key = entry_key(kind, exchange_id, cause_id)
+    if _recorded(session, key):
+        return None
+    action, needed, after = _MOVES[kind]
+    moved = session.execute(
+        update(Funds_).where(Funds_.c.exchange_id == exchange_id, Funds_.c.state == needed.value)
+        .values(state=after.value, updated_at=at)
+        .returning(Funds_.c.partnership_id, Funds_.c.amount_cents)).first()
+    if moved is None:
+        if _recorded(session, key):  # a concurrent duplicate of this cause committed first
+            return None
+        state = session.execute(select(Funds_.c.state).where(Funds_.c.exchange_id == exchange_id)).scalar()
+        raise FundsNotInState.for_exchange(exchange_id, action, needed.value, state or Funds.NONE.value)
+    _, d_reserved, d_paid = effect(kind, moved.amount_cents)
+    session.execute(update(Budget).where(Budget.c.partnership_id == moved.partnership_id).values(
+        reserved_cents=Budget.c.reserved_cents + d_reserved, paid_cents=Budget.c.paid_cents + d_paid,
+        updated_at=at))
+    return _append(session, LedgerEntry(moved.partnership_id, kind, moved.amount_cents, cause_id, at,
+                                        exchange_id))
+
+
+def release(session: Session, exchange_id: str, cause_id: str, at: datetime) -> LedgerEntry | None:
+    return _move(session, exchange_id, Kind.RELEASE, cause_id, at)
+
+
+def pay(session: Session, exchange_id: str, cause_id: str, at: datetime) -> LedgerEntry | None:
+    return _move(session, exchange_id, Kind.PAY, cause_id, at)
+
+
+def fail(session: Session, exchange_id: str, cause_id: str, at: datetime) -> LedgerEntry | None:
+    return _move(session, exchange_id, Kind.FAIL, cause_id, at)
+
+
+def funds_state(session: Session, exchange_id: str) -> Funds:
+    state = session.execute(select(Funds_.c.state).where(Funds_.c.exchange_id == exchange_id)).scalar()
+    return Funds(state) if state else Funds.NONE
+
+
+# --- lump-sum table ------------------------------------------------------------------
+
+Rates = models.LumpSumRate.__table__
+
+
+def load_table(session: Session, threshold_cents: int) -> LumpSumTable:
+    rows = session.execute(select(Rates).order_by(Rates.c.country, Rates.c.valid_from))
+    return LumpSumTable(tuple(LumpSumRate(r.country, r.amount_cents, r.valid_from, r.valid_to, r.version)
+                              for r in rows), threshold_cents)
+
+
+def seed_rates(session: Session, table: LumpSumTable) -> int:
+    """Loads shipped figures that are not in the database yet (`cxc seed`; run again: no-op).
+    A figure an administrator changed since is kept, not overwritten."""
+    added = 0
+    for rate in table.rates:
+        added += session.execute(
+            dialect_insert(session)(Rates).values(country=rate.country, amount_cents=rate.amount_cents,
+                                                  valid_from=rate.valid_from, valid_to=rate.valid_to,
+                                                  version=rate.version)
+            .on_conflict_do_nothing()).rowcount
+    return added
+
+
+def save_rate_change(session: Session, table: LumpSumTable, change: RateChange) -> None:
+    """Writes an administrator's change: the country's figures as `table` has them, and the record.
+
+    The caller builds `table` with `LumpSumTable.with_rate` from `load_table` under a lock of the
+    country's rows (`lock_rates`), so two concurrent edits cannot interleave."""
+    session.execute(Rates.delete().where(Rates.c.country == change.country))
+    for rate in table.history(change.country):
+        session.execute(Rates.insert().values(country=rate.country, amount_cents=rate.amount_cents,
+                                              valid_from=rate.valid_from, valid_to=rate.valid_to,
+                                              version=rate.version))
+    session.execute(models.LumpSumRateChange.__table__.insert().values(
+        country=change.country, old_amount_cents=change.old_amount_cents,
+        new_amount_cents=change.new_amount_cents, valid_from=change.valid_from,
+        changed_by=change.changed_by, changed_at=change.changed_at, reason=change.reason))
+
+
+def lock_rates(session: Session, country: str) -> None:
+    session.execute(select(Rates.c.id).where(Rates.c.country == country).with_for_update()).all()
+
+
+def rate_changes(session: Session, country: str | None = None) -> list[RateChange]:
+    table = models.LumpSumRateChange.__table__
+    query = select(table).order_by(table.c.id)
+    if country:
+        query = query.where(table.c.country == country)
+    return [RateChange(r.country, r.old_amount_cents, r.new_amount_cents, r.valid_from, r.changed_by,
+                       r.changed_at, r.reason) for r in session.execute(query)]
+
+
+def overdue_payouts(session: Session, today: date, partnership_id: str | None = None) -> list[Any]:
+    """Approved payouts not yet paid whose due date has passed (the overdue list)."""
+    payouts = models.Payout.__table__
+    query = (select(payouts).where(payouts.c.state != "paid", payouts.c.due_on < today)
+             .order_by(payouts.c.due_on))
+    if partnership_id:
+        query = query.where(payouts.c.partnership_id == partnership_id)
+    return list(session.execute(query))

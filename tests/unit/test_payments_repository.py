@@ -1,0 +1,242 @@
+"""The payments tables on a real PostgreSQL (and on SQLite, the local default): money
+movements under concurrency, idempotency by cause, and the append-only ledger."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import psycopg2
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from services.payments import repository
+from services.payments.exceptions import (
+    BudgetBelowCommitments,
+    FundsNotInState,
+    InsufficientBudget,
+    NoBudget,
+)
+from services.payments.ledger import Funds, Kind
+from services.payments.lump_sums import LumpSumTable, shipped_table
+from services.payments.models import Base
+from tests.fixtures import PG_ADMIN_DSN, _admin
+
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+P = "11111111-1111-1111-1111-111111111111"
+
+
+@pytest.fixture(scope="module")
+def pg_engine() -> Iterator[Engine]:
+    name = f"cxc_test_payments_{secrets.token_hex(4)}"
+    _admin(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg2://", 1)
+    # The shared server allows 100 connections in all: 200 reservations share at most 25.
+    engine = create_engine(f"{base}/{name}", pool_size=25, max_overflow=0, pool_timeout=120)
+    try:
+        Base.metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        _admin(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def pg(pg_engine: Engine) -> Iterator[Engine]:
+    yield pg_engine
+    with pg_engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(Base.metadata.tables)))
+
+
+@pytest.fixture
+def sqlite(tmp_path) -> Iterator[Engine]:
+    from common.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'payments.db'}")
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def engine(request) -> Engine:
+    return request.getfixturevalue(request.param)
+
+
+def in_tx(engine: Engine, operation, *args):
+    with Session(engine) as session, session.begin():
+        return operation(session, *args)
+
+
+def assert_totals_match_ledger(engine: Engine, partnership_id: str = P) -> None:
+    with Session(engine) as session:
+        totals = repository.balance(session, partnership_id)
+        assert totals == repository.ledger_balance(session, partnership_id)
+        assert totals.available_cents >= 0 and totals.reserved_cents >= 0 and totals.paid_cents >= 0
+
+
+def test_200_concurrent_reservations_against_a_budget_for_100_exactly_100_succeed(pg):
+    amount = 39_000
+    in_tx(pg, repository.set_budget, P, 100 * amount, "req-budget", AT)
+    start = threading.Barrier(200)
+    outcomes: list[str] = []
+
+    def sign(i: int) -> None:
+        start.wait()
+        try:
+            in_tx(pg, repository.reserve, P, f"exchange-{i}", amount, f"event-{i}", AT)
+            outcomes.append("reserved")
+        except InsufficientBudget:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=sign, args=(i,)) for i in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("reserved") == 100 and outcomes.count("refused") == 100
+    with Session(pg) as session:
+        totals = repository.balance(session, P)
+        assert (totals.available_cents, totals.reserved_cents) == (0, 100 * amount)
+        reserve_entries = [e for e in repository.ledger_entries(session, P) if e.kind == Kind.RESERVE]
+        assert len(reserve_entries) == 100
+    assert_totals_match_ledger(pg)
+
+
+def test_two_parallel_agreements_that_together_exceed_the_budget_exactly_one_succeeds(pg):
+    in_tx(pg, repository.set_budget, P, 100_000, "req-budget", AT)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def sign(exchange: str) -> None:
+        start.wait()
+        try:
+            in_tx(pg, repository.reserve, P, exchange, 78_000, f"evt-{exchange}", AT)
+            outcomes.append("reserved")
+        except InsufficientBudget:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=sign, args=(x,)) for x in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["refused", "reserved"]
+
+
+def test_the_same_event_delivered_concurrently_reserves_once(pg):
+    in_tx(pg, repository.set_budget, P, 100_000, "req-budget", AT)
+    start = threading.Barrier(10)
+    results: list = []
+
+    def deliver() -> None:
+        start.wait()
+        results.append(in_tx(pg, repository.reserve, P, "x1", 39_000, "evt-same", AT))
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(result is not None for result in results) == 1
+    with Session(pg) as session:
+        assert repository.balance(session, P).reserved_cents == 39_000
+
+
+def test_reserve_release_pay_fail_keep_totals_equal_to_the_ledger(engine):
+    in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT)
+    in_tx(engine, repository.reserve, P, "x1", 39_000, "evt-1", AT)
+    in_tx(engine, repository.reserve, P, "x2", 39_000, "evt-2", AT)
+    with pytest.raises(InsufficientBudget) as raised:
+        in_tx(engine, repository.reserve, P, "x3", 39_000, "evt-3", AT)
+    assert "€220.00" in raised.value.detail and "€390.00" in raised.value.detail
+    in_tx(engine, repository.release, "x2", "evt-cancel-2", AT)
+    in_tx(engine, repository.pay, "x1", "req-batch-paid", AT)
+    in_tx(engine, repository.fail, "x1", "req-returned", AT)
+    in_tx(engine, repository.pay, "x1", "req-batch-2-paid", AT)
+    with Session(engine) as session:
+        assert repository.balance(session, P).paid_cents == 39_000
+        assert repository.funds_state(session, "x1") == Funds.PAID
+        assert repository.funds_state(session, "x2") == Funds.RELEASED
+        assert [e.kind for e in repository.ledger_entries(session, P)] == [
+            "budget_set", "reserve", "reserve", "release", "pay", "fail", "pay"]
+    assert_totals_match_ledger(engine)
+
+
+def test_each_movement_is_idempotent_by_its_cause(engine):
+    assert in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT) is not None
+    assert in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT) is None
+    assert in_tx(engine, repository.reserve, P, "x1", 39_000, "evt-1", AT) is not None
+    assert in_tx(engine, repository.reserve, P, "x1", 39_000, "evt-1", AT) is None
+    assert in_tx(engine, repository.release, "x1", "evt-2", AT) is not None
+    assert in_tx(engine, repository.release, "x1", "evt-2", AT) is None
+    with Session(engine) as session:
+        assert len(repository.ledger_entries(session, P)) == 3
+    assert_totals_match_ledger(engine)
+
+
+def test_movements_the_funds_do_not_allow_are_refused(engine):
+    with pytest.raises(NoBudget):
+        in_tx(engine, repository.reserve, P, "x1", 39_000, "evt-1", AT)
+    in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT)
+    with pytest.raises(FundsNotInState):
+        in_tx(engine, repository.release, "x1", "evt-2", AT)
+    in_tx(engine, repository.reserve, P, "x1", 39_000, "evt-1", AT)
+    with pytest.raises(FundsNotInState):
+        in_tx(engine, repository.reserve, P, "x1", 39_000, "evt-other", AT)
+    with pytest.raises(FundsNotInState):
+        in_tx(engine, repository.fail, "x1", "req-3", AT)
+    assert_totals_match_ledger(engine)
+
+
+def test_budget_cannot_drop_below_commitments(engine):
+    in_tx(engine, repository.set_budget, P, 100_000, "req-1", AT)
+    in_tx(engine, repository.reserve, P, "x1", 78_000, "evt-1", AT)
+    with pytest.raises(BudgetBelowCommitments):
+        in_tx(engine, repository.set_budget, P, 50_000, "req-2", AT)
+    entry = in_tx(engine, repository.set_budget, P, 200_000, "req-3", AT)
+    assert (entry.kind, entry.amount_cents) == (Kind.BUDGET_CHANGE, 100_000)
+    assert_totals_match_ledger(engine)
+
+
+def test_ledger_entries_cannot_be_changed_or_deleted(engine):
+    in_tx(engine, repository.set_budget, P, 100_000, "req-1", AT)
+    for statement in ("UPDATE ledger_entries SET amount_cents = 1", "DELETE FROM ledger_entries"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with Session(engine) as session:
+        assert repository.ledger_entries(session, P)[0].amount_cents == 100_000
+
+
+def test_the_database_refuses_an_overspent_budget_row(engine):
+    in_tx(engine, repository.set_budget, P, 100, "req-1", AT)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("UPDATE budgets SET reserved_cents = 101"))
+
+
+def test_lump_sum_rates_seed_once_and_changes_are_recorded(engine):
+    assert in_tx(engine, repository.seed_rates, shipped_table()) == 1
+    assert in_tx(engine, repository.seed_rates, shipped_table()) == 0
+    with Session(engine) as session, session.begin():
+        repository.lock_rates(session, "PT")
+        table = repository.load_table(session, 110_000)
+        assert table.rate_on("PT", date(2026, 1, 1)).amount_cents == 78_000
+        changed, change = table.with_rate("PT", 80_000, date(2027, 1, 1), "acc-admin", AT, "new call")
+        repository.save_rate_change(session, changed, change)
+    with Session(engine) as session:
+        table: LumpSumTable = repository.load_table(session, 110_000)
+        assert table.rate_on("PT", date(2026, 12, 31)).amount_cents == 78_000
+        assert table.rate_on("PT", date(2027, 1, 1)).amount_cents == 80_000
+        [recorded] = repository.rate_changes(session, "PT")
+        assert (recorded.old_amount_cents, recorded.new_amount_cents, recorded.changed_by) == (
+            78_000, 80_000, "acc-admin")
+
+
+def test_postgresql_is_reachable():
+    psycopg2.connect(PG_ADMIN_DSN).close()
