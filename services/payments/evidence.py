@@ -51,8 +51,13 @@ def next_claim_state(state: str, action: str) -> str:
     try:
         return CLAIM_TRANSITIONS[(state, action)]
     except KeyError:
-        raise InvalidState(f"A {state.replace('_', ' ')} claim cannot be {_PAST[action]}.",
+        raise InvalidState(f"{_a(state)} claim cannot be {_PAST[action]}.",
                            {"state": state, "action": action}) from None
+
+
+def _a(state: str) -> str:
+    words = state.replace("_", " ")
+    return f"An {words}" if words[0] in "aeiou" else f"A {words}"
 
 
 _PAST = {SUBMIT: "submitted", APPROVE: "approved", REQUEST_CHANGES: "returned for changes"}
@@ -60,7 +65,7 @@ _PAST = {SUBMIT: "submitted", APPROVE: "approved", REQUEST_CHANGES: "returned fo
 
 def ensure_evidence_editable(state: str) -> None:
     if state not in EVIDENCE_EDITABLE_STATES:
-        raise InvalidState(f"Evidence of a {state.replace('_', ' ')} claim cannot be changed.",
+        raise InvalidState(f"Evidence of {_a(state).lower()} claim cannot be changed.",
                            {"state": state})
 
 
