@@ -215,5 +215,6 @@ class BudgetLedgerMachine(RuleBasedStateMachine):
         assert len(keys) == len(set(keys))
 
 
-BudgetLedgerMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+BudgetLedgerMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None,
+                                                      database=None)
 test_random_operation_sequences_keep_the_ledger_sound = BudgetLedgerMachine.TestCase

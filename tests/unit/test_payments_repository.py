@@ -10,11 +10,14 @@ from datetime import UTC, date, datetime
 
 import psycopg2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from common.errors import Conflict, ValidationFailed
 from services.payments import repository
 from services.payments.exceptions import (
     BudgetBelowCommitments,
@@ -22,7 +25,7 @@ from services.payments.exceptions import (
     InsufficientBudget,
     NoBudget,
 )
-from services.payments.ledger import Funds, Kind
+from services.payments.ledger import Funds, Kind, funds_of
 from services.payments.lump_sums import LumpSumTable, shipped_table
 from services.payments.models import Base
 from tests.fixtures import PG_ADMIN_DSN, _admin
@@ -240,3 +243,62 @@ def test_lump_sum_rates_seed_once_and_changes_are_recorded(engine):
 
 def test_postgresql_is_reachable():
     psycopg2.connect(PG_ADMIN_DSN).close()
+
+
+operation = st.tuples(st.sampled_from(["reserve", "release", "pay", "fail", "budget"]),
+                      st.integers(0, 7),                 # which exchange
+                      st.integers(1, 60_000),            # amount (reserve) or budget / 2
+                      st.sampled_from(["a", "b", "c"]))  # cause: repeats often, as redeliveries do
+rounds = st.lists(st.lists(operation, min_size=1, max_size=12), min_size=1, max_size=5)
+
+
+def _run(engine: Engine, op: tuple, unexpected: list) -> None:
+    kind, exchange, amount, cause = op
+    calls = {
+        "reserve": lambda s: repository.reserve(s, P, f"x{exchange}", amount, f"{cause}-{exchange}", AT),
+        "release": lambda s: repository.release(s, f"x{exchange}", cause, AT),
+        "pay": lambda s: repository.pay(s, f"x{exchange}", cause, AT),
+        "fail": lambda s: repository.fail(s, f"x{exchange}", cause, AT),
+        "budget": lambda s: repository.set_budget(s, P, amount * 2, f"budget-{cause}-{amount}", AT),
+    }
+    try:
+        in_tx(engine, calls[kind])
+    except (Conflict, ValidationFailed):
+        pass
+    except Exception as exc:  # a database refusal means the code let something through
+        unexpected.append(exc)
+
+
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rounds=rounds)
+def test_random_concurrent_operations_keep_the_ledger_sound(pg_engine, rounds):
+    with pg_engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(Base.metadata.tables)))
+    in_tx(pg_engine, repository.set_budget, P, 150_000, "initial", AT)
+    seen: dict[int, tuple] = {}
+    unexpected: list = []
+    for ops in rounds:
+        threads = [threading.Thread(target=_run, args=(pg_engine, op, unexpected)) for op in ops]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with pg_engine.connect() as conn:
+            rows = {row.id: tuple(row) for row in conn.execute(text("SELECT * FROM ledger_entries"))}
+            funds = {row.exchange_id: (row.state, row.amount_cents) for row in conn.execute(
+                text("SELECT exchange_id, state, amount_cents FROM exchange_funds"))}
+        assert unexpected == []
+        # Append-only: every entry seen before is still there, unchanged.
+        assert all(rows.get(entry_id) == row for entry_id, row in seen.items())
+        seen = rows
+        assert_totals_match_ledger(pg_engine)
+        with Session(pg_engine) as session:
+            entries = repository.ledger_entries(session, P)
+        assert len({e.key for e in entries}) == len(entries)
+        for exchange, (state, _) in funds.items():
+            assert funds_of(entries, exchange)[0].value == state
+        with Session(pg_engine) as session:
+            totals = repository.balance(session, P)
+        # Each exchange holds exactly what its state says: the totals are their sums.
+        assert totals.reserved_cents == sum(a for state, a in funds.values() if state == "reserved")
+        assert totals.paid_cents == sum(a for state, a in funds.values() if state == "paid")
