@@ -269,7 +269,8 @@ def _run(engine: Engine, op: tuple, unexpected: list) -> None:
         unexpected.append(exc)
 
 
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rounds=rounds)
 def test_random_concurrent_operations_keep_the_ledger_sound(pg_engine, rounds):
     with pg_engine.begin() as conn:
