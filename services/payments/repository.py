@@ -192,6 +192,18 @@ def funds_state(session: Session, exchange_id: str) -> Funds:
     return Funds(state) if state else Funds.NONE
 
 
+def budget_kpis(session: Session, partnership_id: str) -> dict[str, dict[str, int]]:
+    """Exchanges and amounts per state of their lump sum: reserved, paid, released (cancelled)."""
+    rows = session.execute(
+        select(Funds_.c.state, func.count(), func.coalesce(func.sum(Funds_.c.amount_cents), 0))
+        .where(Funds_.c.partnership_id == partnership_id).group_by(Funds_.c.state))
+    kpis = {state.value: {"exchanges": 0, "amount_cents": 0}
+            for state in (Funds.RESERVED, Funds.PAID, Funds.RELEASED)}
+    for state, count, total in rows:
+        kpis[state] = {"exchanges": int(count), "amount_cents": int(total)}
+    return kpis
+
+
 # --- lump-sum table ------------------------------------------------------------------
 
 Rates = models.LumpSumRate.__table__

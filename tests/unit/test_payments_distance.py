@@ -73,3 +73,8 @@ def test_distance_is_unknown_when_either_place_is_unknown(gazetteer):
 def test_only_shipped_gazetteer_sizes():
     with pytest.raises(ValueError):
         Gazetteer(min_population=1234)
+
+
+def test_only_participating_countries_are_indexed(gazetteer):
+    assert gazetteer.locate("Toronto", "CA") is None
+    assert gazetteer.locate("London", "GB") is not None  # a former participant keeps its places

@@ -39,6 +39,9 @@ def test_portugal_five_working_days_is_780_euros():
     assert q.full_rate_cents == 78000
     assert texts(q) == ["Full rate for a stay in Portugal: €780.00"]
     assert (q.rate_version, q.rate_valid_from) == (1, date(2014, 1, 1))
+    assert q.to_dict()["rules"] == [{"code": "full_rate",
+                                     "text": "Full rate for a stay in Portugal: €780.00"}]
+    assert q.to_dict()["rate_valid_from"] == "2014-01-01"
 
 
 def test_portugal_three_working_days_is_390_euros():

@@ -169,6 +169,10 @@ def test_reserve_release_pay_fail_keep_totals_equal_to_the_ledger(engine):
         assert repository.funds_state(session, "x2") == Funds.RELEASED
         assert [e.kind for e in repository.ledger_entries(session, P)] == [
             "budget_set", "reserve", "reserve", "release", "pay", "fail", "pay"]
+        assert repository.budget_kpis(session, P) == {
+            "reserved": {"exchanges": 0, "amount_cents": 0},
+            "paid": {"exchanges": 1, "amount_cents": 39_000},
+            "released": {"exchanges": 1, "amount_cents": 39_000}}
     assert_totals_match_ledger(engine)
 
 
