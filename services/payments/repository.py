@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from common.db import dialect_insert
-from services.payments import models
+from common.db import dialect_insert, is_postgres, new_id
+from common.errors import Conflict, InvalidState, NotFound
+from services.payments import models, payouts
+from services.payments.evidence import DRAFT, PAYMENT_DUE_DAYS, due_on
 from services.payments.exceptions import (
     BudgetBelowCommitments,
     FundsNotInState,
@@ -265,3 +267,135 @@ def overdue_payouts(session: Session, today: date, partnership_id: str | None = 
     if partnership_id:
         query = query.where(payouts.c.partnership_id == partnership_id)
     return list(session.execute(query))
+
+
+# --- claims ----------------------------------------------------------------------------
+
+Claims = models.Claim.__table__
+
+
+def open_claim(session: Session, *, exchange_id: str, exchange_reference: str, partnership_id: str,
+               visitor_account_id: str, at: datetime) -> tuple[str, bool]:
+    """The exchange's claim in draft (on `closing_report_submitted`): one per exchange, so a
+    redelivered event finds the first. Returns (id, created)."""
+    created = session.execute(dialect_insert(session)(Claims).values(
+        id=new_id(), exchange_id=exchange_id, exchange_reference=exchange_reference,
+        partnership_id=partnership_id, visitor_account_id=visitor_account_id, state=DRAFT, version=1,
+        created_at=at, updated_at=at).on_conflict_do_nothing()).rowcount == 1
+    claim_id = session.execute(select(Claims.c.id).where(Claims.c.exchange_id == exchange_id)).scalar_one()
+    return claim_id, created
+
+
+# --- payouts and batches --------------------------------------------------------------
+
+Payouts = models.Payout.__table__
+Batches = models.PaymentBatch.__table__
+Items = models.PaymentBatchItem.__table__
+
+
+def create_payout(session: Session, *, claim_id: str, exchange_id: str, exchange_reference: str,
+                  partnership_id: str, visitor_account_id: str, amount_cents: int, approved_by: str,
+                  approved_at: datetime, due_days: int = PAYMENT_DUE_DAYS) -> tuple[str, bool]:
+    """The exchange's payout: (id, True) when this call created it, (id, False) when it existed.
+
+    The UNIQUE exchange_id (and claim_id) makes a second approval, or the same event twice,
+    find the first payout instead of making another, also when both run at once."""
+    ensure_cents(amount_cents, "amount_cents", positive=True)
+    created = session.execute(dialect_insert(session)(Payouts).values(
+        id=new_id(), claim_id=claim_id, exchange_id=exchange_id, exchange_reference=exchange_reference,
+        partnership_id=partnership_id, visitor_account_id=visitor_account_id, amount_cents=amount_cents,
+        state=payouts.APPROVED, approved_by=approved_by, approved_at=approved_at,
+        due_on=due_on(approved_at, due_days), attempts=0).on_conflict_do_nothing()).rowcount == 1
+    payout_id = session.execute(select(Payouts.c.id).where(Payouts.c.exchange_id == exchange_id)).scalar()
+    if payout_id is None:  # the claim already has a payout for another exchange: a caller's bug
+        raise Conflict(f"Claim {claim_id} already has a payout.", {"claim_id": claim_id})
+    return payout_id, created
+
+
+def batch_message_id(batch_id: str) -> str:
+    return "CXC-" + batch_id.replace("-", "")[:31]
+
+
+def create_batch(session: Session, partnership_id: str, created_by: str, at: datetime,
+                 execution_date: date, payout_ids: list[str] | None = None) -> str:
+    """Groups the partnership's approved (or failed, to retry) payouts into a new batch.
+
+    On PostgreSQL the payouts are locked with SKIP LOCKED, so two contact points batching at
+    once split the payouts instead of both taking them; the partial unique index on pending
+    batch items is the backstop on every database."""
+    query = (select(Payouts.c.id, Payouts.c.amount_cents, Payouts.c.exchange_reference)
+             .where(Payouts.c.partnership_id == partnership_id,
+                    Payouts.c.state.in_(payouts.BATCHABLE_STATES))
+             .order_by(Payouts.c.due_on, Payouts.c.id))
+    if payout_ids is not None:
+        query = query.where(Payouts.c.id.in_(payout_ids))
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    rows = session.execute(query).all()
+    if not rows:
+        raise InvalidState("There are no approved payouts of this partnership to batch.",
+                           {"payouts": ["None is waiting for a batch."]})
+    batch_id = new_id()
+    session.execute(Batches.insert().values(
+        id=batch_id, partnership_id=partnership_id, state=payouts.BATCH_OPEN, payout_count=len(rows),
+        total_cents=sum(row.amount_cents for row in rows), message_id=batch_message_id(batch_id),
+        execution_date=execution_date, created_by=created_by, created_at=at))
+    session.execute(Items.insert(), [
+        {"batch_id": batch_id, "payout_id": row.id, "amount_cents": row.amount_cents,
+         "end_to_end_id": row.exchange_reference, "outcome": payouts.ITEM_PENDING} for row in rows])
+    moved = session.execute(
+        update(Payouts).where(Payouts.c.id.in_([row.id for row in rows]),
+                              Payouts.c.state.in_(payouts.BATCHABLE_STATES))
+        .values(state=payouts.BATCHED, attempts=Payouts.c.attempts + 1)).rowcount
+    if moved != len(rows):
+        raise Conflict("Some payouts were batched by someone else meanwhile; try again.")
+    return batch_id
+
+
+def batch_items(session: Session, batch_id: str) -> list[Any]:
+    return list(session.execute(
+        select(Items, Payouts.c.exchange_id, Payouts.c.visitor_account_id)
+        .join(Payouts, Payouts.c.id == Items.c.payout_id)
+        .where(Items.c.batch_id == batch_id).order_by(Items.c.end_to_end_id)))
+
+
+def mark_batch_paid(session: Session, batch_id: str, cause_id: str, at: datetime) -> list[str]:
+    """Every payout of the batch still pending is paid: the ledger's reservation becomes paid.
+
+    Returns the exchanges paid by this call (empty when the batch was settled already)."""
+    batch = session.execute(select(Batches).where(Batches.c.id == batch_id).with_for_update()).first()
+    if batch is None:
+        raise NotFound("No such payment batch.")
+    paid = []
+    for item in batch_items(session, batch_id):
+        if item.outcome != payouts.ITEM_PENDING:
+            continue
+        session.execute(update(Items).where(Items.c.batch_id == batch_id, Items.c.payout_id == item.payout_id)
+                        .values(outcome=payouts.ITEM_PAID, settled_at=at))
+        session.execute(update(Payouts).where(Payouts.c.id == item.payout_id)
+                        .values(state=payouts.PAID, paid_at=at, failure_reason=None))
+        pay(session, item.exchange_id, cause_id, at)
+        paid.append(item.exchange_id)
+    session.execute(update(Batches).where(Batches.c.id == batch_id, Batches.c.state == payouts.BATCH_OPEN)
+                    .values(state=payouts.BATCH_SETTLED, settled_at=at))
+    return paid
+
+
+def mark_payout_failed(session: Session, payout_id: str, reason: str, cause_id: str, at: datetime) -> str:
+    """The bank refused or returned this payout: it waits for a later batch, its money reserved
+    again (the ledger records `fail` only if it had been marked paid). Returns the exchange."""
+    payout = session.execute(select(Payouts).where(Payouts.c.id == payout_id).with_for_update()).first()
+    if payout is None:
+        raise NotFound("No such payout.")
+    if payout.state == payouts.FAILED:
+        return payout.exchange_id
+    payouts.next_payout_state(payout.state, "mark_failed")
+    # At most one item of a payout is pending or paid: earlier attempts ended failed.
+    session.execute(update(Items).where(Items.c.payout_id == payout_id,
+                                        Items.c.outcome.in_((payouts.ITEM_PENDING, payouts.ITEM_PAID)))
+                    .values(outcome=payouts.ITEM_FAILED, failure_reason=reason, settled_at=at))
+    session.execute(update(Payouts).where(Payouts.c.id == payout_id)
+                    .values(state=payouts.FAILED, failed_at=at, failure_reason=reason))
+    if funds_state(session, payout.exchange_id) == Funds.PAID:
+        fail(session, payout.exchange_id, cause_id, at)
+    return payout.exchange_id

@@ -12,12 +12,12 @@ import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from common.errors import Conflict, ValidationFailed
+from common.errors import Conflict, InvalidState, ValidationFailed
 from services.payments import repository
 from services.payments.exceptions import (
     BudgetBelowCommitments,
@@ -27,7 +27,7 @@ from services.payments.exceptions import (
 )
 from services.payments.ledger import Funds, Kind, funds_of
 from services.payments.lump_sums import LumpSumTable, shipped_table
-from services.payments.models import Base
+from services.payments.models import Base, Payout
 from tests.fixtures import PG_ADMIN_DSN, _admin
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -307,3 +307,126 @@ def test_random_concurrent_operations_keep_the_ledger_sound(pg_engine, rounds):
         # Each exchange holds exactly what its state says: the totals are their sums.
         assert totals.reserved_cents == sum(a for state, a in funds.values() if state == "reserved")
         assert totals.paid_cents == sum(a for state, a in funds.values() if state == "paid")
+
+
+def approve(engine: Engine, exchange: str, amount: int = 39_000):
+    reference = f"CXC-2026-{exchange[-6:]:0>6}"
+    with Session(engine) as session, session.begin():
+        claim_id, _ = repository.open_claim(session, exchange_id=exchange, exchange_reference=reference,
+                                            partnership_id=P, visitor_account_id="acc-v", at=AT)
+    with Session(engine) as session, session.begin():
+        return repository.create_payout(
+            session, claim_id=claim_id, exchange_id=exchange, exchange_reference=reference, partnership_id=P,
+            visitor_account_id="acc-v", amount_cents=amount, approved_by="acc-cp", approved_at=AT)
+
+
+def test_a_redelivered_closing_report_opens_one_claim(engine):
+    opened = [in_tx(engine, lambda s: repository.open_claim(
+        s, exchange_id="x1", exchange_reference="CXC-2026-000001", partnership_id=P,
+        visitor_account_id="acc-v", at=AT)) for _ in range(2)]
+    assert opened[0][0] == opened[1][0] and [created for _, created in opened] == [True, False]
+
+
+def test_approving_twice_makes_one_payout_due_ten_days_later(engine):
+    first_id, created = approve(engine, "x1")
+    again_id, created_again = approve(engine, "x1")
+    assert created and not created_again and first_id == again_id
+    with Session(engine) as session:
+        assert session.execute(select(Payout.due_on)).scalars().all() == [date(2026, 12, 5)]
+
+
+def test_concurrent_approvals_of_the_same_exchange_make_one_payout(pg):
+    start = threading.Barrier(8)
+    results: list = []
+
+    def approve_once() -> None:
+        start.wait()
+        results.append(approve(pg, "x1"))
+
+    threads = [threading.Thread(target=approve_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(created for _, created in results) == 1
+    assert len({payout_id for payout_id, _ in results}) == 1
+
+
+def test_batch_paid_then_one_returned_then_retried(engine):
+    in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT)
+    for exchange in ("x000001", "x000002"):
+        in_tx(engine, repository.reserve, P, exchange, 39_000, f"evt-{exchange}", AT)
+        approve(engine, exchange)
+    batch = in_tx(engine, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 1))
+    with Session(engine) as session:
+        items = repository.batch_items(session, batch)
+        assert [item.end_to_end_id for item in items] == ["CXC-2026-000001", "CXC-2026-000002"]
+    with pytest.raises(InvalidState):  # nothing left to batch
+        in_tx(engine, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 1))
+    assert sorted(in_tx(engine, repository.mark_batch_paid, batch, "req-paid", AT)) == ["x000001", "x000002"]
+    assert in_tx(engine, repository.mark_batch_paid, batch, "req-paid", AT) == []
+    with Session(engine) as session:
+        assert repository.balance(session, P).paid_cents == 78_000
+    returned = items[1].payout_id
+    exchange = in_tx(engine, repository.mark_payout_failed, returned, "account closed", "req-returned", AT)
+    assert exchange == "x000002"
+    with Session(engine) as session:
+        assert repository.balance(session, P).paid_cents == 39_000
+        assert repository.funds_state(session, "x000002") == Funds.RESERVED
+    retry = in_tx(engine, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 8))
+    with Session(engine) as session:
+        assert [item.payout_id for item in repository.batch_items(session, retry)] == [returned]
+    assert in_tx(engine, repository.mark_batch_paid, retry, "req-paid-2", AT) == ["x000002"]
+    with Session(engine) as session:
+        assert repository.balance(session, P).paid_cents == 78_000
+    assert_totals_match_ledger(engine)
+
+
+def test_a_payout_failed_before_the_batch_is_paid_stays_reserved(engine):
+    in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT)
+    in_tx(engine, repository.reserve, P, "x000001", 39_000, "evt-1", AT)
+    payout_id, _ = approve(engine, "x000001")
+    batch = in_tx(engine, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 1))
+    in_tx(engine, repository.mark_payout_failed, payout_id, "IBAN refused", "req-failed", AT)
+    assert in_tx(engine, repository.mark_batch_paid, batch, "req-paid", AT) == []
+    with Session(engine) as session:
+        assert repository.balance(session, P).reserved_cents == 39_000
+        assert [e.kind for e in repository.ledger_entries(session, P)] == ["budget_set", "reserve"]
+
+
+def test_two_contact_points_batching_at_once_never_batch_a_payout_twice(pg):
+    for i in range(20):
+        approve(pg, f"x{i:06d}")
+    start = threading.Barrier(2)
+    batches: list = []
+
+    def build() -> None:
+        start.wait()
+        try:
+            batches.append(in_tx(pg, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 1)))
+        except InvalidState:
+            pass
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with pg.connect() as conn:
+        counts = conn.execute(text(
+            "SELECT count(*), count(DISTINCT payout_id) FROM payment_batch_items")).one()
+    assert counts == (20, 20)
+
+
+def test_unpaid_payouts_past_their_due_date_are_listed_overdue(engine):
+    in_tx(engine, repository.set_budget, P, 100_000, "req-budget", AT)
+    for exchange in ("x000001", "x000002"):
+        in_tx(engine, repository.reserve, P, exchange, 39_000, f"evt-{exchange}", AT)
+        approve(engine, exchange)
+    with Session(engine) as session:
+        assert repository.overdue_payouts(session, date(2026, 12, 5)) == []
+        assert len(repository.overdue_payouts(session, date(2026, 12, 6), P)) == 2
+    batch = in_tx(engine, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 1), None)
+    in_tx(engine, repository.mark_batch_paid, batch, "req-paid", AT)
+    with Session(engine) as session:
+        assert repository.overdue_payouts(session, date(2026, 12, 6)) == []
