@@ -352,6 +352,13 @@ def create_batch(session: Session, partnership_id: str, created_by: str, at: dat
     return batch_id
 
 
+def get_batch(session: Session, batch_id: str) -> Any:
+    batch = session.execute(select(Batches).where(Batches.c.id == batch_id)).first()
+    if batch is None:
+        raise NotFound("No such payment batch.")
+    return batch
+
+
 def batch_items(session: Session, batch_id: str) -> list[Any]:
     return list(session.execute(
         select(Items, Payouts.c.exchange_id, Payouts.c.visitor_account_id)

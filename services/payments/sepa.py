@@ -64,6 +64,11 @@ class SepaFile:
     control_sum_cents: int
 
 
+def remittance_for(exchange_reference: str) -> str:
+    """What the visitor reads on the bank statement (the reference the support office knows)."""
+    return f"ClusterXchange lump sum {exchange_reference}"
+
+
 def _iban(value: str, owner: str) -> str:
     try:
         return IBAN(value).compact

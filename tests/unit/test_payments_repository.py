@@ -28,6 +28,13 @@ from services.payments.exceptions import (
 from services.payments.ledger import Funds, Kind, funds_of
 from services.payments.lump_sums import LumpSumTable, shipped_table
 from services.payments.models import Base, Payout
+from services.payments.sepa import (
+    CreditTransfer,
+    DebtorAccount,
+    build_credit_transfer_file,
+    remittance_for,
+    validate_pain001,
+)
 from tests.fixtures import PG_ADMIN_DSN, _admin
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -430,3 +437,20 @@ def test_unpaid_payouts_past_their_due_date_are_listed_overdue(engine):
     in_tx(engine, repository.mark_batch_paid, batch, "req-paid", AT)
     with Session(engine) as session:
         assert repository.overdue_payouts(session, date(2026, 12, 6)) == []
+
+
+def test_the_sepa_file_of_a_stored_batch_sums_to_the_batch_total(engine):
+    for exchange, amount in (("x000001", 78_000), ("x000002", 39_000), ("x000003", 39_001)):
+        approve(engine, exchange, amount)
+    batch_id = in_tx(engine, repository.create_batch, P, "acc-cp", AT, date(2026, 12, 1))
+    with Session(engine) as session:
+        batch = repository.get_batch(session, batch_id)
+        transfers = [CreditTransfer(item.payout_id, item.end_to_end_id, "Visiting organisation",
+                                    "DE89370400440532013000", item.amount_cents,
+                                    remittance_for(item.end_to_end_id))
+                     for item in repository.batch_items(session, batch_id)]
+    debtor = DebtorAccount("Agri-Food Excellence Partnership", "PT50000201231234567890154", "BPIAPTPL")
+    sepa = build_credit_transfer_file(debtor, transfers, batch.execution_date, batch.message_id)
+    validate_pain001(sepa.xml)
+    assert sepa.control_sum_cents == batch.total_cents == 156_001
+    assert b"<CtrlSum>1560.01</CtrlSum>" in sepa.xml and len(batch.message_id) <= 35
