@@ -134,7 +134,7 @@ class FinancialAgreement(Base):
     quote: Mapped[dict] = mapped_column()
     account_holder: Mapped[str | None] = mapped_column(String(200), nullable=True)
     iban_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
-    iban_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    iban_masked: Mapped[str | None] = mapped_column(String(24), nullable=True)
     bic: Mapped[str | None] = mapped_column(String(11), nullable=True)
     vo_signed_by: Mapped[str | None] = mapped_column(UUID_STR, nullable=True)
     vo_signed_at: Mapped[datetime | None] = mapped_column(nullable=True)
