@@ -1,0 +1,136 @@
+"""Signatures sealed into the PDF (PAdES, pyHanko), so a signed commitment can be verified
+outside the platform with any PDF reader.
+
+Each seal is an incremental update: the rendered document's bytes stay the file's first
+revision, so the SHA-256 that every signature records still identifies what was signed.
+The platform seals with its document-signing certificate (generated on first run, like the
+token keys; a real certificate is configuration) and names the party who signed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+KEY_FILE = "document-signing.key.pem"
+CERT_FILE = "document-signing.cert.pem"
+
+
+@dataclass(frozen=True)
+class SealingIdentity:
+    key_pem: bytes
+    cert_pem: bytes
+
+
+def ensure_identity(directory: str | Path, common_name: str = "ClusterXchange document sealing",
+                    years: int = 10) -> SealingIdentity:
+    """The platform's document-signing key and certificate, made once when there are none."""
+    path = Path(directory)
+    key_path, cert_path = path / KEY_FILE, path / CERT_FILE
+    if not (key_path.exists() and cert_path.exists()):
+        path.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ClusterXchange")])
+        now = datetime.now(UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(minutes=5))
+                .not_valid_after(now + timedelta(days=365 * years))
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                             key_encipherment=False, data_encipherment=False,
+                                             key_agreement=False, key_cert_sign=False,
+                                             crl_sign=False, encipher_only=False,
+                                             decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        key_bytes = key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key_bytes)
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return SealingIdentity(key_path.read_bytes(), cert_path.read_bytes())
+
+
+def _signer(identity: SealingIdentity) -> Any:
+    from asn1crypto import keys, pem
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign import signers
+
+    _, _, cert_der = pem.unarmor(identity.cert_pem)
+    _, _, key_der = pem.unarmor(identity.key_pem)
+    return signers.SimpleSigner(
+        signing_cert=asn1_x509.Certificate.load(cert_der),
+        signing_key=keys.PrivateKeyInfo.load(key_der),
+        cert_registry=None,
+    )
+
+
+def seal(pdf: bytes, identity: SealingIdentity, field_name: str, signer_name: str,
+         reason: str) -> bytes:
+    """`pdf` with one more signature appended as an incremental update."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    meta = signers.PdfSignatureMetadata(
+        field_name=field_name, name=signer_name, reason=reason,
+        location="ClusterXchange platform", subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256")
+    output = io.BytesIO()
+    signers.sign_pdf(writer, meta, signer=_signer(identity), output=output)
+    return output.getvalue()
+
+
+@dataclass(frozen=True)
+class SealCheck:
+    field_name: str
+    signer_name: str | None
+    intact: bool
+    valid: bool
+    trusted: bool
+    coverage: str
+    modifications: str
+    # pyHanko's overall verdict: intact, valid, trusted and nothing but allowed changes after it.
+    sound: bool
+
+
+def check_seals(pdf: bytes, trusted_cert_pem: bytes | None = None) -> list[SealCheck]:
+    """Every signature in `pdf`, checked: the bytes it covers are intact, the cryptography
+    holds and (when a certificate is given) it was made with that certificate."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    context = None
+    if trusted_cert_pem is not None:
+        _, _, der = pem.unarmor(trusted_cert_pem)
+        context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(der)])
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    checks = []
+    for embedded in reader.embedded_signatures:
+        status = validate_pdf_signature(embedded, context)
+        checks.append(SealCheck(
+            field_name=embedded.field_name,
+            signer_name=str(embedded.sig_object.get("/Name")) if "/Name" in embedded.sig_object else None,
+            intact=bool(status.intact),
+            valid=bool(status.valid),
+            trusted=bool(status.trusted),
+            coverage=getattr(status.coverage, "name", str(status.coverage)),
+            modifications=getattr(status.modification_level, "name", str(status.modification_level)),
+            sound=bool(status.bottom_line),
+        ))
+    return checks
