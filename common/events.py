@@ -29,6 +29,8 @@ import eventlet
 from kombu import Exchange, Queue
 from nameko.events import EventHandler
 
+from common.rpc import QuickReconnectQueueConsumer
+
 log = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 1
@@ -155,6 +157,10 @@ class ReliableEventHandler(EventHandler):
     count, and once it failed DELIVERY_LIMIT times RabbitMQ dead-letters it to the service's
     parking queue.
     """
+
+    # Back within seconds of a broker restart, like the RPC consumers (kombu's default pause
+    # between attempts grows to 30 s).
+    queue_consumer = QuickReconnectQueueConsumer()
 
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         kwargs.setdefault("requeue_on_error", True)

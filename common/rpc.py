@@ -83,7 +83,10 @@ class RpcClient:
         if self.provider.stopping:
             raise ServiceUnavailable("This process is shutting down; try again.")
         deadline = float(timeout or self.provider.timeout)
-        context = {**self.worker_ctx.context_data, "auth_token": auth_token}
+        # Broker headers (x-death, x-delivery-count) of an event being handled are not context.
+        context = {key: value for key, value in self.worker_ctx.context_data.items()
+                   if not key.startswith("x-")}
+        context["auth_token"] = auth_token
         context.setdefault("request_id", current_request_id())
         headers = {f"nameko.{key}": value for key, value in context.items() if value is not None}
         correlation_id = str(uuid.uuid4())
