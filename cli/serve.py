@@ -20,6 +20,7 @@ import time
 SERVICE_CLASSES = {
     "registration": "services.registration.service:RegistrationService",
     "matching": "services.matching.service:MatchingService",
+    "agreements": "services.agreements.service:AgreementsService",
     "gateway": "gateway.service:GatewayService",
 }
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0

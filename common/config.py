@@ -12,7 +12,7 @@ from typing import Any
 
 from common.logs import logging_config
 
-SERVICES = ("registration", "matching")
+SERVICES = ("registration", "matching", "agreements")
 
 
 def var_dir() -> Path:
@@ -82,7 +82,17 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "rate_limit_login_per_minute": _int("RATE_LIMIT_LOGIN_PER_MINUTE", 20),
             "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
         },
-        "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
+        "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024),
+                    "signed_document_max_bytes": _int("SIGNED_DOCUMENT_MAX_BYTES",
+                                                      10 * 1024 * 1024)},
+        "AGREEMENTS": {
+            # The document-sealing key and certificate (made on first run when absent).
+            "sealing_dir": os.environ.get("DOCUMENT_SEALING_DIR",
+                                          os.environ.get("JWT_KEYS_DIR", str(var_dir() / "keys"))),
+            # Comma-separated Fernet keys for IBANs at rest; the first encrypts. Empty: a key
+            # file made on first run in DOCUMENT_SEALING_DIR (local use only).
+            "iban_keys": os.environ.get("AGREEMENTS_IBAN_KEYS", ""),
+        },
         "MATCHING": {
             "contact_expiry_days": _float("CONTACT_EXPIRY_DAYS", 14),
             "max_open_contacts": _int("MAX_OPEN_CONTACTS", 5),

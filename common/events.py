@@ -56,9 +56,33 @@ MATCHING_EVENTS = (
     "message_posted",
 )
 
+AGREEMENTS_EVENTS = (
+    "exchange_proposed",
+    "exchange_confirmed",
+    "exchange_submitted",
+    "exchange_validated",
+    "exchange_rejected",
+    "commitment_signed",
+    "commitment_fully_signed",
+    "financial_agreement_signed",
+    "exchange_started",
+    "exchange_completed",
+    "closing_report_submitted",
+    "exchange_cancelled",
+    "exchange_closed",
+)
+
+PAYMENTS_EVENTS = (
+    "payout_approved",
+    "payout_paid",
+    "payout_failed",
+)
+
 EVENTS_BY_SOURCE: dict[str, tuple[str, ...]] = {
     "registration": REGISTRATION_EVENTS,
     "matching": MATCHING_EVENTS,
+    "agreements": AGREEMENTS_EVENTS,
+    "payments": PAYMENTS_EVENTS,
 }
 
 
@@ -80,6 +104,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("registration", "registration_updated", "matching", "handle_registration_updated"),
     Subscription("registration", "registration_withdrawn", "matching", "handle_registration_withdrawn"),
     Subscription("matching", "contact_accepted", "registration", "handle_contact_accepted"),
+    Subscription("payments", "payout_approved", "agreements", "handle_payout_approved"),
+    Subscription("payments", "payout_paid", "agreements", "handle_payout_paid"),
 )
 
 

@@ -145,6 +145,7 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
                       "secret_key": "testing", "bucket": f"cxc-{secrets.token_hex(4)}",
                       "secure": False}
     cfg["JWT"] = {**cfg["JWT"], "keys_dir": str(keys_dir)}
+    cfg["AGREEMENTS"] = {**cfg["AGREEMENTS"], "sealing_dir": str(keys_dir)}
     cfg["MATCHING"] = {**cfg["MATCHING"], "index_refresh_seconds": 0.1}
     cfg.pop("LOGGING", None)
     return cfg
@@ -174,8 +175,17 @@ def matching_container(container_factory: Any, config: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
+def agreements_container(container_factory: Any, config: dict[str, Any]) -> Any:
+    from services.agreements.service import AgreementsService
+
+    container = container_factory(AgreementsService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
 def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any,
-                matching_container: Any) -> str:
+                matching_container: Any, agreements_container: Any) -> str:
     from gateway.service import GatewayService
 
     container = container_factory(GatewayService, config)

@@ -9,10 +9,11 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
+from common.idempotency import IdempotencyKeyMixin
 from common.outbox import InboxMixin, OutboxMixin
-from services.agreements.domain import VISIT_COUNTING_STATES
 
-VISIT_CONDITION = "status IN ({})".format(", ".join(f"'{s}'" for s in VISIT_COUNTING_STATES))
+# Every exchange that was not cancelled counts as the visitor's one visit.
+VISIT_CONDITION = "status <> 'cancelled'"
 
 
 class Base(DeclarativeBase):
@@ -180,3 +181,7 @@ class OutboxEvent(OutboxMixin, Base):
 
 class InboxEvent(InboxMixin, Base):
     __tablename__ = "inbox"
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    __tablename__ = "idempotency_keys"

@@ -3,11 +3,10 @@ signatures, the financial agreement and closing reports."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from typing import Any
 
-from common.idempotency import IdempotencyKeys
-from common.logs import RequestContext
 from nameko.dependency_providers import Config
 from nameko.timer import timer
 from sqlalchemy import text
@@ -27,6 +26,8 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import handles, jsonable, make_event
+from common.idempotency import IdempotencyKeys
+from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
@@ -73,6 +74,7 @@ _report = ClosingReportSchema()
 _list_query = ExchangeListQuerySchema()
 _days_query = WorkingDaysQuerySchema()
 
+STAY_CHECK_SECONDS = float(os.environ.get("STAY_CHECK_SECONDS", "60"))
 FIELD_NAMES = {"vo": "Sig_VO", "ho": "Sig_HO", "vop": "Sig_VOP", "hop": "Sig_HOP"}
 PARTY_LABELS = {"vo": "visiting organisation", "ho": "host organisation",
                 "vop": "visiting organisation's partnership", "hop": "host organisation's partnership"}
@@ -394,7 +396,7 @@ class AgreementsService:
 
     # --- the stay and after --------------------------------------------------------------
 
-    @timer(interval=60)
+    @timer(interval=STAY_CHECK_SECONDS)
     def move_stays(self) -> dict[str, int]:
         """ready → in_progress on the first day; in_progress → completed after the last day."""
         session = self.db.session

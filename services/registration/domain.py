@@ -286,3 +286,20 @@ def public_profile(reg: dict[str, Any]) -> dict[str, Any]:
         "expertise": reg.get("expertise"),
         "preferences": reg.get("preferences") or {},
     }
+
+
+def may_browse_accepted(caller: Caller, own_accepted: bool) -> bool:
+    """Accepted registrations are public to accepted participants and to the staff who help
+    them (the catalogue's rule)."""
+    if caller.has("admin", "support_agent"):
+        return True
+    if caller.has("partnership_contact") and caller.partnership_id:
+        return True
+    return caller.has("participant") and own_accepted
+
+
+def may_see_profile(caller: Caller, account_id: str, partnership_id: str, status: str,
+                    browsing: bool) -> bool:
+    if can_view(caller, account_id, partnership_id):
+        return True
+    return status == ACCEPTED and browsing

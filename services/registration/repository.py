@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from common import reference
 from common.db import dialect_insert, dialect_name, is_postgres, new_id, utcnow
 from common.errors import Conflict, NotFound
-from services.registration.domain import ACTIVE_STATES, CountryPeriod
+from services.registration.domain import ACCEPTED, ACTIVE_STATES, CountryPeriod
 from services.registration.models import (
     Account,
     Country,
@@ -106,6 +106,17 @@ def read_registration(conn: Connection, registration_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFound("No such registration.")
     return _row_dict(row)
+
+
+def read_registrations(conn: Connection, registration_ids: list[str]) -> list[dict[str, Any]]:
+    if not registration_ids:
+        return []
+    return [_row_dict(row) for row in conn.execute(_READ.where(_REG.c.id.in_(registration_ids)))]
+
+
+def has_accepted(conn: Connection, account_id: str) -> bool:
+    return conn.scalar(select(_REG.c.id).where(_REG.c.account_id == account_id,
+                                               _REG.c.status == ACCEPTED).limit(1)) is not None
 
 
 def list_registrations(conn: Connection, filters: dict[str, Any], account_id: str | None,

@@ -337,6 +337,20 @@ class RegistrationService:
             raise NotFound("No such registration.")
         return domain.contact_details(registration)
 
+    @rpc
+    def get_public_profiles(self, registration_ids: list[str]) -> list[dict[str, Any]]:
+        """Public profiles (no personal data) of the registrations the caller may know of:
+        their own in any state, accepted ones once the caller may browse the catalogue, and
+        their partnership's or everything for staff. Others are left out, not refused."""
+        caller = self.auth.caller
+        reader = self.db.reader
+        wanted = [str(i) for i in (registration_ids or [])][:50]
+        rows = repository.read_registrations(reader, wanted)
+        browsing = domain.may_browse_accepted(caller, repository.has_accepted(reader, caller.account_id))
+        return [domain.event_profile(jsonable(row)) for row in rows
+                if domain.may_see_profile(caller, row["account_id"], row["partnership_id"],
+                                          row["status"], browsing)]
+
     @handles("matching", "contact_accepted")
     def handle_contact_accepted(self, payload: dict[str, Any]) -> None:
         session = self.db.session
