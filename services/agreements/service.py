@@ -4,6 +4,7 @@ signatures, the financial agreement and closing reports."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -146,13 +147,23 @@ class AgreementsService:
                                     "propose_exchange", payload, propose)
 
     @rpc
-    def confirm_exchange(self, exchange_id: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def confirm_exchange(self, exchange_id: str, payload: dict[str, Any] | None = None,
+                         idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("confirm_exchange", idempotency_key, [exchange_id, payload],
+                          lambda: self._confirm_exchange(exchange_id, payload))
+
+    def _confirm_exchange(self, exchange_id: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         data = load(_confirm, payload or {})
         return self._transition(exchange_id, lc.CONFIRM, data.get("version"), data.get("comment"),
                                 event="exchange_confirmed", not_proposer=True)
 
     @rpc
-    def decline_exchange(self, exchange_id: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def decline_exchange(self, exchange_id: str, payload: dict[str, Any] | None = None,
+                         idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("decline_exchange", idempotency_key, [exchange_id, payload],
+                          lambda: self._decline_exchange(exchange_id, payload))
+
+    def _decline_exchange(self, exchange_id: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         data = load(_confirm, payload or {})
         return self._transition(exchange_id, lc.DECLINE, data.get("version"), data.get("comment"),
                                 event="exchange_cancelled", not_proposer=True,
@@ -201,7 +212,12 @@ class AgreementsService:
     # --- the plan -------------------------------------------------------------------------
 
     @rpc
-    def update_exchange(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def update_exchange(self, exchange_id: str, payload: dict[str, Any],
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("update_exchange", idempotency_key, [exchange_id, payload],
+                          lambda: self._update_exchange(exchange_id, payload))
+
+    def _update_exchange(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
         data = load(_update, payload)
         session = self.db.session
@@ -226,10 +242,15 @@ class AgreementsService:
                                 before, comment)
         if before != target or before == lc.SUBMITTED:
             self._emit(exchange, "exchange_submitted", caller.account_id)
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     @rpc
-    def submit_exchange(self, exchange_id: str, version: int | None = None) -> dict[str, Any]:
+    def submit_exchange(self, exchange_id: str, version: int | None = None,
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("submit_exchange", idempotency_key, [exchange_id, version],
+                          lambda: self._submit_exchange(exchange_id, version))
+
+    def _submit_exchange(self, exchange_id: str, version: int | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         session = self.db.session
         exchange, parts = self._visible(exchange_id, for_update=True)
@@ -240,12 +261,17 @@ class AgreementsService:
         before, exchange.status, exchange.updated_at = exchange.status, target, utcnow()
         repository.add_timeline(session, exchange, caller.account_id, _main_part(parts), "submit", before)
         self._emit(exchange, "exchange_submitted", caller.account_id)
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     # --- validation by both partnerships -------------------------------------------------
 
     @rpc
-    def validate_exchange(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def validate_exchange(self, exchange_id: str, payload: dict[str, Any],
+                          idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("validate_exchange", idempotency_key, [exchange_id, payload],
+                          lambda: self._validate_exchange(exchange_id, payload))
+
+    def _validate_exchange(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
         data = load(_decision, payload)
         session = self.db.session
@@ -272,7 +298,7 @@ class AgreementsService:
         exchange.updated_at = utcnow()
         repository.add_timeline(session, exchange, caller.account_id, "+".join(deciding),
                                 data["decision"], before, data.get("comment"))
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     # --- the commitment to quality --------------------------------------------------------
 
@@ -295,7 +321,13 @@ class AgreementsService:
 
     @rpc
     def sign_commitment(self, exchange_id: str, payload: dict[str, Any],
-                        client: dict[str, str] | None = None) -> dict[str, Any]:
+                        client: dict[str, str] | None = None,
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("sign_commitment", idempotency_key, [exchange_id, payload],
+                          lambda: self._sign_commitment(exchange_id, payload, client))
+
+    def _sign_commitment(self, exchange_id: str, payload: dict[str, Any],
+                         client: dict[str, str] | None) -> dict[str, Any]:
         caller = self.auth.caller
         data = load(_sign, payload)
         session = self.db.session
@@ -330,7 +362,7 @@ class AgreementsService:
                        document_sha256=document.sha256)
         exchange.updated_at = utcnow()
         repository.add_timeline(session, exchange, caller.account_id, party, "sign", before)
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     # --- the financial agreement (VO and VOP) -------------------------------------------
 
@@ -344,7 +376,12 @@ class AgreementsService:
         return views.financial_agreement_view(agreement)
 
     @rpc
-    def set_bank_details(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def set_bank_details(self, exchange_id: str, payload: dict[str, Any],
+                         idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("set_bank_details", idempotency_key, [exchange_id, payload],
+                          lambda: self._set_bank_details(exchange_id, payload))
+
+    def _set_bank_details(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
         data = load(_bank, payload)
         session = self.db.session
@@ -361,11 +398,16 @@ class AgreementsService:
         agreement.iban_masked = account.masked_iban
         agreement.updated_at = utcnow()
         repository.add_timeline(session, exchange, caller.account_id, "vo", "bank_details", exchange.status)
-        session.commit()
+        session.flush()
         return views.financial_agreement_view(agreement)
 
     @rpc
-    def sign_financial_agreement(self, exchange_id: str, version: int | None = None) -> dict[str, Any]:
+    def sign_financial_agreement(self, exchange_id: str, version: int | None = None,
+                                 idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("sign_financial_agreement", idempotency_key, [exchange_id, version],
+                          lambda: self._sign_financial_agreement(exchange_id, version))
+
+    def _sign_financial_agreement(self, exchange_id: str, version: int | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         session = self.db.session
         exchange, parts = self._visible(exchange_id, for_update=True)
@@ -392,7 +434,7 @@ class AgreementsService:
         exchange.updated_at = now
         repository.add_timeline(session, exchange, caller.account_id, "+".join(signing),
                                 "sign_financial_agreement", before)
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     # --- the stay and after --------------------------------------------------------------
 
@@ -415,7 +457,12 @@ class AgreementsService:
         return moved
 
     @rpc
-    def submit_closing_report(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def submit_closing_report(self, exchange_id: str, payload: dict[str, Any],
+                              idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("submit_closing_report", idempotency_key, [exchange_id, payload],
+                          lambda: self._submit_closing_report(exchange_id, payload))
+
+    def _submit_closing_report(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         caller = self.auth.caller
         data = load(_report, payload)
         session = self.db.session
@@ -434,7 +481,7 @@ class AgreementsService:
         repository.add_timeline(session, exchange, caller.account_id, party, action, before)
         if action == lc.REPORT:
             self._emit(exchange, "closing_report_submitted", caller.account_id)
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     @rpc
     def get_closing_reports(self, exchange_id: str) -> list[dict[str, Any]]:
@@ -444,7 +491,12 @@ class AgreementsService:
                 for r in repository.closing_reports(self.db.session, exchange.id)]
 
     @rpc
-    def cancel_exchange(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def cancel_exchange(self, exchange_id: str, payload: dict[str, Any],
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        return self._once("cancel_exchange", idempotency_key, [exchange_id, payload],
+                          lambda: self._cancel_exchange(exchange_id, payload))
+
+    def _cancel_exchange(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         data = load(_cancel, payload)
         return self._transition(exchange_id, lc.CANCEL, data.get("version"), data["reason"],
                                 event="exchange_cancelled", cancel_reason=data["reason"])
@@ -484,7 +536,7 @@ class AgreementsService:
         repository.add_timeline(session, exchange, caller.account_id, _main_part(parts), action,
                                 before, comment)
         self._emit(exchange, event, caller.account_id)
-        return self._commit_view(exchange, parts)
+        return self._flushed_view(exchange, parts)
 
     def _system_transition(self, exchange: Exchange, action: str, event: str | None) -> None:
         before = exchange.status
@@ -588,12 +640,18 @@ class AgreementsService:
             "start_date": exchange.start_date, "end_date": exchange.end_date, **extra,
         }, actor_id))
 
-    def _commit_view(self, exchange: Exchange, parts: frozenset[str]) -> dict[str, Any]:
+    def _flushed_view(self, exchange: Exchange, parts: frozenset[str]) -> dict[str, Any]:
         try:
-            self.db.session.commit()
+            self.db.session.flush()  # a stale version shows here; the commit follows in _once
         except StaleDataError as exc:
             raise StaleVersion("Someone else changed this exchange; reload it.") from exc
         return self._view(exchange, parts)
+
+    def _once(self, operation: str, key: str | None, request: Any,
+              write: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Run a write and commit it, at most once per Idempotency-Key."""
+        return self.idempotency.run(self.db.session, key, self.auth.caller.account_id, operation,
+                                    request, write)
 
     def _view(self, exchange: Exchange, parts: frozenset[str]) -> dict[str, Any]:
         return _exchange.dump(views.exchange_view(self.db.session, exchange, parts))
