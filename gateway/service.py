@@ -6,10 +6,11 @@ nameko runs them as one service.
 
 from __future__ import annotations
 
+from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.matching import MatchingRoutes
 from gateway.routes.ops import OpsRoutes
 from gateway.routes.registration import RegistrationRoutes
 
 
-class GatewayService(OpsRoutes, RegistrationRoutes, MatchingRoutes):
+class GatewayService(OpsRoutes, RegistrationRoutes, MatchingRoutes, AgreementRoutes):
     name = "gateway"
