@@ -1,0 +1,206 @@
+"""An exchange over HTTP: from an accepted contact to a commitment signed by four parties, and
+the rules that refuse what the scheme does not allow."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from services.agreements.sealing import check_seals
+from tests.e2e.test_matching_journey import _accepted, _eventually
+from tests.helpers import login, make_account, partnership_id, unique_email
+
+pytestmark = pytest.mark.e2e
+
+
+def _contact_point(api: Any, db_engines: Any, code: str) -> dict[str, str]:
+    email = unique_email(f"cp-{code.lower()}")
+    make_account(db_engines["registration"], email, ["partnership_contact"], code)
+    return login(api, email)
+
+
+def _next_weekday(start: date, weekday: int) -> date:
+    return start + timedelta(days=(weekday - start.weekday()) % 7)
+
+
+def _plan(start: date, days: int = 5) -> dict[str, Any]:
+    end = start + timedelta(days=days - 1)
+    return {
+        "mode": "physical", "start_date": start.isoformat(), "end_date": end.isoformat(),
+        "travel_days_before": 0, "travel_days_after": 0, "objectives": ["learn"],
+        "activity_types": ["knowledge_sharing", "networking"], "languages": ["en"],
+        "action_plan": [{"date": start.isoformat(), "title": "Visit of the recycling plants",
+                         "description": "Sorting lines and fibre recovery"},
+                        {"date": (start + timedelta(days=1)).isoformat(),
+                         "title": "Workshop with the cluster's members"}],
+        "expected_outcomes": "A joint project on textile recycling.",
+        "responsibilities": {"visitor": "Present our circular programme.",
+                             "host": "Organise the visits and the workshop."},
+    }
+
+
+@pytest.fixture
+def pair(api, db_engines):
+    """An accepted visitor in PT (GREENMOB) and host in DE (TEXCIRC) with an accepted contact."""
+    vop = _contact_point(api, db_engines, "GREENMOB")
+    hop = _contact_point(api, db_engines, "TEXCIRC")
+    greenmob = partnership_id(db_engines["registration"], "GREENMOB")
+    texcirc = partnership_id(db_engines["registration"], "TEXCIRC")
+    visitor, visitor_reg = _accepted(api, vop, greenmob, "PT", ["visitor"], "Circular textiles.")
+    host, host_reg = _accepted(api, hop, texcirc, "DE", ["host"], "Textile recycling plants.")
+    asked = api.post("/api/v1/contacts", json={"registration_id": host_reg, "message": "March?"},
+                     headers=visitor)
+    assert asked.status_code == 201, asked.text
+    contact_id = asked.json()["id"]
+    assert api.post(f"/api/v1/contacts/{contact_id}/accept", headers=host).status_code == 200
+    return {"visitor": visitor, "host": host, "vop": vop, "hop": hop, "contact_id": contact_id,
+            "visitor_reg": visitor_reg, "host_reg": host_reg}
+
+
+def _propose(api: Any, pair: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    proposed = api.post("/api/v1/exchanges", json={"contact_id": pair["contact_id"], "plan": plan},
+                        headers={**pair["visitor"], "Idempotency-Key": "propose-1"})
+    assert proposed.status_code == 201, proposed.text
+    return proposed.json()
+
+
+def test_an_exchange_goes_from_an_accepted_contact_to_four_signatures(api, pair, tmp_path):
+    start = _next_weekday(date.today() + timedelta(days=60), 0)  # a Monday
+    exchange = _propose(api, pair, _plan(start))
+    assert exchange["status"] == "proposed" and exchange["reference"].startswith("CXC-")
+    assert exchange["visitor"]["country"] == "PT" and exchange["host"]["country"] == "DE"
+    again = api.post("/api/v1/exchanges", json={"contact_id": pair["contact_id"], "plan": _plan(start)},
+                     headers={**pair["visitor"], "Idempotency-Key": "propose-1"})
+    assert again.status_code == 201 and again.json()["id"] == exchange["id"]
+    path = f"/api/v1/exchanges/{exchange['id']}"
+
+    assert api.post(f"{path}/confirm", headers=pair["visitor"]).status_code == 403
+    confirmed = api.post(f"{path}/confirm", headers=pair["host"])
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "draft"
+
+    days = api.get(f"{path}/working-days?start_date={start.isoformat()}"
+                   f"&end_date={(start + timedelta(days=6)).isoformat()}", headers=pair["host"])
+    assert days.status_code == 200 and days.json()["working_days"] == 5
+    assert {d["reason"] for d in days.json()["excluded"]} == {"weekend"}
+
+    submitted = api.post(f"{path}/submit", headers=pair["visitor"])
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] == "submitted"
+
+    first = api.post(f"{path}/validation", json={"decision": "approve"}, headers=pair["vop"])
+    assert first.status_code == 200 and first.json()["status"] == "submitted"
+    assert api.post(f"{path}/validation", json={"decision": "approve"},
+                    headers=pair["visitor"]).status_code == 403
+    validated = api.post(f"{path}/validation", json={"decision": "approve"}, headers=pair["hop"])
+    assert validated.json()["status"] == "validated"
+
+    pdf = api.get(f"{path}/commitment.pdf", headers=pair["visitor"])
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    sha = hashlib.sha256(pdf.content).hexdigest()
+    assert pdf.headers["X-Content-SHA256"] == sha == validated.json()["document"]["sha256"]
+    (tmp_path / "c.pdf").write_bytes(pdf.content)
+    text = subprocess.run(["pdftotext", str(tmp_path / "c.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert exchange["reference"] in text and "Visit of the recycling plants" in text
+    subprocess.run(["pdftoppm", "-png", "-r", "40", str(tmp_path / "c.pdf"), str(tmp_path / "page")],
+                   check=True)
+    assert list(tmp_path.glob("page*.png"))
+
+    refused = api.post(f"{path}/signatures", json={"party": "vo", "document_sha256": sha},
+                       headers=pair["host"])
+    assert refused.status_code == 403
+    stale = api.post(f"{path}/signatures", json={"document_sha256": "0" * 64}, headers=pair["host"])
+    assert stale.status_code == 409
+    for who in ("visitor", "host", "vop", "hop"):
+        signed = api.post(f"{path}/signatures", json={"document_sha256": sha},
+                          headers={**pair[who], "User-Agent": f"test-{who}"})
+        assert signed.status_code == 200, signed.text
+    final = signed.json()
+    assert final["status"] == "signed"
+    assert all(s["signed"] and s["document_sha256"] == sha for s in final["signatures"])
+
+    sealed = api.get(f"{path}/commitment.pdf?signed=true", headers=pair["hop"]).content
+    assert sealed.startswith(pdf.content)
+    checks = check_seals(sealed)
+    assert [c.field_name for c in checks] == ["Sig_VO", "Sig_HO", "Sig_VOP", "Sig_HOP"]
+    assert all(c.intact and c.valid for c in checks)
+
+    timeline = api.get(f"{path}/timeline", headers=pair["vop"]).json()
+    assert [t["action"] for t in timeline][:3] == ["propose", "confirm", "submit"]
+
+    _email, stranger = _stranger(api)
+    assert api.get(path, headers=stranger).status_code == 404
+    assert api.get(f"{path}/commitment.pdf", headers=stranger).status_code == 404
+
+
+def _stranger(api: Any) -> tuple[str, dict[str, str]]:
+    from tests.helpers import sign_up
+
+    return sign_up(api)
+
+
+def test_an_edit_after_validation_voids_the_signatures(api, pair):
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    exchange = _propose(api, pair, _plan(start))
+    path = f"/api/v1/exchanges/{exchange['id']}"
+    api.post(f"{path}/confirm", headers=pair["host"])
+    api.post(f"{path}/submit", headers=pair["visitor"])
+    api.post(f"{path}/validation", json={"decision": "approve"}, headers=pair["vop"])
+    validated = api.post(f"{path}/validation", json={"decision": "approve"}, headers=pair["hop"]).json()
+    sha = validated["document"]["sha256"]
+    assert api.post(f"{path}/signatures", json={"document_sha256": sha},
+                    headers=pair["visitor"]).status_code == 200
+    current = api.get(path, headers=pair["host"])
+    assert api.patch(path, json={"plan": {"expected_outcomes": "Two joint projects."}},
+                     headers=pair["host"]).status_code == 428
+    edited = api.patch(path, json={"plan": {"expected_outcomes": "Two joint projects."}},
+                       headers={**pair["host"], "If-Match": current.headers["ETag"]})
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert body["status"] == "submitted"
+    assert body["content_version"] == validated["content_version"] + 1
+    assert not any(s["signed"] for s in body["signatures"])
+    assert api.patch(path, json={"plan": {"expected_outcomes": "Stale."}},
+                     headers={**pair["host"], "If-Match": current.headers["ETag"]}).status_code == 409
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"days": 2}, "end_date", "needs at least 3"),
+    ({"days": 35}, "end_date", "at most one month"),
+    ({"outcomes": "An internship for our junior designer."}, "expected_outcomes", "internship"),
+])
+def test_a_plan_that_breaks_a_rule_is_refused_naming_it(api, pair, change, field, words):
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    plan = _plan(start, change.get("days", 5))
+    if "outcomes" in change:
+        plan["expected_outcomes"] = change["outcomes"]
+    exchange = _propose(api, pair, plan)
+    path = f"/api/v1/exchanges/{exchange['id']}"
+    api.post(f"{path}/confirm", headers=pair["host"])
+    refused = api.post(f"{path}/submit", headers=pair["visitor"])
+    assert refused.status_code == 422
+    assert any(words in message for message in refused.json()["errors"][field])
+
+
+def test_an_organisation_visits_at_most_once(api, pair):
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    _propose(api, pair, _plan(start))
+    second = api.post("/api/v1/exchanges", json={"contact_id": pair["contact_id"]},
+                      headers=pair["visitor"])
+    assert second.status_code == 409 and "at most once" in second.json()["detail"]
+
+
+def test_a_same_country_pair_is_refused(api, db_engines):
+    cp = _contact_point(api, db_engines, "GREENMOB")
+    greenmob = partnership_id(db_engines["registration"], "GREENMOB")
+    visitor, _ = _accepted(api, cp, greenmob, "PT", ["visitor"], "Circular textiles.")
+    _host, host_reg = _accepted(api, cp, greenmob, "PT", ["host"], "Recycling plants.")
+    _eventually(lambda: api.get(f"/api/v1/catalogue/{host_reg}", headers=visitor).status_code == 200)
+    refused = api.post("/api/v1/exchanges", json={"counterpart_registration_id": host_reg},
+                       headers=visitor)
+    assert refused.status_code == 422
+    assert "another country" in refused.json()["errors"]["host_registration_id"][0]
