@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from gateway.routes.matching import MatchingRoutes
 from gateway.routes.ops import OpsRoutes
+from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
 
 
-class GatewayService(OpsRoutes, RegistrationRoutes, MatchingRoutes):
+class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, MatchingRoutes):
     name = "gateway"
