@@ -138,12 +138,12 @@ def api(method: str, url: str, summary: str, **meta: Any) -> Any:
 
     def decorate(fn: Any) -> Any:
         @functools.wraps(fn)
-        def route(self: Any, request: Request, **values: str) -> Any:
-            if any("\x00" in value for value in values.values()):
+        def route(self: Any, request: Request, *args: str, **values: str) -> Any:
+            if any("\x00" in value for value in (*args, *values.values())):
                 raise NotFound("No such resource.")
             if spec.auth:
                 bearer_token(request, self.tokens)
-            return fn(self, request, **values)
+            return fn(self, request, *args, **values)
 
         return register(route)
 
