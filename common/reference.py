@@ -49,3 +49,22 @@ def language_codes() -> frozenset[str]:
 
 def country_codes() -> frozenset[str]:
     return frozenset(c["code"] for c in countries())
+
+
+_LABELLED = ("sectors", "objectives", "activity_types")
+
+
+@cache
+def labels() -> dict[str, dict[str, str]]:
+    """Human labels by kind and code: sectors, objectives, activity types, languages,
+    modes, countries (what people read; the codes stay for machines)."""
+    tax = taxonomy()
+    found = {kind: dict(tax[kind]) for kind in _LABELLED}
+    found["languages"] = dict(tax.get("language_names", {}))
+    found["modes"] = {"physical": "physical", "virtual": "virtual"}
+    found["countries"] = {c["code"]: c["name"] for c in countries()}
+    return found
+
+
+def label(kind: str, code: str) -> str:
+    return labels().get(kind, {}).get(code, code)

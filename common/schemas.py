@@ -31,9 +31,51 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+def text_errors(data: Any) -> dict[str, list[str]]:
+    """Strings no database stores: NUL characters and lone surrogates (JSON's "\\ud800"),
+    by their path. Walked without recursion, so any depth is safe."""
+    errors: dict[str, list[str]] = {}
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                key = str(key)
+                sub = f"{path}.{key}" if path else key
+                problem = _text_problem(key)
+                if problem:
+                    errors.setdefault(sub.encode("utf-8", "backslashreplace").decode(), []).append(
+                        "The name " + problem)
+                pending.append((sub, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{index}" if path else str(index), item)
+                           for index, item in enumerate(value))
+        elif isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                errors.setdefault(path.encode("utf-8", "backslashreplace").decode() or "_schema",
+                                  []).append("The text " + problem)
+    return errors
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (not valid Unicode)."
+    return None
+
+
 def load(schema: Schema, data: Any, **kwargs: Any) -> dict[str, Any]:
+    """Input through a contract: every RPC payload and query passes here, whoever sent it, so
+    this is where text that would break a database write is refused by field."""
     if not isinstance(data, dict):
         raise ValidationFailed("The body must be a JSON object.", {"_schema": ["Expected an object."]})
+    bad_text = text_errors(data)
+    if bad_text:
+        raise ValidationFailed("Some fields are not valid.", bad_text)
     try:
         return schema.load(data, **kwargs)
     except ValidationError as exc:

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import secrets
+import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,8 @@ PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 DOCUMENT_TYPES = frozenset({PDF, DOCX})
 EXTENSIONS = {PDF: "pdf", DOCX: "docx"}
+SNIFF_BYTES = 8192  # what content sniffing reads of a file
+MAX_FILENAME = 150
 
 
 @dataclass(frozen=True)
@@ -41,21 +44,44 @@ class StoredObject:
 
 
 def sniff(data: bytes) -> str | None:
-    return filetype.guess_mime(data[:8192] if len(data) > 8192 else data)
+    return filetype.guess_mime(data[:SNIFF_BYTES] if len(data) > SNIFF_BYTES else data)
 
 
 def check_document(data: bytes, allowed: frozenset[str], max_bytes: int) -> str:
     """The sniffed content type, or the 413/415 the upload deserves."""
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(f"The file is {len(data)} bytes; the limit is {max_bytes} bytes.")
-    if not data:
+    return check_document_head(data[:SNIFF_BYTES], len(data), allowed, max_bytes)
+
+
+def check_document_head(head: bytes, size: int, allowed: frozenset[str], max_bytes: int) -> str:
+    """check_document from the file's first SNIFF_BYTES and its size, for a stored object
+    that need not be downloaded again."""
+    if size > max_bytes:
+        raise PayloadTooLarge(f"The file is {size} bytes; the limit is {max_bytes} bytes.")
+    if not size or not head:
         raise UnsupportedMediaType("The file is empty.")
-    content_type = sniff(data)
+    content_type = sniff(head)
     if content_type not in allowed:
         names = ", ".join(sorted(EXTENSIONS.get(t, t) for t in allowed))
         found = content_type or "an unknown type"
         raise UnsupportedMediaType(f"The file's content is {found}; accepted: {names}.")
     return content_type
+
+
+def safe_filename(name: str | None, default: str = "file") -> str:
+    """A client's file name fit to keep and to send back: the base name only (no directory
+    of either convention), no control or format characters, at most MAX_FILENAME
+    characters with the extension kept."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in unicodedata.normalize("NFC", base)
+                   if unicodedata.category(ch)[0] != "C")
+    base = base.strip().strip(".").strip()
+    if not base:
+        return default
+    if len(base) > MAX_FILENAME:
+        stem, dot, ext = base.rpartition(".")
+        ext = ext if dot and len(ext) <= 10 else ""
+        base = (stem if ext else base)[: MAX_FILENAME - len(ext) - 1].rstrip() + (f".{ext}" if ext else "")
+    return base
 
 
 def random_key(prefix: str) -> str:
@@ -84,6 +110,13 @@ class LocalBackend:
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound("No such document.") from exc
+
+    def head(self, key: str, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                return handle.read(length)
         except FileNotFoundError as exc:
             raise NotFound("No such document.") from exc
 
@@ -138,6 +171,19 @@ class S3Backend:
             response.close()
             response.release_conn()
 
+    def head(self, key: str, length: int) -> bytes:
+        from minio.error import S3Error
+
+        try:
+            response = self.client.get_object(self.bucket, key, offset=0, length=length)
+        except S3Error as exc:
+            raise NotFound("No such document.") from exc
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
     def meta(self, key: str) -> dict[str, str]:
         from minio.error import S3Error
 
@@ -169,18 +215,30 @@ class ObjectStore:
             self.backend.ensure_bucket()
 
     def put(self, prefix: str, data: bytes, content_type: str) -> StoredObject:
-        obj = StoredObject(
-            key=random_key(prefix),
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
-            content_type=content_type,
-        )
+        """An upload, under a random key (nobody can guess or choose where it lands)."""
+        return self.put_at(random_key(prefix), data, content_type)
+
+    def put_at(self, key: str, data: bytes, content_type: str) -> StoredObject:
+        """A document the platform made, under a key the caller chose (content-addressed
+        documents name their key after their SHA-256, so writing one twice is harmless)."""
+        obj = StoredObject(key=key, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                           content_type=content_type)
         self.backend.put(obj.key, data, {"content_type": content_type, "sha256": obj.sha256,
                                           "size": str(obj.size)})
         return obj
 
     def get(self, key: str) -> bytes:
         return self.backend.get(key)
+
+    def head(self, key: str, length: int = SNIFF_BYTES) -> bytes:
+        """The object's first `length` bytes (a range read)."""
+        return self.backend.head(key, length)
+
+    def stat(self, key: str) -> StoredObject:
+        """What was recorded when the object was stored: size, SHA-256, content type."""
+        meta = self.backend.meta(key)
+        return StoredObject(key=key, sha256=meta.get("sha256", ""), size=int(meta.get("size") or 0),
+                            content_type=meta.get("content_type", ""))
 
     def delete(self, key: str) -> None:
         self.backend.delete(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -11,12 +12,14 @@ from typing import Any
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from prometheus_client import Counter, Histogram
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request, Response
 
-from common.errors import AppError
+from common.errors import PROBLEMS_PATH, AppError, NotFound
 from common.logs import bind, clear, request_id_from
 from common.rpc import BROKER_ERRORS
+from gateway.requests import bearer_token
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("gateway.access")
@@ -44,10 +47,14 @@ class RouteSpec:
     auth: bool = True
     query: Any = None
     errors: tuple[int, ...] = ()
-    content: str = "application/json"
+    content: str | tuple[str, ...] = "application/json"
     body_content: str = "application/json"
     hidden: bool = False
     idempotent: bool = False  # accepts an Idempotency-Key header (POSTs that create)
+    rpc: bool = True  # answers 503/504 when a service behind it is down or slow
+    links: dict[str, Any] = field(default_factory=dict)  # OpenAPI links of the success response
+    same_body: tuple[int, ...] = ()  # other statuses answered with the success body (health: 503)
+    location: bool = False  # the success response carries Location
 
 
 ROUTES: list[RouteSpec] = []
@@ -60,7 +67,11 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 def problem_response(status: int, title: str, detail: str, errors: dict | None = None,
                      slug: str = "") -> Response:
-    body: dict[str, Any] = {"type": f"https://clusterxchange.eu/problems/{slug or status}",
+    """A problem document; its `type` is one of this gateway's /problems pages, or
+    about:blank (titled with the HTTP status phrase) for plain HTTP errors."""
+    if not slug:
+        title = HTTP_STATUS_CODES.get(status, title)
+    body: dict[str, Any] = {"type": f"{PROBLEMS_PATH}/{slug}" if slug else "about:blank",
                             "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
@@ -103,6 +114,13 @@ class ProblemWsgiApp(WsgiApp):
                 response = provider.handle_request(request)
             except HTTPException as exc:
                 response = response_for(exc)
+                if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+                    response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+            if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+                # RFC 6750: say how to authenticate, and that a token sent was refused.
+                sent = bool(request.headers.get("Authorization"))
+                response.headers["WWW-Authenticate"] = (
+                    'Bearer realm="clusterxchange"' + (', error="invalid_token"' if sent else ""))
             response.headers["X-Request-ID"] = request_id
             if environ.get(REPLAYED):
                 response.headers["Idempotent-Replayed"] = "true"
@@ -140,6 +158,24 @@ class Api(HttpRequestHandler):
 
 
 def api(method: str, url: str, summary: str, **meta: Any) -> Any:
-    """`@api("GET", "/api/v1/x/<id>", "Read an x", response=XSchema)`: a route and its docs."""
-    ROUTES.append(RouteSpec(method, url, summary, **meta))
-    return Api.decorator(method, url)
+    """`@api("GET", "/api/v1/x/<id>", "Read an x", response=XSchema)`: a route and its docs.
+
+    Before the route reads anything: path values that cannot name anything are 404, and on
+    authenticated routes the token is checked (401 comes before any 400/413/415 about a body).
+    """
+    spec = RouteSpec(method, url, summary, **meta)
+    ROUTES.append(spec)
+    register = Api.decorator(method, url)
+
+    def decorate(fn: Any) -> Any:
+        @functools.wraps(fn)
+        def route(self: Any, request: Request, *args: str, **values: str) -> Any:
+            if any("\x00" in value for value in (*args, *values.values())):
+                raise NotFound("No such resource.")
+            if spec.auth:
+                bearer_token(request, self.tokens)
+            return fn(self, request, *args, **values)
+
+        return register(route)
+
+    return decorate

@@ -11,6 +11,8 @@ from common.auth import TokenService
 from common.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 
 MAX_JSON_BYTES = 256 * 1024
+# No contract nests deeper than a handful of levels; a limit keeps every later walk cheap.
+MAX_JSON_DEPTH = 32
 
 
 def json_body(request: Request) -> Any:
@@ -23,9 +25,30 @@ def json_body(request: Request) -> Any:
     if len(raw) > MAX_JSON_BYTES:
         raise PayloadTooLarge(f"JSON bodies are limited to {MAX_JSON_BYTES} bytes.")
     try:
-        return json.loads(raw or b"null")
+        body = json.loads(raw or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:
+        raise BadRequest(f"The body nests deeper than {MAX_JSON_DEPTH} levels.") from exc
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise BadRequest(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return body
+
+
+def json_depth(value: Any) -> int:
+    """How deep arrays and objects nest (a scalar is 0), without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def optional_json_body(request: Request) -> Any:
@@ -46,7 +69,8 @@ def bearer_token(request: Request, tokens: TokenService) -> str:
 
 
 def query_args(request: Request) -> dict[str, str]:
-    return {key: value for key, value in request.args.items() if value != ""}
+    """Every query parameter, empty ones too: `?country=` is a value the schema refuses."""
+    return dict(request.args.items())
 
 
 def upload_bytes(request: Request, max_bytes: int) -> tuple[bytes, str | None]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
@@ -71,12 +73,41 @@ def idempotency_key(request: Request) -> str | None:
     return raw
 
 
-def paged(result: dict[str, Any]) -> Response:
-    return json_response(result["items"], headers={
+def paged(result: dict[str, Any], request: Request) -> Response:
+    """One page of a list: the items, X-Total-Count (across all pages) and RFC 8288 Link."""
+    headers = {
         "X-Total-Count": str(result["total"]),
         "X-Page": str(result["page"]),
         "X-Per-Page": str(result["per_page"]),
-    })
+    }
+    links = page_links(request, result["page"], result["per_page"], result["total"])
+    if links:
+        headers["Link"] = links
+    return json_response(result["items"], headers=headers)
+
+
+def page_links(request: Request, page: int, per_page: int, total: int) -> str:
+    """first/prev/next/last, each the same query with another page."""
+    last = max(1, -(-total // per_page))
+    pages = {"first": 1, "last": last}
+    if page > 1:
+        pages["prev"] = min(page - 1, last)
+    if page < last:
+        pages["next"] = page + 1
+    query = [(key, value) for key, value in request.args.items(multi=True) if key != "page"]
+    links = []
+    for rel in ("first", "prev", "next", "last"):
+        if rel in pages:
+            url = quote(request.path) + "?" + urlencode([*query, ("page", str(pages[rel]))])
+            links.append(f'<{url}>; rel="{rel}"')
+    return ", ".join(links)
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback and the exact name as RFC 8187 UTF-8."""
+    fallback = "".join(ch for ch in unicodedata.normalize("NFKD", filename)
+                       if 32 <= ord(ch) < 127 and ch not in '"\\') or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 def with_etag(resource: dict[str, Any], status: int = 200,

@@ -10,6 +10,30 @@ from gateway.routes.base import V1, Routes, paged
 from services.matching import schemas as matching
 
 CONTACT = f"{V1}/contacts/<string:contact_id>"
+_CONTACT_ID = {"contact_id": "$response.body#/id"}
+CONTACT_LINKS = {
+    "GetContact": {"operationId": "get_api_v1_contacts_by_contact_id", "parameters": _CONTACT_ID},
+    "AcceptContact": {"operationId": "post_api_v1_contacts_by_contact_id_accept",
+                      "parameters": _CONTACT_ID},
+    "DeclineContact": {"operationId": "post_api_v1_contacts_by_contact_id_decline",
+                       "parameters": _CONTACT_ID},
+    "ListMessages": {"operationId": "get_api_v1_contacts_by_contact_id_messages",
+                     "parameters": _CONTACT_ID},
+    "PostMessage": {"operationId": "post_api_v1_contacts_by_contact_id_messages",
+                    "parameters": _CONTACT_ID},
+}
+MESSAGE_LINKS = {
+    "GetMessage": {"operationId": "get_api_v1_contacts_by_contact_id_messages_by_message_id",
+                   "parameters": {"contact_id": "$response.body#/contact_id",
+                                  "message_id": "$response.body#/id"}},
+}
+ENTRY_LINKS = {
+    "GetCatalogueEntry": {"operationId": "get_api_v1_catalogue_by_registration_id",
+                          "parameters": {"registration_id": "$response.body#/registration_id"}},
+    "ContactParticipant": {"operationId": "post_api_v1_contacts",
+                           "requestBody": {"registration_id": "$response.body#/registration_id",
+                                           "message": "Hello, shall we talk about an exchange?"}},
+}
 
 
 class MatchingRoutes(Routes):
@@ -17,36 +41,39 @@ class MatchingRoutes(Routes):
          tags=["matching"], query=matching.CatalogueQuerySchema,
          response=matching.CatalogueEntrySchema, many=True, errors=(401, 403, 422))
     def search_catalogue(self, request: Request) -> Response:
-        return paged(self._call(request, "matching", "search_catalogue", query_args(request)))
+        return paged(self._call(request, "matching", "search_catalogue", query_args(request)),
+                     request)
 
     @api("GET", f"{V1}/catalogue/<string:registration_id>", "One catalogue entry",
-         tags=["matching"], response=matching.CatalogueEntrySchema, errors=(401, 403, 404))
+         tags=["matching"], response=matching.CatalogueEntrySchema, errors=(401, 403, 404),
+         links=ENTRY_LINKS)
     def get_catalogue_entry(self, request: Request, registration_id: str) -> Response:
         return json_response(self._call(request, "matching", "get_catalogue_entry",
                                         registration_id))
 
     @api("GET", f"{V1}/matches", "Best matches for a registration, each with its reasons",
          tags=["matching"], query=matching.MatchQuerySchema, response=matching.MatchSchema,
-         many=True, errors=(401, 404, 422))
+         many=True, errors=(401, 403, 404, 422))
     def get_matches(self, request: Request) -> Response:
-        matches = self._call(request, "matching", "get_matches", query_args(request))
-        return json_response(matches, headers={"X-Total-Count": str(len(matches))})
+        return paged(self._call(request, "matching", "get_matches", query_args(request)), request)
 
     @api("GET", f"{V1}/contacts", "Your contact requests, sent and received", tags=["contacts"],
          query=matching.ContactListQuerySchema, response=matching.ContactSchema, many=True,
          errors=(401, 422))
     def list_contacts(self, request: Request) -> Response:
-        return paged(self._call(request, "matching", "list_contacts", query_args(request)))
+        return paged(self._call(request, "matching", "list_contacts", query_args(request)),
+                     request)
 
     @api("POST", f"{V1}/contacts", "Ask another participant for contact, with a message",
          tags=["contacts"], body=matching.CreateContactSchema, response=matching.ContactSchema,
-         status=201, errors=(400, 401, 403, 404, 409, 422), idempotent=True)
+         status=201, errors=(401, 403, 404, 409, 422), links=CONTACT_LINKS, location=True,
+         idempotent=True)
     def create_contact(self, request: Request) -> Response:
         contact = self._call(request, "matching", "create_contact", json_body(request))
         return json_response(contact, 201, {"Location": f"{V1}/contacts/{contact['id']}"})
 
     @api("GET", CONTACT, "One contact request", tags=["contacts"],
-         response=matching.ContactSchema, errors=(401, 404))
+         response=matching.ContactSchema, errors=(401, 404), links=CONTACT_LINKS)
     def get_contact(self, request: Request, contact_id: str) -> Response:
         return json_response(self._call(request, "matching", "get_contact", contact_id))
 
@@ -65,11 +92,19 @@ class MatchingRoutes(Routes):
          errors=(401, 404))
     def list_messages(self, request: Request, contact_id: str) -> Response:
         return paged(self._call(request, "matching", "list_messages", contact_id,
-                                query_args(request)))
+                                query_args(request)), request)
 
     @api("POST", f"{CONTACT}/messages", "Write in an accepted contact's conversation",
          tags=["contacts"], body=matching.CreateMessageSchema, response=matching.MessageSchema,
-         status=201, errors=(400, 401, 404, 409, 422), idempotent=True)
+         status=201, errors=(401, 404, 409, 422), links=MESSAGE_LINKS, location=True,
+         idempotent=True)
     def post_message(self, request: Request, contact_id: str) -> Response:
         message = self._call(request, "matching", "post_message", contact_id, json_body(request))
-        return json_response(message, 201)
+        return json_response(message, 201, {
+            "Location": f"{V1}/contacts/{message['contact_id']}/messages/{message['id']}"})
+
+    @api("GET", f"{CONTACT}/messages/<string:message_id>", "One message of a contact",
+         tags=["contacts"], response=matching.MessageSchema, errors=(401, 404))
+    def get_message(self, request: Request, contact_id: str, message_id: str) -> Response:
+        return json_response(self._call(request, "matching", "get_message", contact_id,
+                                        message_id))

@@ -26,7 +26,8 @@ SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalon
 
 
 class OpsRoutes(Routes):
-    @api("GET", "/health", "Health of the broker and every service", auth=False, tags=["ops"])
+    @api("GET", "/health", "Health of the broker and every service", auth=False, tags=["ops"],
+         rpc=False, same_body=(503,))
     def health(self, request: Request) -> Response:
         report: dict[str, Any] = {"broker": "ok", "services": {}, "parked": {}}
         try:
@@ -49,7 +50,7 @@ class OpsRoutes(Routes):
         return json_response(report, 200 if healthy else 503)
 
     @api("GET", "/metrics", "Prometheus metrics", auth=False, tags=["ops"],
-         content="text/plain")
+         content="text/plain", rpc=False)
     def metrics(self, request: Request) -> Response:
         try:
             self._parked()
@@ -67,7 +68,8 @@ class OpsRoutes(Routes):
             PARKED.labels(service=service).set(count)
         return counts
 
-    @api("GET", f"{V1}/openapi.json", "This API's OpenAPI 3 document", auth=False, tags=["ops"])
+    @api("GET", f"{V1}/openapi.json", "This API's OpenAPI 3 document", auth=False, tags=["ops"],
+         rpc=False)
     def openapi(self, request: Request) -> Response:
         return json_response(openapi_document())
 

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import logging
+
 from werkzeug.wrappers import Request, Response
 
-from common.storage import DOCUMENT_TYPES, check_document
+from common.errors import AppError
+from common.storage import DOCUMENT_TYPES, DOCX, PDF, check_document
 from gateway.http import api, json_response
 from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
-from gateway.routes.base import V1, Routes, if_match, paged, with_etag
+from gateway.routes.base import V1, Routes, content_disposition, if_match, paged, with_etag
 from services.registration import schemas as reg
 
+log = logging.getLogger(__name__)
+
 REG_ERRORS = (401, 404)
+REGISTRATION = f"{V1}/registrations/<string:registration_id>"
+# Where a registration leads, for clients (and stateful fuzzers) walking the API.
+_REG_ID = {"registration_id": "$response.body#/id"}
+REGISTRATION_LINKS = {
+    "GetRegistration": {"operationId": "get_api_v1_registrations_by_registration_id",
+                        "parameters": _REG_ID},
+    "UpdateRegistration": {"operationId": "patch_api_v1_registrations_by_registration_id",
+                           "parameters": _REG_ID},
+    "CheckEligibility": {"operationId": "get_api_v1_registrations_by_registration_id_eligibility",
+                         "parameters": _REG_ID},
+    "SubmitRegistration": {"operationId": "post_api_v1_registrations_by_registration_id_submit",
+                           "parameters": _REG_ID},
+    "UploadCv": {"operationId": "put_api_v1_registrations_by_registration_id_cv",
+                 "parameters": _REG_ID},
+    "DownloadCv": {"operationId": "get_api_v1_registrations_by_registration_id_cv",
+                   "parameters": _REG_ID},
+    "GetMatches": {"operationId": "get_api_v1_matches",
+                   "parameters": {"registration_id": "$response.body#/id"}},
+}
 
 
 class RegistrationRoutes(Routes):
@@ -18,7 +42,8 @@ class RegistrationRoutes(Routes):
 
     @api("POST", f"{V1}/accounts", "Sign up as a participant", auth=False, tags=["accounts"],
          body=reg.CreateAccountSchema, response=reg.AccountSchema, status=201,
-         errors=(400, 409, 422, 429), idempotent=True)
+         errors=(409, 422, 429), location=True,
+         idempotent=True)
     def create_account(self, request: Request) -> Response:
         self.limits.check("signup", request.remote_addr or "?")
         account = self._call(request, "registration", "create_account", json_body(request),
@@ -27,7 +52,7 @@ class RegistrationRoutes(Routes):
 
     @api("POST", f"{V1}/auth/token", "Sign in: exchange email and password for a token",
          auth=False, tags=["accounts"], body=reg.TokenRequestSchema, response=reg.TokenSchema,
-         errors=(400, 401, 422, 429))
+         errors=(401, 422, 429))
     def create_token(self, request: Request) -> Response:
         self.limits.check("login", request.remote_addr or "?")
         token = self.rpc.call("registration", "create_token", json_body(request))
@@ -45,8 +70,8 @@ class RegistrationRoutes(Routes):
     def list_partnerships(self, request: Request) -> Response:
         return json_response(self.rpc.call("registration", "list_partnerships"))
 
-    @api("GET", f"{V1}/partnerships/<string:partnership_id>", "One partnership", auth=False,
-         tags=["partnerships"], response=reg.PartnershipSchema, errors=(404,))
+    @api("GET", f"{V1}/partnerships/<string:partnership_id>", "One partnership, by id or code",
+         auth=False, tags=["partnerships"], response=reg.PartnershipSchema, errors=(404,))
     def get_partnership(self, request: Request, partnership_id: str) -> Response:
         return json_response(self.rpc.call("registration", "get_partnership", partnership_id))
 
@@ -62,24 +87,28 @@ class RegistrationRoutes(Routes):
          query=reg.RegistrationListQuerySchema, response=reg.RegistrationSchema, many=True,
          errors=(401, 403, 422))
     def list_registrations(self, request: Request) -> Response:
-        return paged(self._call(request, "registration", "list_registrations", query_args(request)))
+        return paged(self._call(request, "registration", "list_registrations", query_args(request)),
+                     request)
 
     @api("POST", f"{V1}/registrations", "Start a registration (a draft)", tags=["registrations"],
          body=reg.CreateRegistrationSchema, response=reg.RegistrationSchema, status=201,
-         errors=(400, 401, 403, 404, 409, 422), idempotent=True)
+         errors=(401, 403, 404, 409, 422), links=REGISTRATION_LINKS, location=True,
+         idempotent=True)
     def create_registration(self, request: Request) -> Response:
         created = self._call(request, "registration", "create_registration", json_body(request))
         return with_etag(created, 201, {"Location": f"{V1}/registrations/{created['id']}"})
 
-    @api("GET", f"{V1}/registrations/<string:registration_id>", "One registration",
-         tags=["registrations"], response=reg.RegistrationSchema, errors=REG_ERRORS)
+    @api("GET", REGISTRATION, "One registration",
+         tags=["registrations"], response=reg.RegistrationSchema, errors=REG_ERRORS,
+         links=REGISTRATION_LINKS)
     def get_registration(self, request: Request, registration_id: str) -> Response:
         return with_etag(self._call(request, "registration", "get_registration", registration_id))
 
-    @api("PATCH", f"{V1}/registrations/<string:registration_id>",
-         "Edit a registration (send `version` or If-Match)", tags=["registrations"],
-         body=reg.UpdateRegistrationSchema, response=reg.RegistrationSchema,
-         errors=(400, 401, 403, 404, 409, 422))
+    @api("PATCH", REGISTRATION,
+         "Edit a registration: a JSON merge patch (RFC 7396); send `version` or If-Match",
+         tags=["registrations"], body=reg.UpdateRegistrationSchema,
+         body_content="application/merge-patch+json", response=reg.RegistrationSchema,
+         errors=(401, 403, 404, 409, 422, 428))
     def update_registration(self, request: Request, registration_id: str) -> Response:
         body = json_body(request)
         if isinstance(body, dict) and "version" not in body and if_match(request) is not None:
@@ -104,7 +133,7 @@ class RegistrationRoutes(Routes):
     @api("POST", f"{V1}/registrations/<string:registration_id>/assessment",
          "Accept, reject or ask for changes (the partnership's contact point)",
          tags=["registrations"], body=reg.AssessmentSchema, response=reg.RegistrationSchema,
-         errors=(400, 401, 403, 404, 409, 422))
+         errors=(401, 403, 404, 409, 422))
     def assess_registration(self, request: Request, registration_id: str) -> Response:
         body = json_body(request)
         if isinstance(body, dict) and if_match(request) is not None:
@@ -122,9 +151,11 @@ class RegistrationRoutes(Routes):
     @api("PUT", f"{V1}/registrations/<string:registration_id>/cv",
          "Upload the CV (PDF or DOCX, at most 5 MB; raw body or multipart field `file`)",
          tags=["registrations"], response=reg.RegistrationSchema,
-         body_content="application/pdf", errors=(401, 403, 404, 409, 413, 415))
+         body_content="application/pdf", errors=(400, 401, 403, 404, 409, 413, 415))
     def upload_cv(self, request: Request, registration_id: str) -> Response:
         token = bearer_token(request, self.tokens)
+        # Refused callers are refused before anything is read or stored.
+        self.rpc.call("registration", "check_cv_upload", registration_id, auth_token=token)
         max_bytes = self.config["UPLOADS"]["cv_max_bytes"]
         data, filename = upload_bytes(request, max_bytes)
         content_type = check_document(data, DOCUMENT_TYPES, max_bytes)
@@ -132,18 +163,23 @@ class RegistrationRoutes(Routes):
         try:
             result = self.rpc.call("registration", "attach_cv", registration_id, stored.key,
                                    filename, auth_token=token)
-        except Exception:
-            self.store.delete(stored.key)
+        except AppError as exc:
+            # Only a refusal proves nothing points at the object; after a timeout or an
+            # outage registration may have committed it, so it stays (an orphan at worst).
+            if 400 <= exc.status < 500:
+                self.store.delete(stored.key)
+            else:
+                log.warning("kept CV object %s: attach_cv ended with %s", stored.key,
+                            exc.__class__.__name__)
             raise
         return with_etag(result)
 
     @api("GET", f"{V1}/registrations/<string:registration_id>/cv", "Download the CV",
-         tags=["registrations"], content="application/octet-stream", errors=REG_ERRORS)
+         tags=["registrations"], content=(PDF, DOCX), errors=REG_ERRORS)
     def download_cv(self, request: Request, registration_id: str) -> Response:
         cv = self._call(request, "registration", "get_cv", registration_id)
         data = self.store.get(cv["key"])
-        filename = (cv.get("filename") or "cv").replace('"', "")
         return Response(data, mimetype=cv["content_type"], headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": content_disposition(cv.get("filename") or "cv"),
             "X-Content-SHA256": cv["sha256"], "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff"})

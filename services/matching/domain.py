@@ -60,7 +60,9 @@ def availability(profile: dict[str, Any]) -> tuple[tuple[date, date], ...]:
 
 def ensure_may_browse(caller: Caller, own_listed: bool) -> None:
     """Only accepted participants see the catalogue (and the staff who help them)."""
-    if caller.has("admin", "partnership_contact", "support_agent"):
+    if caller.has("admin", "support_agent"):
+        return
+    if caller.has("partnership_contact") and caller.partnership_id:
         return
     if caller.has("participant") and own_listed:
         return
@@ -70,7 +72,9 @@ def ensure_may_browse(caller: Caller, own_listed: bool) -> None:
 def ensure_may_match(caller: Caller, owner_account_id: str, partnership_id: str) -> None:
     if caller.is_admin or caller.account_id == owner_account_id:
         return
-    if caller.has("partnership_contact") and caller.partnership_id == partnership_id:
+    # Fails closed: a contact point whose token names no partnership sees no one's matches.
+    if (caller.has("partnership_contact") and caller.partnership_id is not None
+            and caller.partnership_id == partnership_id):
         return
     raise NotFound("No such registration in the catalogue.")
 

@@ -32,6 +32,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from common.reference import label
 from services.matching.text import TextIndex
 
 VISITOR = "visitor"
@@ -317,9 +318,14 @@ def _merged_windows(availability: Iterable[tuple[date, date]]) -> list[tuple[int
 # ---- explanations ---------------------------------------------------------------------------------
 
 
-def _words(codes: Iterable[str]) -> str:
-    items = [c.replace("_", " ") for c in codes]
+def _words(items: Iterable[str]) -> str:
+    items = list(items)
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _labels(kind: str, codes: Iterable[str]) -> list[str]:
+    """Reasons are read by people: the reference data's labels (the codes stay in `values`)."""
+    return [label(kind, code) for code in codes]
 
 
 def _iso(ordinal: int) -> str:
@@ -520,25 +526,30 @@ class MatchIndex:
     def __contains__(self, registration_id: object) -> bool:
         return registration_id in self._slot_of
 
-    def matches(self, registration_id: str, limit: int = 20) -> list[Match]:
+    def matches(self, registration_id: str, limit: int = 20, offset: int = 0) -> list[Match]:
         """The best counterparts of a registration, mutual score first (KeyError if unknown)."""
+        return self.match_page(registration_id, offset, limit)[0]
+
+    def match_page(self, registration_id: str, offset: int, limit: int) -> tuple[list[Match], int]:
+        """One page of matches, and how many counterparts there are in all."""
         me = self._slot_of[registration_id]
         n = self._n
         hosts, visitors = self._eligible(me, n)
         candidates = np.flatnonzero(hosts | visitors)
-        if limit <= 0 or not len(candidates):
-            return []
+        offset = max(offset, 0)
+        if limit <= 0 or offset >= len(candidates):
+            return [], len(candidates)
         parts = self._components(me, n)
         forward, backward = self._fits(parts, n)
         scores = np.sqrt(forward[candidates] * backward[candidates]) / self.weights.total()
-        best = self._top(candidates, scores, limit)
+        best = self._top(candidates, scores, offset + limit)[offset:]
         mine = self._side(me)
         texts = self._text.shared_terms(self._texts[me], [self._texts[slot] for slot, _ in best])
         return [
             Match(self._ids[slot], round(score, 6), HOST if hosts[slot] else VISITOR,
                   self._reasons(mine, self._side(slot), shared, self._contributions(parts, slot)))
             for (slot, score), shared in zip(best, texts, strict=True)
-        ]
+        ], len(candidates)
 
     def _eligible(self, me: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Slots that could host me and slots that could visit me, under the hard rules."""
@@ -664,7 +675,10 @@ class MatchIndex:
             return None
         template = {"sectors": "Both work in {}.", "objectives": "Shared objectives: {}.",
                     "activity_types": "Both want {}."}[kind]
-        return Reason(kind, template.format(_words(common)), tuple(common))
+        words = _labels(kind, common)
+        if kind == "activity_types":
+            words = [word[:1].lower() + word[1:] for word in words]
+        return Reason(kind, template.format(_words(words)), tuple(common))
 
     @staticmethod
     def _window_reason(me: _Side, them: _Side) -> Reason | None:
@@ -680,16 +694,17 @@ class MatchIndex:
         common = self._sets["languages"].decode(me.sets["languages"] & them.sets["languages"])
         if not common:
             return None
-        return Reason("languages", f"Common languages: {', '.join(common)}.", tuple(common))
+        return Reason("languages", f"Common languages: {', '.join(_labels('languages', common))}.",
+                      tuple(common))
 
     @staticmethod
     def _country_reason(me: _Side, them: _Side) -> Reason | None:
         parts, values = [], []
         if them.country in me.targets:
-            parts.append(f"{them.country} is one of your target countries")
+            parts.append(f"{label('countries', them.country)} is one of your target countries")
             values.append(them.country)
         if me.country in them.targets:
-            parts.append(f"they look for partners from {me.country}")
+            parts.append(f"they look for partners from {label('countries', me.country)}")
             values.append(me.country)
         if not parts:
             return None

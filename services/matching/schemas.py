@@ -77,15 +77,14 @@ class CatalogueEntrySchema(Schema):
                                                      "and this participant is accepted."})
 
 
-class MatchQuerySchema(Schema):
-    registration_id = fields.String(required=True)
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+class MatchQuerySchema(PageQuerySchema):
+    registration_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
 class ReasonSchema(Schema):
     kind = fields.String()
-    detail = fields.String()
-    values = fields.List(fields.String())
+    detail = fields.String(metadata={"description": "For people, with the reference data's labels."})
+    values = fields.List(fields.String(), metadata={"description": "The codes, for machines."})
 
 
 class MatchSchema(Schema):
@@ -102,12 +101,21 @@ class CreateContactSchema(Schema):
     message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class CounterpartSchema(Schema):
+    registration_id = fields.String()
+    name = fields.String(allow_none=True, metadata={
+        "description": "The organisation's public name (null once it left the catalogue)."})
+    country = fields.String(allow_none=True)
+
+
 class ContactSchema(Schema):
     id = fields.String()
     status = fields.String(validate=validate.OneOf(("open", "accepted", "declined", "expired")))
     direction = fields.String(validate=validate.OneOf(("sent", "received")))
     requester_registration_id = fields.String()
     recipient_registration_id = fields.String()
+    counterpart = fields.Nested(CounterpartSchema, metadata={
+        "description": "The other party, as the catalogue shows it."})
     message = fields.String()
     created_at = fields.DateTime()
     expires_at = fields.DateTime()

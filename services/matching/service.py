@@ -173,7 +173,8 @@ class MatchingService:
         return _entry.dump(view)
 
     @rpc
-    def get_matches(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+    def get_matches(self, query: dict[str, Any]) -> dict[str, Any]:
+        """One page of the best matches of a registration (`total`: every counterpart)."""
         caller = self.auth.caller
         params = load(_match_query, query or {})
         entry = self.db.reader.execute(
@@ -189,14 +190,16 @@ class MatchingService:
             # Listed in the table but not yet folded into this process's index: fold it now.
             self.catalogue.apply(self.db.reader.execute(select(CatalogueEntry.__table__).where(
                 CatalogueEntry.registration_id == registration_id)).first())
-        found = self.catalogue.index.matches(registration_id, params["limit"])
+        found, total = self.catalogue.index.match_page(
+            registration_id, (params["page"] - 1) * params["per_page"], params["per_page"])
         entries = self._entries([m.registration_id for m in found])
-        return [_match.dump({
+        items = [_match.dump({
             "registration_id": m.registration_id, "score": round(m.score, 4), "side": m.side,
             "reasons": [{"kind": r.kind, "detail": r.detail, "values": list(r.values)}
                         for r in m.reasons],
             "profile": domain.public_view(entries[m.registration_id].profile),
         }) for m in found if m.registration_id in entries]
+        return page_of(items, total, params["page"], params["per_page"])
 
     # --- contacts ------------------------------------------------------------------------
 
@@ -255,8 +258,9 @@ class MatchingService:
                               .order_by(table.c.created_at.desc(), table.c.id)
                               .offset((params["page"] - 1) * params["per_page"])
                               .limit(params["per_page"])).all()
-        return page_of([self._contact_view(row, caller) for row in rows], total, params["page"],
-                       params["per_page"])
+        names = self._public_names([_counterpart_id(row, caller) for row in rows])
+        return page_of([self._contact_view(row, caller, names) for row in rows], total,
+                       params["page"], params["per_page"])
 
     @rpc
     def get_contact(self, contact_id: str) -> dict[str, Any]:
@@ -296,6 +300,17 @@ class MatchingService:
                               .limit(params["per_page"])).all()
         return page_of([_message_view(row, caller) for row in rows], total, params["page"],
                        params["per_page"])
+
+    @rpc
+    def get_message(self, contact_id: str, message_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        self._visible_contact(contact_id, caller)
+        table = Message.__table__
+        row = self.db.reader.execute(select(table).where(
+            table.c.id == message_id, table.c.contact_id == contact_id)).first()
+        if row is None:
+            raise NotFound("No such message.")
+        return _message_view(row, caller)
 
     @rpc
     def post_message(self, contact_id: str, payload: dict[str, Any],
@@ -387,12 +402,28 @@ class MatchingService:
         domain.ensure_party(caller, contact.requester_account_id, contact.recipient_account_id)
         return contact
 
-    def _contact_view(self, contact: Any, caller: Caller) -> dict[str, Any]:
+    def _public_names(self, registration_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Organisation name and country of catalogue entries, by registration id."""
+        if not registration_ids:
+            return {}
+        table = CatalogueEntry.__table__
+        rows = self.db.reader.execute(select(table.c.registration_id, table.c.profile).where(
+            table.c.registration_id.in_(set(registration_ids)), table.c.listed.is_(True)))
+        return {row.registration_id: (row.profile or {}).get("organisation") or {} for row in rows}
+
+    def _contact_view(self, contact: Any, caller: Caller,
+                      names: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         direction = "sent" if contact.requester_account_id == caller.account_id else "received"
+        counterpart_id = _counterpart_id(contact, caller)
+        if names is None:
+            names = self._public_names([counterpart_id])
+        organisation = names.get(counterpart_id) or {}
         return _contact.dump({
             "id": contact.id, "status": contact.status, "direction": direction,
             "requester_registration_id": contact.requester_registration_id,
             "recipient_registration_id": contact.recipient_registration_id,
+            "counterpart": {"registration_id": counterpart_id, "name": organisation.get("name"),
+                            "country": organisation.get("country")},
             "message": contact.message, "created_at": contact.created_at,
             "expires_at": contact.expires_at, "responded_at": contact.responded_at,
             "version": contact.version})
@@ -408,6 +439,12 @@ def _between(account_a: str, account_b: str) -> Any:
              ContactRequest.recipient_account_id == account_b),
         and_(ContactRequest.requester_account_id == account_b,
              ContactRequest.recipient_account_id == account_a))
+
+
+def _counterpart_id(contact: Any, caller: Caller) -> str:
+    if contact.requester_account_id == caller.account_id:
+        return contact.recipient_registration_id
+    return contact.requester_registration_id
 
 
 def _contact_parties(contact: ContactRequest) -> dict[str, Any]:

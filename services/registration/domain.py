@@ -43,9 +43,27 @@ RESIDENCE_DAYS = 183
 def can_view(caller: Caller, account_id: str, partnership_id: str) -> bool:
     if caller.is_admin:
         return True
-    if caller.has("partnership_contact") and caller.partnership_id == partnership_id:
+    if is_contact_of(caller, partnership_id):
         return True
     return caller.account_id == account_id
+
+
+def is_contact_of(caller: Caller, partnership_id: str | None) -> bool:
+    """Fails closed: a contact point whose token names no partnership is contact of none."""
+    return (caller.has("partnership_contact") and caller.partnership_id is not None
+            and caller.partnership_id == partnership_id)
+
+
+def visible_scope(caller: Caller) -> tuple[str | None, str | None] | None:
+    """Which registrations a list shows the caller: (account_id, partnership_id) filters,
+    (None, None) for everything, None for nothing at all."""
+    if caller.is_admin:
+        return None, None
+    if caller.has("partnership_contact"):
+        return (None, caller.partnership_id) if caller.partnership_id else None
+    if caller.has("participant"):
+        return caller.account_id, None
+    raise NotAllowed("Your role may not list registrations.")
 
 
 def ensure_visible(caller: Caller, account_id: str, partnership_id: str) -> None:
@@ -62,10 +80,14 @@ def ensure_owner(caller: Caller, account_id: str) -> None:
 def ensure_assessor(caller: Caller, partnership_id: str) -> None:
     if caller.is_admin:
         return
-    if not caller.has("partnership_contact"):
+    if not is_contact_of(caller, partnership_id):
         raise NotAllowed("Only a contact point of the chosen partnership may assess.")
-    if caller.partnership_id != partnership_id:
-        raise NotAllowed("Only a contact point of the chosen partnership may assess.")
+
+
+def ensure_may_change_cv(caller: Caller, account_id: str, partnership_id: str, status: str) -> None:
+    ensure_visible(caller, account_id, partnership_id)
+    ensure_owner(caller, account_id)
+    ensure_editable(status, set())
 
 
 # --- state machine --------------------------------------------------------------------
@@ -80,6 +102,33 @@ def ensure_editable(status: str, changed_fields: set[str]) -> None:
                 "An accepted registration keeps its " + ", ".join(frozen) + "; withdraw and "
                 "register again to change them."
             )
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge member by member, `null` removes a member, anything else
+    (arrays included) replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def changed_members(current: dict[str, Any], patch: dict[str, Any]) -> set[str]:
+    """The top-level members a merge patch really changes (sending one unchanged is not a
+    change); both sides as JSON values."""
+    merged = merge_patch(current, patch)
+    return {key for key in patch if _compact(merged.get(key)) != _compact(current.get(key))}
 
 
 def next_state_on_submit(status: str) -> str:
@@ -193,10 +242,11 @@ def check_eligibility(reg: dict[str, Any], periods: list[CountryPeriod], today: 
              "say so and name the cluster.")
 
     if org.get("country"):
+        country = reference.label("countries", org["country"])
         rule("country_participates", "organisation.country",
              participating(periods, org["country"], today),
-             f"{org['country']} participates in the programme.",
-             f"Organisations established in {org['country']} cannot take part: "
+             f"{country} participates in the programme.",
+             f"Organisations established in {country} cannot take part: "
              "the country does not participate in the programme.")
 
     born = rep.get("date_of_birth")

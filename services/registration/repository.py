@@ -199,8 +199,11 @@ def list_partnerships(conn: Connection) -> list[dict[str, Any]]:
     return [partnership_dict(row, contacts.get(row.id, [])) for row in rows]
 
 
-def get_partnership(conn: Connection, partnership_id: str) -> dict[str, Any]:
-    row = conn.execute(_PARTNERSHIPS.where(Partnership.__table__.c.id == partnership_id)).first()
+def get_partnership(conn: Connection, id_or_code: str) -> dict[str, Any]:
+    """A partnership by its id or its code (GREENMOB)."""
+    table = Partnership.__table__
+    row = conn.execute(_PARTNERSHIPS.where(
+        (table.c.id == id_or_code) | (table.c.code == id_or_code.upper()))).first()
     if row is None:
         raise NotFound("No such partnership.")
     return partnership_dict(row, _contact_points(conn, [row.id]).get(row.id, []))
@@ -295,8 +298,11 @@ def partnership_dict(p: Any, contact_points: list[dict[str, str]] | None = None)
             "countries": p.countries, "contact_points": contact_points or []}
 
 
-def account_by_email(session: Session, email: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.email == email.strip().lower()))
+def account_by_email(session: Session, email: str, for_update: bool = False) -> Account | None:
+    query = select(Account).where(Account.email == email.strip().lower())
+    if for_update and is_postgres(session):
+        query = query.with_for_update()
+    return session.scalar(query)
 
 
 def organisation_of(session: Session, account_id: str) -> Organisation | None:

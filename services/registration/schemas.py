@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import copy
+
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
 from common import reference
 from common.schemas import COUNTRY, IsoDate, PageQuerySchema
@@ -130,10 +132,38 @@ class CreateRegistrationSchema(Schema):
     preferences = fields.Nested(PreferencesSchema, load_default=dict)
 
 
-class UpdateRegistrationSchema(CreateRegistrationSchema):
-    """Any subset of the creation fields; nested objects are merged field by field."""
+def merge_patch_schema(schema: type[Schema], name: str, not_null: tuple[str, ...] = (),
+                       **overrides: fields.Field) -> type[Schema]:
+    """The schema of a JSON merge patch (RFC 7396) of `schema`'s objects: no member is
+    required, and `null` removes a member, except the `not_null` ones (which cannot be
+    removed). Arrays are replaced whole, so their items keep the full schema."""
+    declared: dict[str, fields.Field] = {}
+    for field_name, original in schema._declared_fields.items():
+        if original.dump_only:
+            continue
+        field = copy.copy(original)
+        field.required, field.load_default = False, missing
+        field.allow_none = field_name not in not_null
+        declared[field_name] = field
+    declared.update(overrides)
+    return Schema.from_dict(declared, name=name)
 
-    version = fields.Integer(validate=validate.Range(min=1))
+
+UpdateOrganisationSchema = merge_patch_schema(
+    OrganisationSchema, "UpdateOrganisationSchema", ("name", "type", "country", "cluster_member"))
+UpdateRepresentativeSchema = merge_patch_schema(RepresentativeSchema, "UpdateRepresentativeSchema")
+UpdatePreferencesSchema = merge_patch_schema(PreferencesSchema, "UpdatePreferencesSchema")
+
+UpdateRegistrationSchema = merge_patch_schema(
+    CreateRegistrationSchema, "UpdateRegistrationSchema",
+    ("partnership_id", "roles", "organisation"),
+    organisation=fields.Nested(UpdateOrganisationSchema),
+    representative=fields.Nested(UpdateRepresentativeSchema, allow_none=True),
+    preferences=fields.Nested(UpdatePreferencesSchema, allow_none=True),
+    version=fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "The version you edited (or send If-Match); without either: 428."}),
+)
+UpdateRegistrationSchema.__doc__ = """A JSON merge patch (RFC 7396) of a registration."""
 
 
 class CvSchema(Schema):
@@ -147,6 +177,8 @@ class CvSchema(Schema):
 class AssessmentSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
     comment = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    version = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "The version you assessed (or send If-Match)."})
 
     @validates_schema
     def _comment_when_not_accepting(self, data: dict, **_: object) -> None:
@@ -184,7 +216,7 @@ class RegistrationSchema(Schema):
 
 class RegistrationListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    partnership_id = fields.String()
+    partnership_id = fields.String(validate=validate.Length(min=1, max=64))
     country = fields.String(validate=COUNTRY)
     role = fields.String(validate=validate.OneOf(ROLES))
 

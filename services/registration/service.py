@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,9 +20,10 @@ from common.errors import (
     Conflict,
     NotAllowed,
     NotFound,
+    PreconditionRequired,
     StaleVersion,
-    TooManyRequests,
     Unauthorized,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 from common.events import handles, jsonable, make_event
@@ -30,7 +31,13 @@ from common.idempotency import ANONYMOUS, IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.schemas import load, page_of
-from common.storage import DOCUMENT_TYPES, ObjectStoreProvider, check_document
+from common.storage import (
+    DOCUMENT_TYPES,
+    SNIFF_BYTES,
+    ObjectStoreProvider,
+    check_document_head,
+    safe_filename,
+)
 from services.registration import domain, repository
 from services.registration.models import (
     Account,
@@ -54,6 +61,8 @@ from services.registration.schemas import (
     TokenRequestSchema,
     UpdateRegistrationSchema,
 )
+
+log = logging.getLogger(__name__)
 
 # Schemas are built once: building one deep-copies every field, which costs more than a load.
 _registration = RegistrationSchema()
@@ -116,12 +125,19 @@ class RegistrationService:
         data = load(_token_request, payload)
         security = self.config["SECURITY"]
         session = self.db.session
-        account = repository.account_by_email(session, data["email"])
+        # The row lock serialises sign-ins to one account, so parallel guesses cannot all
+        # pass the lockout check before the first failure is counted.
+        account = repository.account_by_email(session, data["email"], for_update=True)
         now = utcnow()
-        if account is not None and account.locked_until and account.locked_until > now:
-            minutes = max(1, int((account.locked_until - now).total_seconds() // 60) + 1)
-            raise TooManyRequests(f"Too many failed sign-ins; try again in {minutes} minutes.")
-        if not verify_password(account.password_hash if account else None, data["password"]):
+        locked = account is not None and account.locked_until is not None and (
+            account.locked_until > now)
+        # A locked account answers exactly like a wrong password (and takes as long), so
+        # the lockout does not reveal that the email is registered.
+        password_ok = verify_password(account.password_hash if account else None, data["password"])
+        if locked:
+            session.rollback()
+            raise Unauthorized("The email or password is not right.")
+        if not password_ok:
             if account is not None:
                 # Counted in SQL, so parallel guesses cannot overwrite each other's count.
                 account.failed_logins = Account.failed_logins + 1
@@ -205,15 +221,10 @@ class RegistrationService:
     def list_registrations(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         filters = load(_list_query, query or {})
-        account_id = partnership_id = None
-        if caller.is_admin:
-            pass
-        elif caller.has("partnership_contact"):
-            partnership_id = caller.partnership_id
-        elif caller.has("participant"):
-            account_id = caller.account_id
-        else:
-            raise NotAllowed("Your role may not list registrations.")
+        scope = domain.visible_scope(caller)
+        if scope is None:
+            return page_of([], 0, filters["page"], filters["per_page"])
+        account_id, partnership_id = scope
         rows, total = repository.list_registrations(self.db.reader, filters, account_id,
                                                     partnership_id)
         items = [_registration.dump(registration) for registration in rows]
@@ -221,18 +232,21 @@ class RegistrationService:
 
     @rpc
     def update_registration(self, registration_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch (RFC 7396) of the registration, at the version the caller read."""
         caller = self.auth.caller
-        data = load(_update_registration, payload, partial=True)
+        data = load(_update_registration, payload)
         session = self.db.session
         reg, org = repository.load_registration(session, registration_id, for_update=True)
         domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
         domain.ensure_owner(caller, reg.account_id)
         expected = data.pop("version", None)
         if expected is None:
-            raise ValidationFailed("Say which version you edited.",
-                                   {"version": ["Missing data for required field."]})
+            raise PreconditionRequired("Say which version you edited: send If-Match with its "
+                                       "ETag, or `version` in the body.")
         _check_version(reg, expected)
-        domain.ensure_editable(reg.status, set(data))
+        patch = jsonable(data)
+        current = jsonable(repository.registration_dict(reg, org))
+        domain.ensure_editable(reg.status, domain.changed_members(current, patch))
         if "partnership_id" in data:
             repository.ensure_partnership(session, data["partnership_id"])
             reg.partnership_id = data["partnership_id"]
@@ -241,10 +255,10 @@ class RegistrationService:
         for field in ("roles", "motivation", "expertise"):
             if field in data:
                 setattr(reg, field, data[field])
-        if "representative" in data:
-            reg.representative = {**(reg.representative or {}), **jsonable(data["representative"])}
-        if "preferences" in data:
-            reg.preferences = {**(reg.preferences or {}), **jsonable(data["preferences"])}
+        for field in ("representative", "preferences"):
+            if field in patch:
+                setattr(reg, field, domain.merge_patch(getattr(reg, field) or {}, patch[field] or {})
+                        if patch[field] is not None else {})
         reg.updated_at = utcnow()
         if domain.emits_update(reg.status):
             self._emit(reg, org, "registration_updated", caller.account_id)
@@ -286,8 +300,8 @@ class RegistrationService:
         reg, org = repository.load_registration(session, registration_id, for_update=True)
         domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
         domain.ensure_assessor(caller, reg.partnership_id)
-        if payload.get("version") is not None:
-            _check_version(reg, int(payload["version"]))
+        if data.get("version") is not None:
+            _check_version(reg, data["version"])
         reg.status = domain.next_state_on_assessment(reg.status, data["decision"])
         reg.assessment_decision = data["decision"]
         reg.assessment_comment = data.get("comment")
@@ -363,26 +377,40 @@ class RegistrationService:
     # --- CV --------------------------------------------------------------------------
 
     @rpc
+    def check_cv_upload(self, registration_id: str) -> dict[str, Any]:
+        """Whether the caller may attach a CV now: asked before anything is stored."""
+        caller = self.auth.caller
+        registration = repository.read_registration(self.db.reader, registration_id)
+        domain.ensure_may_change_cv(caller, registration["account_id"],
+                                    registration["partnership_id"], registration["status"])
+        return {"registration_id": registration_id, "version": registration["version"]}
+
+    @rpc
     def attach_cv(self, registration_id: str, key: str, filename: str | None) -> dict[str, Any]:
         caller = self.auth.caller
         session = self.db.session
         reg, org = repository.load_registration(session, registration_id, for_update=True)
-        domain.ensure_visible(caller, reg.account_id, reg.partnership_id)
-        domain.ensure_owner(caller, reg.account_id)
-        domain.ensure_editable(reg.status, set())
+        domain.ensure_may_change_cv(caller, reg.account_id, reg.partnership_id, reg.status)
         if not key.startswith(f"cv/{registration_id}/"):
             raise NotAllowed("That document was not uploaded for this registration.")
-        # The gateway sniffed the upload already; the owner of the data checks again.
-        data = self.store.get(key)
-        content_type = check_document(data, DOCUMENT_TYPES,
-                                      self.config["UPLOADS"]["cv_max_bytes"])
+        # The gateway sniffed the upload already; the owner of the data checks again, from
+        # the head of the object and the size and hash recorded with it.
+        stored = self.store.stat(key)
+        if not stored.sha256:
+            raise UnsupportedMediaType("The document carries no recorded hash.")
+        content_type = check_document_head(self.store.head(key, SNIFF_BYTES), stored.size,
+                                           DOCUMENT_TYPES, self.config["UPLOADS"]["cv_max_bytes"])
         previous = reg.cv_key
-        reg.cv_key, reg.cv_sha256, reg.cv_size = key, hashlib.sha256(data).hexdigest(), len(data)
-        reg.cv_content_type, reg.cv_filename = content_type, (filename or "cv")[:200]
+        reg.cv_key, reg.cv_sha256, reg.cv_size = key, stored.sha256, stored.size
+        reg.cv_content_type, reg.cv_filename = content_type, safe_filename(filename, "cv")
         reg.cv_uploaded_at = reg.updated_at = utcnow()
         result = self._commit_and_dump(reg, org)
         if previous and previous != key:
-            self.store.delete(previous)
+            try:
+                self.store.delete(previous)
+            except Exception:  # the new CV is attached; an orphan object is only litter
+                log.warning("could not delete the previous CV %s of registration %s", previous,
+                            registration_id, exc_info=True)
         return result
 
     @rpc

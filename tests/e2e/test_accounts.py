@@ -30,14 +30,34 @@ def test_short_password_gets_422(api):
     assert response.status_code == 422 and "password" in response.json()["errors"]
 
 
-def test_account_locks_after_repeated_failures(api):
+def test_a_locked_account_answers_like_a_wrong_password(api):
     email, _ = sign_up(api)
     for _ in range(5):
         wrong = api.post("/api/v1/auth/token", json={"email": email, "password": "not the password"})
         assert wrong.status_code == 401
     locked = api.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
-    assert locked.status_code == 429
-    assert "Retry-After" in locked.headers
+    unknown = api.post("/api/v1/auth/token", json={"email": unique_email(), "password": PASSWORD})
+    # No 429 that would tell an attacker the email is registered.
+    assert locked.status_code == unknown.status_code == 401
+    assert locked.json() == unknown.json()
+    assert "Retry-After" not in locked.headers
+
+
+def test_parallel_guesses_cannot_outrun_the_lockout(api, config, db_engines):
+    import eventlet
+    from sqlalchemy import text
+
+    email, _ = sign_up(api)
+    limit = config["SECURITY"]["login_max_failures"]
+    pool = eventlet.GreenPool()
+    statuses = list(pool.imap(lambda _: api.post("/api/v1/auth/token", json={
+        "email": email, "password": "not the password"}).status_code, range(limit * 2 + 2)))
+    assert set(statuses) == {401}
+    with db_engines["registration"].connect() as conn:
+        failed, locked_until = conn.execute(text(
+            "SELECT failed_logins, locked_until FROM accounts WHERE email = :e"), {"e": email}).one()
+    # Once locked, later guesses are not even counted: no second lockout cycle starts.
+    assert locked_until is not None and failed == 0
 
 
 def test_unknown_email_and_wrong_password_look_the_same(api):
@@ -53,6 +73,9 @@ def test_bad_tokens_get_401(api, header):
     response = api.get("/api/v1/me", headers={"Authorization": header} if header else {})
     assert response.status_code == 401
     assert response.headers["Content-Type"] == "application/problem+json"
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer")
+    assert ('error="invalid_token"' in challenge) == bool(header)
 
 
 def test_token_signed_by_a_stranger_key_gets_401(api, tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from openapi_spec_validator import validate
@@ -31,7 +33,29 @@ def test_docs_are_served_locally(api):
     assert "http" not in page.text.split("<body>")[1].replace("/api/docs", "")
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "init.js"):
         assert api.get(f"/api/docs/{asset}").status_code == 200
-    assert api.get("/api/docs/../service.py").status_code == 404
+
+
+def _raw_get(base: str, path: str) -> tuple[int, bytes]:
+    """GET with the path sent byte for byte (requests would resolve the dots first)."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.putrequest("GET", path, skip_host=False, skip_accept_encoding=True)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path", [
+    "/api/docs/../service.py", "/api/docs/../../gateway/service.py", "/api/docs/..%2fservice.py",
+    "/api/docs/%2e%2e%2fservice.py", "/api/docs/..%5cservice.py", "/api/docs/init.js%00.png",
+])
+def test_docs_assets_cannot_reach_other_files(api, path):
+    status, body = _raw_get(api.base, path)
+    assert status == 404
+    assert b"GatewayService" not in body and b"import" not in body
 
 
 def test_health_reports_broker_and_services(api):

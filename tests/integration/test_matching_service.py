@@ -72,9 +72,9 @@ def test_accepted_registration_appears_and_withdrawn_disappears(config, as_accou
     wait_for(lambda: listed(matching, visitor_id))
     started = time.monotonic()
     host_id, host_account = accept(config, "DE", ["host"], text="circular textiles recycling")
-    wait_for(lambda: matching.get_matches({"registration_id": visitor_id}))
+    wait_for(lambda: matching.get_matches({"registration_id": visitor_id})["items"])
     assert time.monotonic() - started < 1.0
-    found = wait_for(lambda: matching.get_matches({"registration_id": visitor_id}))
+    found = wait_for(lambda: matching.get_matches({"registration_id": visitor_id})["items"])
     assert [m["registration_id"] for m in found] == [host_id]
     assert found[0]["reasons"] and found[0]["side"] == "host"
     assert wait_for(lambda: matching.search_catalogue({"q": "recycling"})["total"]) == 1
@@ -84,7 +84,7 @@ def test_accepted_registration_appears_and_withdrawn_disappears(config, as_accou
     # The index follows the table within a refresh interval, never ahead of it.
     wait_for(lambda: not listed(matching, host_id))
     wait_for(lambda: matching.search_catalogue({"q": "recycling"})["total"] == 0)
-    assert matching.get_matches({"registration_id": visitor_id}) == []
+    assert matching.get_matches({"registration_id": visitor_id})["items"] == []
 
 
 def deliveries(container: Any, method: str, count: int, timeout: float = 10):
@@ -161,14 +161,14 @@ def test_matches_respect_the_hard_rules(config, as_account, db_engines):
     full_host, _ = accept(config, "IT", ["host"])
     matching = as_account(visitor_account)
     wait_for(lambda: listed(matching, full_host))
-    wait_for(lambda: len(matching.get_matches({"registration_id": visitor_id})) == 2)
+    wait_for(lambda: len(matching.get_matches({"registration_id": visitor_id})["items"]) == 2)
     with Session(db_engines["matching"]) as session:
         projection.touch(session, full_host, host_capacity=0)
         session.commit()
     found = wait_for(lambda: [m["registration_id"] for m in matching.get_matches(
-        {"registration_id": visitor_id})] == [host_id])
+        {"registration_id": visitor_id})["items"]] == [host_id])
     assert found
-    host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})
+    host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})["items"]
     assert {m["registration_id"] for m in host_matches} == {visitor_id, other_visitor}
     assert all(m["side"] == "visitor" and m["reasons"] for m in host_matches)
 
@@ -177,7 +177,7 @@ def test_matches_respect_the_hard_rules(config, as_account, db_engines):
         session.commit()
     admin = as_account(new_id(), ("admin",))
     assert wait_for(lambda: {m["registration_id"] for m in admin.get_matches(
-        {"registration_id": host_id})} == {visitor_id})
+        {"registration_id": host_id})["items"]} == {visitor_id})
 
 
 def test_only_accepted_participants_browse_and_only_owners_get_matches(config, as_account):
@@ -188,12 +188,12 @@ def test_only_accepted_participants_browse_and_only_owners_get_matches(config, a
     with pytest.raises(NotAllowed):
         stranger.search_catalogue({})
     with pytest.raises(NotFound):
-        stranger.get_matches({"registration_id": visitor_id})
+        stranger.get_matches({"registration_id": visitor_id})["items"]
     other_id, other_account = accept(config, "DE", ["host"])
     other = as_account(other_account)
     wait_for(lambda: listed(other, other_id))
     with pytest.raises(NotFound):
-        other.get_matches({"registration_id": visitor_id})
+        other.get_matches({"registration_id": visitor_id})["items"]
 
 
 def registered(config, db_engines, tokens, country: str, roles: list[str],

@@ -54,3 +54,15 @@ def test_local_keys_cannot_escape_the_directory(tmp_path):
     (tmp_path / "secret.txt").write_text("no")
     with pytest.raises(NotFound):
         store.get("../secret.txt")
+
+
+def test_the_head_and_the_recorded_facts_are_read_without_the_whole_object(store):
+    data = MINIMAL_PDF + b"0" * 20_000
+    stored = store.put("cv/r1", data, "application/pdf")
+    assert store.head(stored.key, 16) == data[:16]
+    assert store.head(stored.key) == data[:8192]
+    assert store.stat(stored.key) == stored
+    with pytest.raises(NotFound):
+        store.head("cv/r1/missing", 16)
+    with pytest.raises(NotFound):
+        store.stat("cv/r1/missing")

@@ -120,25 +120,42 @@ def test_accepted_registration_keeps_its_eligibility_fields(rpc_as, participant,
     assert updated["status"] == "accepted"
 
 
-def test_two_simultaneous_creations_make_one_registration(rpc_as, participant, greenmob):
-    import eventlet
+def test_two_simultaneous_creations_make_one_registration(rpc_as, participant, greenmob, db_engines):
+    import threading
+    import time
+
+    from sqlalchemy import text
 
     from common.errors import Conflict
 
-    first, second = rpc_as(participant, ["participant"]), rpc_as(participant, ["participant"])
-    results = []
+    attempts = 4
+    proxies = [rpc_as(participant, ["participant"]) for _ in range(attempts)]
+    start = threading.Barrier(attempts)
+    results: list = []
+    spans: list[tuple[float, float]] = []
 
     def create(proxy):
+        start.wait()
+        began = time.monotonic()
         try:
             results.append(proxy.create_registration(registration_payload(greenmob))["reference"])
         except Conflict as exc:
             results.append(exc)
+        spans.append((began, time.monotonic()))
 
-    pool = eventlet.GreenPool()
-    pool.spawn(create, first)
-    pool.spawn(create, second)
-    pool.waitall()
+    threads = [threading.Thread(target=create, args=(proxy,)) for proxy in proxies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # They really ran at the same time: every call began before any of them ended.
+    assert max(began for began, _ in spans) < min(ended for _, ended in spans)
     references = [r for r in results if isinstance(r, str)]
     conflicts = [r for r in results if isinstance(r, Conflict)]
-    assert len(references) == 1 and len(conflicts) == 1
-    assert references[0] in conflicts[0].detail
+    assert len(references) == 1 and len(conflicts) == attempts - 1
+    assert all(references[0] in conflict.detail for conflict in conflicts)
+    with db_engines["registration"].connect() as conn:
+        active = conn.execute(text(
+            "SELECT reference FROM registrations WHERE account_id = :a AND status IN "
+            "('draft', 'submitted', 'changes_requested', 'accepted')"), {"a": participant}).scalars().all()
+    assert active == references

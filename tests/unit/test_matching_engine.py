@@ -92,6 +92,17 @@ def test_unknown_registration_raises_key_error():
     assert "v" in index and "nope" not in index and len(index) == 1
 
 
+def test_matches_come_in_pages_with_the_total():
+    index = index_of(profile("v"), *(profile(f"h{i}", "host", "DE") for i in range(7)))
+    everything = [m.registration_id for m in index.matches("v", limit=50)]
+    first, total = index.match_page("v", 0, 3)
+    third, _ = index.match_page("v", 6, 3)
+    assert total == 7 and len(everything) == 7
+    assert [m.registration_id for m in first] == everything[:3]
+    assert [m.registration_id for m in third] == everything[6:]
+    assert index.match_page("v", 9, 3) == ([], 7)
+
+
 def test_limit_is_respected():
     index = index_of(profile("v"), *(profile(f"h{i}", "host", "DE") for i in range(5)))
     assert len(index.matches("v", limit=3)) == 3
@@ -196,9 +207,13 @@ def test_a_perfect_fit_scores_one_and_reasons_explain_it():
     assert set(kinds) == {"sectors", "objectives", "activity_types", "availability", "languages",
                           "country_preference", "mode", "text"}
     assert kinds["sectors"].values == ("digital", "textiles")
-    assert kinds["sectors"].detail == "Both work in digital and textiles."
+    assert kinds["sectors"].detail == "Both work in Digital and Textiles."
     assert kinds["objectives"].values == ("explore_markets", "learn")
     assert kinds["languages"].values == ("en", "pt")
+    assert kinds["languages"].detail == "Common languages: English, Portuguese."
+    assert kinds["country_preference"].detail == (
+        "Germany is one of your target countries; they look for partners from Portugal.")
+    assert kinds["activity_types"].detail == "Both want networking."
     assert kinds["availability"].values == ("2027-03-01", "2027-03-31")
     assert "31 days" in kinds["availability"].detail
     assert kinds["mode"].values == ("physical",)
