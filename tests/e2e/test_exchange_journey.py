@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.agreements.sealing import check_seals
+from services.agreements.sealing import CERT_FILE, check_seals
 from tests.e2e.test_matching_journey import _accepted, _eventually
 from tests.helpers import login, make_account, partnership_id, unique_email
 
@@ -52,6 +53,8 @@ def pair(api, db_engines):
     texcirc = partnership_id(db_engines["registration"], "TEXCIRC")
     visitor, visitor_reg = _accepted(api, vop, greenmob, "PT", ["visitor"], "Circular textiles.")
     host, host_reg = _accepted(api, hop, texcirc, "DE", ["host"], "Textile recycling plants.")
+    assert _eventually(lambda: api.get(f"/api/v1/catalogue/{host_reg}",
+                                       headers=visitor).status_code == 200)
     asked = api.post("/api/v1/contacts", json={"registration_id": host_reg, "message": "March?"},
                      headers=visitor)
     assert asked.status_code == 201, asked.text
@@ -68,7 +71,7 @@ def _propose(api: Any, pair: dict[str, Any], plan: dict[str, Any]) -> dict[str, 
     return proposed.json()
 
 
-def test_an_exchange_goes_from_an_accepted_contact_to_four_signatures(api, pair, tmp_path):
+def test_an_exchange_goes_from_an_accepted_contact_to_four_signatures(api, pair, tmp_path, config):
     start = _next_weekday(date.today() + timedelta(days=60), 0)  # a Monday
     exchange = _propose(api, pair, _plan(start))
     assert exchange["status"] == "proposed" and exchange["reference"].startswith("CXC-")
@@ -125,9 +128,10 @@ def test_an_exchange_goes_from_an_accepted_contact_to_four_signatures(api, pair,
 
     sealed = api.get(f"{path}/commitment.pdf?signed=true", headers=pair["hop"]).content
     assert sealed.startswith(pdf.content)
-    checks = check_seals(sealed)
+    platform_cert = (Path(config["AGREEMENTS"]["sealing_dir"]) / CERT_FILE).read_bytes()
+    checks = check_seals(sealed, platform_cert)
     assert [c.field_name for c in checks] == ["Sig_VO", "Sig_HO", "Sig_VOP", "Sig_HOP"]
-    assert all(c.intact and c.valid for c in checks)
+    assert all(c.sound and c.intact and c.valid and c.trusted for c in checks)
 
     timeline = api.get(f"{path}/timeline", headers=pair["vop"]).json()
     assert [t["action"] for t in timeline][:3] == ["propose", "confirm", "submit"]
