@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, missing, validate
 
 from common.errors import ValidationFailed
 
@@ -98,3 +99,20 @@ class IsoDate(fields.Date):
         if isinstance(value, str):
             return value
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+def merge_patch_schema(schema: type[Schema], name: str, not_null: tuple[str, ...] = (),
+                       **overrides: fields.Field) -> type[Schema]:
+    """The schema of a JSON merge patch (RFC 7396) of `schema`'s objects: no member is
+    required, and `null` removes a member, except the `not_null` ones (which cannot be
+    removed). Arrays are replaced whole, so their items keep the full schema."""
+    declared: dict[str, fields.Field] = {}
+    for field_name, original in schema._declared_fields.items():
+        if original.dump_only:
+            continue
+        field = copy.copy(original)
+        field.required, field.load_default = False, missing
+        field.allow_none = field_name not in not_null
+        declared[field_name] = field
+    declared.update(overrides)
+    return Schema.from_dict(declared, name=name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import reference
-from common.schemas import IsoDate, PageQuerySchema
+from common.schemas import IsoDate, PageQuerySchema, merge_patch_schema
 from services.agreements import lifecycle as lc
 from services.agreements.plan import MODES
 
@@ -66,10 +66,18 @@ class ProposeExchangeSchema(Schema):
                                   "contact_id")
 
 
-class UpdateExchangeSchema(Schema):
-    """A JSON merge patch (RFC 7396) of the plan."""
+UpdateResponsibilitiesSchema = merge_patch_schema(ResponsibilitiesSchema,
+                                                  "UpdateResponsibilitiesSchema")
+UpdatePlanSchema = merge_patch_schema(
+    PlanSchema, "UpdatePlanSchema",
+    responsibilities=fields.Nested(UpdateResponsibilitiesSchema, allow_none=True))
 
-    plan = fields.Nested(PlanSchema(partial=True), required=True)
+
+class UpdateExchangeSchema(Schema):
+    """A JSON merge patch (RFC 7396) of the plan: members left out stay, `null` removes one,
+    lists are replaced whole."""
+
+    plan = fields.Nested(UpdatePlanSchema, required=True)
     version = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "The version you edited (or send If-Match); without either: 428."})
 
@@ -203,7 +211,7 @@ class WorkingDaysQuerySchema(Schema):
     travel_days_after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=3))
 
 
-class RuleResultSchema(Schema):
+class PlanRuleSchema(Schema):
     rule = fields.String()
     field = fields.String()
     passed = fields.Boolean()
@@ -212,7 +220,7 @@ class RuleResultSchema(Schema):
 
 class PlanChecksSchema(Schema):
     submittable = fields.Boolean()
-    rules = fields.List(fields.Nested(RuleResultSchema))
+    rules = fields.List(fields.Nested(PlanRuleSchema))
 
 
 class TimelineEntrySchema(Schema):

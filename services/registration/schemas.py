@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-
-from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import reference
-from common.schemas import COUNTRY, IsoDate, PageQuerySchema
+from common.schemas import COUNTRY, IsoDate, PageQuerySchema, merge_patch_schema
 
 ROLES = ("visitor", "host")
 MODES = ("physical", "virtual")
@@ -130,23 +128,6 @@ class CreateRegistrationSchema(Schema):
     motivation = fields.String(allow_none=True, validate=validate.Length(max=5000))
     expertise = fields.String(allow_none=True, validate=validate.Length(max=5000))
     preferences = fields.Nested(PreferencesSchema, load_default=dict)
-
-
-def merge_patch_schema(schema: type[Schema], name: str, not_null: tuple[str, ...] = (),
-                       **overrides: fields.Field) -> type[Schema]:
-    """The schema of a JSON merge patch (RFC 7396) of `schema`'s objects: no member is
-    required, and `null` removes a member, except the `not_null` ones (which cannot be
-    removed). Arrays are replaced whole, so their items keep the full schema."""
-    declared: dict[str, fields.Field] = {}
-    for field_name, original in schema._declared_fields.items():
-        if original.dump_only:
-            continue
-        field = copy.copy(original)
-        field.required, field.load_default = False, missing
-        field.allow_none = field_name not in not_null
-        declared[field_name] = field
-    declared.update(overrides)
-    return Schema.from_dict(declared, name=name)
 
 
 UpdateOrganisationSchema = merge_patch_schema(

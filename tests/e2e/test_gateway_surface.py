@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from openapi_spec_validator import validate
 
+from common.config import SERVICES
+from common.events import consuming_services
 from gateway.http import ROUTES
 
 pytestmark = pytest.mark.e2e
@@ -62,8 +64,8 @@ def test_health_reports_broker_and_services(api):
     health = api.get("/health")
     assert health.status_code == 200
     assert health.json() == {"broker": "ok", "status": "ok",
-                             "services": {"registration": "ok", "matching": "ok"},
-                             "parked": {"registration": 0, "matching": 0}}
+                             "services": {name: "ok" for name in SERVICES},
+                             "parked": {name: 0 for name in consuming_services()}}
 
 
 def test_parked_events_show_in_health_and_metrics_without_failing_readiness(api, rabbit_config):
@@ -80,7 +82,7 @@ def test_parked_events_show_in_health_and_metrics_without_failing_readiness(api,
     health = api.get("/health")
     assert health.status_code == 200
     assert health.json()["status"] == "degraded"
-    assert health.json()["parked"] == {"registration": 0, "matching": 1}
+    assert health.json()["parked"] == {**{name: 0 for name in consuming_services()}, "matching": 1}
     assert 'cxc_parked_events{service="matching"} 1.0' in api.get("/metrics").text
 
 

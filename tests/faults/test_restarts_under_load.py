@@ -26,6 +26,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from common.config import SERVICES
 from services.matching.models import Message
 from services.matching.models import OutboxEvent as MatchingOutbox
 from services.registration.models import Account
@@ -51,8 +52,7 @@ class Cluster:
         self.env = {
             **os.environ,
             "AMQP_URI": node.uri,
-            "DATABASE_URL_REGISTRATION": database_urls["registration"],
-            "DATABASE_URL_MATCHING": database_urls["matching"],
+            **{f"DATABASE_URL_{name.upper()}": url for name, url in database_urls.items()},
             "JWT_KEYS_DIR": str(keys_dir),
             "CXC_VAR_DIR": str(base / "var"),
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
@@ -111,6 +111,11 @@ def wait_until(predicate, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _child_pid(cluster: Cluster, name: str) -> int | None:
+    children = psutil.Process(cluster.supervisors[name].pid).children()
+    return children[0].pid if children else None
+
+
 def healthy(url: str) -> bool:
     return requests.get(f"{url}/health", timeout=5).json().get("status") == "ok"
 
@@ -121,7 +126,7 @@ def cluster(tmp_path: Path, database_urls: dict[str, str], keys_dir: Path) -> It
     node.start()
     cluster = Cluster(tmp_path, node, database_urls, keys_dir)
     try:
-        for name in ("registration", "matching", "gateway"):
+        for name in (*SERVICES, "gateway"):
             cluster.start(name)
         wait_until(lambda: healthy(cluster.url), 60, "the first /health ok")
         yield cluster
@@ -236,9 +241,10 @@ def _load_with_faults(cluster: Cluster, db_engines: dict[str, Any]) -> None:
     finished = False
     try:
         progress(5)
-        killed = {name: cluster.kill_child(name) for name in ("registration", "matching")}
-        progress(5)  # both restarted by their supervisors and serving
-        assert all(cluster.child(name).pid != pid for name, pid in killed.items())
+        killed = {name: cluster.kill_child(name) for name in SERVICES}
+        progress(5)  # restarted by their supervisors and serving
+        wait_until(lambda: all(_child_pid(cluster, name) not in (None, pid)
+                               for name, pid in killed.items()), 30, "every service restarted")
         before = {name: cluster.child(name).pid for name in cluster.supervisors}
         cluster.node.kill()
         eventlet.sleep(0.5)  # writes meet a dead broker: 503s, retried
