@@ -104,6 +104,8 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("registration", "registration_updated", "matching", "handle_registration_updated"),
     Subscription("registration", "registration_withdrawn", "matching", "handle_registration_withdrawn"),
     Subscription("matching", "contact_accepted", "registration", "handle_contact_accepted"),
+    *(Subscription("agreements", event, "matching", f"handle_{event}") for event in (
+        "exchange_proposed", "exchange_confirmed", "exchange_cancelled", "exchange_completed")),
     Subscription("payments", "payout_approved", "agreements", "handle_payout_approved"),
     Subscription("payments", "payout_paid", "agreements", "handle_payout_paid"),
 )

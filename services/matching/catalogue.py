@@ -133,5 +133,4 @@ class CatalogueIndex(DependencyProvider):
         # a new registration version, so they are applied from the row every time.
         self.index.upsert(to_profile(entry))
         self.index.set_host_capacity(entry.registration_id, entry.host_capacity)
-        if entry.has_visited:
-            self.index.mark_visited(entry.registration_id)
+        self.index.mark_visited(entry.registration_id, bool(entry.has_visited))

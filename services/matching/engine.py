@@ -502,11 +502,12 @@ class MatchIndex:
         self._free.append(slot)
         return True
 
-    def mark_visited(self, registration_id: str) -> None:
-        """The visitor made an exchange: never proposed as a visitor again. Unknown ids are ignored."""
+    def mark_visited(self, registration_id: str, visited: bool = True) -> None:
+        """The visitor has an exchange: not proposed as a visitor again (False when its only
+        exchange was cancelled). Unknown ids are ignored."""
         slot = self._slot_of.get(registration_id)
         if slot is not None:
-            self._visited[slot] = True
+            self._visited[slot] = visited
 
     def set_host_capacity(self, registration_id: str, capacity: int) -> None:
         """Remaining hosting capacity; at 0 or below the host is not proposed. Unknown ids are ignored."""

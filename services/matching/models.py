@@ -81,6 +81,19 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ExchangeLink(Base):
+    """Who visits and who hosts in each exchange, from agreements' events (applied in
+    exchange_version order): the catalogue's visits and open hosting capacity follow it."""
+
+    __tablename__ = "exchange_links"
+
+    exchange_id: Mapped[str] = mapped_column(UUID_STR, primary_key=True)
+    exchange_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    visitor_registration_id: Mapped[str] = mapped_column(UUID_STR, index=True)
+    host_registration_id: Mapped[str] = mapped_column(UUID_STR, index=True)
+
+
 class OutboxEvent(OutboxMixin, Base):
     __tablename__ = "outbox"
 

@@ -22,7 +22,7 @@ from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
-from services.matching import domain, projection
+from services.matching import domain, exchanges, projection
 from services.matching.catalogue import CatalogueIndex
 from services.matching.engine import SearchFilters
 from services.matching.models import (
@@ -98,9 +98,46 @@ class MatchingService:
         if not first_delivery(session, InboxEvent, payload["event_id"], handler):
             return
         entry = projection.store_profile(session, payload)
+        if entry is not None and entry.listed:
+            # A declared capacity may have changed: the open capacity follows it.
+            exchanges.refresh(session, {entry.registration_id})
         session.commit()
         if entry is not None:
-            self.catalogue.apply(entry)
+            self._reindex({entry.registration_id})
+
+    # --- what exchanges change in the catalogue (agreements' events) --------------------
+
+    @handles("agreements", "exchange_proposed")
+    def handle_exchange_proposed(self, payload: dict[str, Any]) -> None:
+        self._apply_exchange_event(payload, "handle_exchange_proposed")
+
+    @handles("agreements", "exchange_confirmed")
+    def handle_exchange_confirmed(self, payload: dict[str, Any]) -> None:
+        self._apply_exchange_event(payload, "handle_exchange_confirmed")
+
+    @handles("agreements", "exchange_cancelled")
+    def handle_exchange_cancelled(self, payload: dict[str, Any]) -> None:
+        self._apply_exchange_event(payload, "handle_exchange_cancelled")
+
+    @handles("agreements", "exchange_completed")
+    def handle_exchange_completed(self, payload: dict[str, Any]) -> None:
+        self._apply_exchange_event(payload, "handle_exchange_completed")
+
+    def _apply_exchange_event(self, payload: dict[str, Any], handler: str) -> None:
+        session = self.db.session
+        if not first_delivery(session, InboxEvent, payload["event_id"], handler):
+            return
+        parties = {payload["visitor_registration_id"], payload["host_registration_id"]}
+        changed = exchanges.refresh(session, parties) if exchanges.store_link(session, payload) else []
+        session.commit()
+        self._reindex(set(changed))
+
+    def _reindex(self, registration_ids: set[str]) -> None:
+        if not registration_ids:
+            return
+        for row in self.db.reader.execute(select(CatalogueEntry.__table__).where(
+                CatalogueEntry.registration_id.in_(sorted(registration_ids)))):
+            self.catalogue.apply(row)
 
     @rpc
     def rebuild_catalogue(self) -> dict[str, int]:

@@ -64,6 +64,12 @@ def pair(api, db_engines):
             "visitor_reg": visitor_reg, "host_reg": host_reg}
 
 
+def _visitors_matching(api: Any, pair: dict[str, Any]) -> list[str]:
+    found = api.get(f"/api/v1/matches?registration_id={pair['host_reg']}", headers=pair["host"])
+    assert found.status_code == 200, found.text
+    return [m["registration_id"] for m in found.json()]
+
+
 def _propose(api: Any, pair: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     proposed = api.post("/api/v1/exchanges", json={"contact_id": pair["contact_id"], "plan": plan},
                         headers={**pair["visitor"], "Idempotency-Key": "propose-1"})
@@ -84,6 +90,8 @@ def test_an_exchange_goes_from_an_accepted_contact_to_four_signatures(api, pair,
     assert api.post(f"{path}/confirm", headers=pair["visitor"]).status_code == 403
     confirmed = api.post(f"{path}/confirm", headers=pair["host"])
     assert confirmed.status_code == 200 and confirmed.json()["status"] == "draft"
+    # The visitor has its one visit: nobody is offered it as a visitor any more.
+    assert _eventually(lambda: pair["visitor_reg"] not in _visitors_matching(api, pair), 5)
 
     days = api.get(f"{path}/working-days?start_date={start.isoformat()}"
                    f"&end_date={(start + timedelta(days=6)).isoformat()}", headers=pair["host"])
@@ -208,3 +216,17 @@ def test_a_same_country_pair_is_refused(api, db_engines):
                        headers=visitor)
     assert refused.status_code == 422
     assert "another country" in refused.json()["errors"]["host_registration_id"][0]
+
+
+def test_a_declined_proposal_gives_the_visitor_its_visit_back(api, pair):
+    assert _eventually(lambda: pair["visitor_reg"] in _visitors_matching(api, pair))
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    exchange = _propose(api, pair, _plan(start))
+    assert _eventually(lambda: pair["visitor_reg"] not in _visitors_matching(api, pair), 5)
+    declined = api.post(f"/api/v1/exchanges/{exchange['id']}/decline",
+                        json={"comment": "Not this spring."}, headers=pair["host"])
+    assert declined.status_code == 200 and declined.json()["status"] == "cancelled"
+    assert _eventually(lambda: pair["visitor_reg"] in _visitors_matching(api, pair), 5)
+    again = api.post("/api/v1/exchanges", json={"contact_id": pair["contact_id"]},
+                     headers=pair["visitor"])
+    assert again.status_code == 201, again.text
