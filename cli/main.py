@@ -31,12 +31,14 @@ def migrate(declare: bool) -> None:
     from common.events import EVENTS_BY_SOURCE
     from common.migrate import upgrade
     from common.outbox import IncompatibleQueue, declare_topology
+    from services.agreements.keys import ensure_local_keys
 
     config = build_config()
     for service in SERVICES:
         upgrade(service, config["DATABASE_URLS"][service])
         click.echo(f"{service}: schema up to date")
     Keyring.load(config["JWT"]["keys_dir"], generate=True)
+    ensure_local_keys(config["AGREEMENTS"])
     if declare and broker_reachable(config["AMQP_URI"]):
         for source in EVENTS_BY_SOURCE:
             try:

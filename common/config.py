@@ -82,9 +82,7 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "rate_limit_login_per_minute": _int("RATE_LIMIT_LOGIN_PER_MINUTE", 20),
             "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
         },
-        "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024),
-                    "signed_document_max_bytes": _int("SIGNED_DOCUMENT_MAX_BYTES",
-                                                      10 * 1024 * 1024)},
+        "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
         "AGREEMENTS": {
             # The document-sealing key and certificate (made on first run when absent).
             "sealing_dir": os.environ.get("DOCUMENT_SEALING_DIR",

@@ -22,10 +22,24 @@ def local_iban_keys(directory: str | Path) -> str:
     path = Path(directory) / IBAN_KEYS_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        partial = path.with_name(f".{IBAN_KEYS_FILE}.{os.getpid()}")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(IbanVault.new_key())
+        try:
+            os.link(partial, path)  # the first process to link wins; the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
     return path.read_text().strip()
+
+
+def ensure_local_keys(cfg: dict[str, Any]) -> None:
+    """What `cxc migrate` makes before any agreements process starts."""
+    ensure_identity(cfg["sealing_dir"])
+    if not cfg.get("iban_keys"):
+        local_iban_keys(cfg["sealing_dir"])
 
 
 class AgreementKeys(DependencyProvider):

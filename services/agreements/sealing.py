@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,34 +34,56 @@ class SealingIdentity:
 
 def ensure_identity(directory: str | Path, common_name: str = "ClusterXchange document sealing",
                     years: int = 10) -> SealingIdentity:
-    """The platform's document-signing key and certificate, made once when there are none."""
+    """The platform's document-signing key and certificate, made once when there are none.
+
+    Several processes may start at once: the one that creates the key file (exclusively)
+    writes the pair, the others wait for its certificate to appear."""
     path = Path(directory)
     key_path, cert_path = path / KEY_FILE, path / CERT_FILE
-    if not (key_path.exists() and cert_path.exists()):
+    if not cert_path.exists():
         path.mkdir(parents=True, exist_ok=True)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ClusterXchange")])
-        now = datetime.now(UTC)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(minutes=5))
-                .not_valid_after(now + timedelta(days=365 * years))
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
-                                             key_encipherment=False, data_encipherment=False,
-                                             key_agreement=False, key_cert_sign=False,
-                                             crl_sign=False, encipher_only=False,
-                                             decipher_only=False), critical=True)
-                .sign(key, hashes.SHA256()))
-        key_bytes = key.private_bytes(serialization.Encoding.PEM,
-                                      serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key_bytes)
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        try:
+            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            _wait_for(cert_path)
+        else:
+            key_bytes, cert_bytes = _new_pair(common_name, years)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key_bytes)
+            partial = cert_path.with_suffix(".part")
+            partial.write_bytes(cert_bytes)
+            os.replace(partial, cert_path)
     return SealingIdentity(key_path.read_bytes(), cert_path.read_bytes())
+
+
+def _wait_for(path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{path} did not appear: a half-made sealing key? Remove the "
+                               "key file and start again.")
+        time.sleep(0.05)
+
+
+def _new_pair(common_name: str, years: int) -> tuple[bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ClusterXchange")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=365 * years))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True,
+                                         key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_bytes = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption())
+    return key_bytes, cert.public_bytes(serialization.Encoding.PEM)
 
 
 def _signer(identity: SealingIdentity) -> Any:

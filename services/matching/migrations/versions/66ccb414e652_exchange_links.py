@@ -4,10 +4,8 @@ Revision ID: 66ccb414e652
 Revises: d8f2e1b0c3a5
 Create Date: 2026-11-25 13:57:14.418783
 """
-from alembic import op
 import sqlalchemy as sa
-import common.db
-
+from alembic import op
 
 revision = '66ccb414e652'
 down_revision = 'd8f2e1b0c3a5'
