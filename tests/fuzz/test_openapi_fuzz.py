@@ -61,7 +61,8 @@ def _run(base: str, role: str, headers: dict[str, str], report: Path) -> tuple[i
     report.mkdir(parents=True, exist_ok=True)
     log = report / f"{role}.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+        # Run from the report directory: schemathesis keeps its cache in the working directory.
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=report,
                                 env={**os.environ, "NO_COLOR": "1"})
         # The gateway serves from this very process: wait cooperatively, never block the hub.
         deadline = time.monotonic() + float(os.environ.get("FUZZ_TIMEOUT", "600"))
