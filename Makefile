@@ -10,7 +10,7 @@ include .env
 export
 endif
 
-.PHONY: run test bench lint install services clean demo
+.PHONY: run test fuzz bench lint install services clean demo
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ services:
 test: $(STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The whole schemathesis run (every phase, more examples); `make test` runs a bounded pass.
+fuzz: $(STAMP) services
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} \
+	FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
+	$(BIN)/python -m pytest -m fuzz -s $(PYTEST_ARGS)
 
 bench: $(STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

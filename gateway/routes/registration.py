@@ -7,6 +7,7 @@ import logging
 from werkzeug.wrappers import Request, Response
 
 from common.errors import AppError
+from common.schemas import PageQuerySchema, load, page_of
 from common.storage import DOCUMENT_TYPES, DOCX, PDF, check_document
 from gateway.http import api, json_response
 from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
@@ -15,6 +16,7 @@ from services.registration import schemas as reg
 
 log = logging.getLogger(__name__)
 
+_page_query = PageQuerySchema()
 REG_ERRORS = (401, 404)
 REGISTRATION = f"{V1}/registrations/<string:registration_id>"
 # Where a registration leads, for clients (and stateful fuzzers) walking the API.
@@ -66,9 +68,14 @@ class RegistrationRoutes(Routes):
     # --- partnerships and reference data ------------------------------------------------
 
     @api("GET", f"{V1}/partnerships", "ESCP-4x cluster partnerships", auth=False,
-         tags=["partnerships"], response=reg.PartnershipSchema, many=True)
+         tags=["partnerships"], query=PageQuerySchema, response=reg.PartnershipSchema, many=True)
     def list_partnerships(self, request: Request) -> Response:
-        return json_response(self.rpc.call("registration", "list_partnerships"))
+        # Reference data, a few dozen rows: paged here like every other list.
+        query = load(_page_query, query_args(request))
+        everything = self.rpc.call("registration", "list_partnerships")
+        start = (query["page"] - 1) * query["per_page"]
+        return paged(page_of(everything[start:start + query["per_page"]], len(everything),
+                             query["page"], query["per_page"]), request)
 
     @api("GET", f"{V1}/partnerships/<string:partnership_id>", "One partnership, by id or code",
          auth=False, tags=["partnerships"], response=reg.PartnershipSchema, errors=(404,))

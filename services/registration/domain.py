@@ -119,8 +119,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 def _compact(value: Any) -> Any:
+    """A JSON value as compared for changes: absent and null alike, lists of codes as sets."""
     if isinstance(value, dict):
         return {k: _compact(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return sorted(value)
     return value
 
 

@@ -17,6 +17,9 @@ def _one_of(choices: frozenset[str] | tuple[str, ...]) -> validate.OneOf:
     return validate.OneOf(sorted(choices))
 
 
+_UNIQUE = {"uniqueItems": True}  # what _unique checks, said in the OpenAPI document
+
+
 def _unique(values: list) -> None:
     if len(values) != len(set(map(str, values))):
         raise ValidationError("Each value may appear once.")
@@ -105,24 +108,25 @@ class AvailabilitySchema(Schema):
 
 
 class PreferencesSchema(Schema):
-    sectors = fields.List(fields.String(validate=_one_of(reference.sector_codes())), validate=_unique)
-    target_countries = fields.List(fields.String(validate=COUNTRY), validate=_unique)
+    sectors = fields.List(fields.String(validate=_one_of(reference.sector_codes())),
+                          validate=_unique, metadata=_UNIQUE)
+    target_countries = fields.List(fields.String(validate=COUNTRY), validate=_unique, metadata=_UNIQUE)
     activity_types = fields.List(
-        fields.String(validate=_one_of(reference.activity_type_codes())), validate=_unique
+        fields.String(validate=_one_of(reference.activity_type_codes())), validate=_unique, metadata=_UNIQUE
     )
     objectives = fields.List(fields.String(validate=_one_of(reference.objective_codes())),
-                             validate=_unique)
+                             validate=_unique, metadata=_UNIQUE)
     availability = fields.List(fields.Nested(AvailabilitySchema), validate=validate.Length(max=12))
     languages = fields.List(fields.String(validate=_one_of(reference.language_codes())),
-                            validate=_unique)
-    modes = fields.List(fields.String(validate=validate.OneOf(MODES)), validate=_unique)
+                            validate=_unique, metadata=_UNIQUE)
+    modes = fields.List(fields.String(validate=validate.OneOf(MODES)), validate=_unique, metadata=_UNIQUE)
     host_capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50))
 
 
 class CreateRegistrationSchema(Schema):
     partnership_id = fields.String(required=True)
     roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
-                        validate=[validate.Length(min=1, max=2), _unique])
+                        validate=[validate.Length(min=1, max=2), _unique], metadata=_UNIQUE)
     organisation = fields.Nested(OrganisationSchema, required=True)
     representative = fields.Nested(RepresentativeSchema, load_default=dict)
     motivation = fields.String(allow_none=True, validate=validate.Length(max=5000))

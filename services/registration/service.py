@@ -255,10 +255,10 @@ class RegistrationService:
         for field in ("roles", "motivation", "expertise"):
             if field in data:
                 setattr(reg, field, data[field])
-        for field in ("representative", "preferences"):
+        for field in ("representative", "preferences"):  # JSON columns: merged member by member
             if field in patch:
-                setattr(reg, field, domain.merge_patch(getattr(reg, field) or {}, patch[field] or {})
-                        if patch[field] is not None else {})
+                merged = domain.merge_patch({field: getattr(reg, field) or {}}, {field: patch[field]})
+                setattr(reg, field, merged.get(field) or {})
         reg.updated_at = utcnow()
         if domain.emits_update(reg.status):
             self._emit(reg, org, "registration_updated", caller.account_id)

@@ -345,3 +345,37 @@ def test_the_openapi_document_declares_every_status_and_the_shapes(api):
                     assert link["operationId"] in operation_ids
     matches = document["paths"]["/api/v1/matches"]["get"]
     assert {p["name"] for p in matches["parameters"]} >= {"page", "per_page", "registration_id"}
+
+
+def test_the_previous_cv_goes_after_commit_and_a_failed_delete_is_only_logged(
+        api, greenmob, config, db_engines, monkeypatch, caplog):
+    from sqlalchemy import text
+
+    from common.errors import NotFound
+    from common.storage import ObjectStore
+
+    store = ObjectStore(config["STORAGE"])
+
+    def cv_key(registration_id: str) -> str:
+        with db_engines["registration"].connect() as conn:
+            return conn.execute(text("SELECT cv_key FROM registrations WHERE id = :i"),
+                                {"i": registration_id}).scalar_one()
+
+    _e, headers = sign_up(api)
+    reg = _draft_with_cv(api, headers, greenmob)
+    first = cv_key(reg["id"])
+    reg = _draft_with_cv(api, headers, greenmob, existing=reg)
+    second = cv_key(reg["id"])
+    assert second != first and store.stat(second).size == len(MINIMAL_PDF)
+    with pytest.raises(NotFound):
+        store.stat(first)
+
+    def unavailable(self, key):
+        raise ConnectionError("object store unreachable")
+
+    monkeypatch.setattr(ObjectStore, "delete", unavailable)
+    third = api.put(f"/api/v1/registrations/{reg['id']}/cv", data=MINIMAL_PDF,
+                    headers={**headers, "Content-Type": "application/pdf"})
+    assert third.status_code == 200, third.text
+    assert cv_key(reg["id"]) not in (first, second)
+    assert "could not delete the previous CV" in caplog.text

@@ -28,6 +28,9 @@ def test_unchanged_members_are_not_changes():
     assert domain.changed_members(current, {"organisation": {"name": "A"}, "roles": ["visitor"]}) == set()
     assert domain.changed_members(current, {"organisation": {"city": "Porto"}}) == {"organisation"}
     assert domain.changed_members(current, {"organisation": {"city": None}}) == set()
+    both = {"roles": ["visitor", "host"]}
+    assert domain.changed_members(both, {"roles": ["host", "visitor"]}) == set()
+    assert domain.changed_members(both, {"roles": ["host"]}) == {"roles"}
 
 
 def test_a_contact_point_without_a_partnership_is_contact_of_nothing():
