@@ -8,6 +8,12 @@ wait_port() {
   echo "port $1 did not open in 60 s" >&2; return 1
 }
 
+# The tests read generated PDFs as a person would (pdftotext, pdftoppm).
+if ! command -v pdftotext >/dev/null; then
+  echo "installing poppler-utils"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+fi
 if ! port_open 5672; then
   echo "starting RabbitMQ"
   rabbitmq-server -detached
