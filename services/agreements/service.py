@@ -86,7 +86,7 @@ class AgreementsService:
 
     config = Config()
     db = Database()
-    relay = OutboxRelay(OutboxEvent)
+    relay = OutboxRelay(OutboxEvent, inbox=InboxEvent)
     auth = Auth()
     store = ObjectStoreProvider()
     rpc_client = Rpc()
