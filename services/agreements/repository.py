@@ -146,14 +146,14 @@ def list_exchanges(session: Session, filters: dict[str, Any], account_id: str | 
 
 
 def due_to_start(session: Session, today: str, limit: int = 200) -> list[Exchange]:
-    return _due(session, Exchange.status == lc.READY, Exchange.start_date <= today, limit)
+    return _due(session, limit, Exchange.status == lc.READY, Exchange.start_date <= today)
 
 
 def due_to_complete(session: Session, today: str, limit: int = 200) -> list[Exchange]:
-    return _due(session, Exchange.status == lc.IN_PROGRESS, Exchange.end_date < today, limit)
+    return _due(session, limit, Exchange.status == lc.IN_PROGRESS, Exchange.end_date < today)
 
 
-def _due(session: Session, *conditions: Any, limit: int) -> list[Exchange]:
+def _due(session: Session, limit: int, *conditions: Any) -> list[Exchange]:
     query = select(Exchange).where(*conditions).order_by(Exchange.start_date).limit(limit)
     if is_postgres(session):
         # Several instances run the timer; each exchange moves once, by whoever locks it.
