@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from common.storage import PDF
+from common.errors import AppError
+from common.storage import PDF, check_document
 from gateway.http import api, json_response
-from gateway.requests import json_body, optional_json_body, query_args
+from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
 from gateway.routes.base import V1, Routes, content_disposition, if_match, paged, with_etag
 from services.agreements import schemas as agr
+from services.agreements.schemas import SIGNED_COPY_MAX_BYTES
 
 EXCHANGE = f"{V1}/exchanges/<string:exchange_id>"
 _ID = {"exchange_id": "$response.body#/id"}
@@ -129,6 +131,28 @@ class AgreementRoutes(Routes):
                   "user_agent": request.headers.get("User-Agent", "")}
         return with_etag(self._call(request, "agreements", "sign_commitment", exchange_id, body,
                                      client))
+
+    @api("PUT", f"{EXCHANGE}/signatures/<string:party>/document", "Sign by uploading a signed "
+         "copy instead (PDF, at most 10 MB, raw body or multipart field `file`): the document "
+         "signed elsewhere, whose signatures are checked, or a scan of a paper signature",
+         tags=["exchanges"], response=agr.ExchangeSchema, body_content=PDF,
+         errors=(400, 401, 403, 404, 409, 413, 415, 422), idempotent=True)
+    def upload_signed_copy(self, request: Request, exchange_id: str, party: str) -> Response:
+        token = bearer_token(request, self.tokens)
+        # Refused callers are refused before anything is read or stored.
+        self.rpc.call("agreements", "check_signed_upload", exchange_id, party, auth_token=token)
+        data, _filename = upload_bytes(request, SIGNED_COPY_MAX_BYTES)
+        check_document(data, frozenset({PDF}), SIGNED_COPY_MAX_BYTES)
+        stored = self.store.put(f"signed/{exchange_id}", data, PDF)
+        client = {"ip": request.remote_addr or "", "user_agent": request.headers.get("User-Agent", "")}
+        try:
+            result = self._call(request, "agreements", "attach_signed_document", exchange_id, party,
+                                stored.key, client)
+        except AppError as exc:
+            if 400 <= exc.status < 500:  # refused: nothing points at the file
+                self.store.delete(stored.key)
+            raise
+        return with_etag(result)
 
     @api("GET", f"{EXCHANGE}/financial-agreement", "The financial agreement: the lump sum and "
          "the visitor's bank account (masked)", tags=["exchanges"],

@@ -14,7 +14,7 @@ from services.agreements import repository
 from services.agreements.commitment_pdf import render_commitment
 from services.agreements.models import Document, Exchange
 from services.agreements.plan import stay_days
-from services.agreements.sealing import SealingIdentity, seal
+from services.agreements.sealing import SealingIdentity, check_seals, seal
 
 
 def content_key(exchange_id: str, sha256: str) -> str:
@@ -64,3 +64,17 @@ def add_seal(store: ObjectStore, identity: SealingIdentity, document: Document, 
     key = f"commitments/{document.exchange_id}/sealed/{sha256}.pdf"
     store.put_at(key, sealed, PDF)
     return key, sha256
+
+
+def external_signer(uploaded: bytes, original: bytes) -> str | None:
+    """Who signed an uploaded PDF elsewhere (e.g. with a qualified certificate), when it is
+    the exact document with at least one intact, valid signature appended; None for anything
+    else (a scan of a paper signature)."""
+    if not uploaded.startswith(original) or len(uploaded) == len(original):
+        return None
+    try:
+        checks = check_seals(uploaded)
+    except Exception:  # a PDF pyHanko cannot read is not a verifiable signed copy
+        return None
+    good = [c for c in checks if c.intact and c.valid]
+    return good[0].certificate_subject if good else None

@@ -10,6 +10,7 @@ from services.agreements import lifecycle as lc
 from services.agreements.plan import MODES
 
 PARTIES = ("vo", "ho", "vop", "hop")
+SIGNED_COPY_MAX_BYTES = 10 * 1024 * 1024  # an uploaded signed copy of the commitment
 
 
 def _unique(values: list) -> None:
@@ -149,7 +150,10 @@ class SignatureViewSchema(Schema):
     party = fields.String()
     signed = fields.Boolean()
     signer_name = fields.String(allow_none=True)
-    method = fields.String(allow_none=True)
+    method = fields.String(allow_none=True, metadata={
+        "description": "platform, signed_pdf (a copy signed elsewhere) or paper_scan"})
+    external_signer = fields.String(allow_none=True, metadata={
+        "description": "Whose certificate signed an uploaded signed_pdf"})
     document_sha256 = fields.String(allow_none=True)
     signed_at = fields.DateTime(allow_none=True)
 

@@ -125,6 +125,7 @@ class SealCheck:
     trusted: bool
     coverage: str
     modifications: str
+    certificate_subject: str
     # pyHanko's overall verdict: intact, valid, trusted and nothing but allowed changes after it.
     sound: bool
 
@@ -153,6 +154,7 @@ def check_seals(pdf: bytes, trusted_cert_pem: bytes | None = None) -> list[SealC
             valid=bool(status.valid),
             trusted=bool(status.trusted),
             coverage=getattr(status.coverage, "name", str(status.coverage)),
+            certificate_subject=embedded.signer_cert.subject.human_friendly,
             modifications=getattr(status.modification_level, "name", str(status.modification_level)),
             sound=bool(status.bottom_line),
         ))

@@ -3,6 +3,7 @@ signatures, the financial agreement and closing reports."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -32,7 +33,7 @@ from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
-from common.storage import ObjectStoreProvider
+from common.storage import PDF, ObjectStoreProvider, check_document
 from services.agreements import documents, domain, plan, repository, views
 from services.agreements import lifecycle as lc
 from services.agreements.bank import validate_account
@@ -47,6 +48,7 @@ from services.agreements.models import (
     Signature,
 )
 from services.agreements.schemas import (
+    SIGNED_COPY_MAX_BYTES,
     BankDetailsSchema,
     CancelSchema,
     ClosingReportSchema,
@@ -328,30 +330,80 @@ class AgreementsService:
 
     def _sign_commitment(self, exchange_id: str, payload: dict[str, Any],
                          client: dict[str, str] | None) -> dict[str, Any]:
-        caller = self.auth.caller
         data = load(_sign, payload)
+        exchange, parts, party, document = self._signing(exchange_id, data.get("party"))
+        if document.sha256 != data["document_sha256"]:
+            raise Conflict("The commitment changed since you read it; download it again and sign "
+                           "the current version.", {"document_sha256": ["Not the current document."]})
+        return self._record_signature(exchange, parts, party, document, "platform", client)
+
+    @rpc
+    def check_signed_upload(self, exchange_id: str, party: str) -> dict[str, Any]:
+        """Whether the caller may upload a signed copy for `party` now: asked by the gateway
+        before it stores anything."""
+        _exchange, _parts, party, document = self._signing(exchange_id, party)
+        return {"party": party, "document_sha256": document.sha256}
+
+    @rpc
+    def attach_signed_document(self, exchange_id: str, party: str, key: str,
+                               client: dict[str, str] | None = None,
+                               idempotency_key: str | None = None) -> dict[str, Any]:
+        """A signed copy uploaded instead of signing in the platform: the exact document
+        signed elsewhere (its signatures are checked and the signer recorded), or a scan of a
+        paper signature (recorded with its hash)."""
+        return self._once("attach_signed_document", idempotency_key, [exchange_id, party, key],
+                          lambda: self._attach_signed_document(exchange_id, party, key, client))
+
+    def _attach_signed_document(self, exchange_id: str, party: str, key: str,
+                                client: dict[str, str] | None) -> dict[str, Any]:
+        exchange, parts, party, document = self._signing(exchange_id, party)
+        if not key.startswith(f"signed/{exchange.id}/"):
+            raise NotAllowed("That file was not uploaded for this exchange.")
+        uploaded = self.store.get(key)
+        check_document(uploaded, frozenset({PDF}), SIGNED_COPY_MAX_BYTES)
+        original = self.store.get(document.storage_key)
+        signer = documents.external_signer(uploaded, original)
+        evidence = {"evidence_key": key, "evidence_sha256": hashlib.sha256(uploaded).hexdigest(),
+                    "external_signer": signer}
+        return self._record_signature(exchange, parts, party, document,
+                                      "signed_pdf" if signer else "paper_scan", client, **evidence)
+
+    def _signing(self, exchange_id: str, requested: str | None
+                 ) -> tuple[Exchange, frozenset[str], str, Any]:
+        """The exchange (locked), the caller's parts, the party they sign for and the document
+        they sign — or why they may not."""
         session = self.db.session
         exchange, parts = self._visible(exchange_id, for_update=True)
         domain.ensure_may(lc.SIGN, parts)
-        party = domain.signing_party(data.get("party"), parts)
+        party = domain.signing_party(requested, parts)
         lc.next_state(exchange.status, lc.SIGN)
         document = repository.document(session, exchange)
-        if document is None or document.sha256 != data["document_sha256"]:
-            raise Conflict("The commitment changed since you read it; download it again and sign "
-                           "the current version.", {"document_sha256": ["Not the current document."]})
+        if document is None:
+            raise Conflict("The commitment to quality is not rendered yet; it is made at validation.")
         if any(s.party == party for s in repository.signatures(session, exchange)):
             raise Conflict(f"The {PARTY_LABELS[party]} has already signed this version.")
+        return exchange, parts, party, document
+
+    def _record_signature(self, exchange: Exchange, parts: frozenset[str], party: str,
+                          document: Any, method: str, client: dict[str, str] | None,
+                          **evidence: Any) -> dict[str, Any]:
+        caller = self.auth.caller
+        session = self.db.session
         signer = self._signer_name(caller)
+        how = {"platform": "signed in ClusterXchange", "signed_pdf": "uploaded a copy signed by "
+               f"{evidence.get('external_signer')}", "paper_scan": "uploaded a paper-signed scan"}[method]
         sealed_key, sealed_sha = documents.add_seal(
             self.store, self.keys.sealing, document, FIELD_NAMES[party],
-            f"{signer} for the {PARTY_LABELS[party]}", f"Signed in ClusterXchange as {party.upper()}")
+            f"{signer} for the {PARTY_LABELS[party]}", f"{party.upper()}: {how}")
         document.sealed_key, document.sealed_sha256 = sealed_key, sealed_sha
         client = client or {}
         session.add(Signature(exchange_id=exchange.id, content_version=exchange.content_version,
                               party=party, account_id=caller.account_id, signer_name=signer,
-                              method="platform", document_sha256=document.sha256,
+                              method=method, document_sha256=document.sha256,
                               ip_address=(client.get("ip") or "")[:45] or None,
-                              user_agent=(client.get("user_agent") or "")[:300] or None))
+                              user_agent=(client.get("user_agent") or "")[:300] or None,
+                              **{k: (v[:300] if isinstance(v, str) else v)
+                                 for k, v in evidence.items()}))
         session.flush()
         before = exchange.status
         self._emit(exchange, "commitment_signed", caller.account_id, party=party,
@@ -361,7 +413,8 @@ class AgreementsService:
             self._emit(exchange, "commitment_fully_signed", caller.account_id,
                        document_sha256=document.sha256)
         exchange.updated_at = utcnow()
-        repository.add_timeline(session, exchange, caller.account_id, party, "sign", before)
+        repository.add_timeline(session, exchange, caller.account_id, party, "sign", before,
+                                None if method == "platform" else how.capitalize())
         return self._flushed_view(exchange, parts)
 
     # --- the financial agreement (VO and VOP) -------------------------------------------

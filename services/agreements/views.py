@@ -50,6 +50,7 @@ def exchange_view(session: Session, exchange: Exchange, parts: frozenset[str]) -
             "party": party, "signed": party in signed,
             "signer_name": signed[party].signer_name if party in signed else None,
             "method": signed[party].method if party in signed else None,
+            "external_signer": signed[party].external_signer if party in signed else None,
             "document_sha256": signed[party].document_sha256 if party in signed else None,
             "signed_at": signed[party].signed_at if party in signed else None,
         } for party in repository.SIGNATORIES],

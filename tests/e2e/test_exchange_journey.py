@@ -230,3 +230,51 @@ def test_a_declined_proposal_gives_the_visitor_its_visit_back(api, pair):
     again = api.post("/api/v1/exchanges", json={"contact_id": pair["contact_id"]},
                      headers=pair["visitor"])
     assert again.status_code == 201, again.text
+
+
+def _validated(api: Any, pair: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    exchange = _propose(api, pair, _plan(start))
+    path = f"/api/v1/exchanges/{exchange['id']}"
+    api.post(f"{path}/confirm", headers=pair["host"])
+    api.post(f"{path}/submit", headers=pair["visitor"])
+    api.post(f"{path}/validation", json={"decision": "approve"}, headers=pair["vop"])
+    validated = api.post(f"{path}/validation", json={"decision": "approve"}, headers=pair["hop"])
+    assert validated.json()["status"] == "validated", validated.text
+    return path, validated.json()
+
+
+def test_signed_copies_can_be_uploaded_instead_of_signing_in_the_platform(api, pair, tmp_path,
+                                                                          config):
+    from services.agreements.sealing import ensure_identity, seal
+    from tests.helpers import MINIMAL_PDF, exe_bytes
+
+    path, _ = _validated(api, pair)
+    original = api.get(f"{path}/commitment.pdf", headers=pair["hop"]).content
+    elsewhere = ensure_identity(tmp_path / "qualified", common_name="Hanna Host, qualified")
+    signed_elsewhere = seal(original, elsewhere, "Sig_Q", "Hanna Host", "Signed with my card")
+
+    upload = f"{path}/signatures/hop/document"
+    assert api.put(f"{path}/signatures/vo/document", data=signed_elsewhere,
+                   headers={**pair["hop"], "Content-Type": "application/pdf"}).status_code == 403
+    assert api.put(upload, data=exe_bytes(),
+                   headers={**pair["hop"], "Content-Type": "application/pdf"}).status_code == 415
+    done = api.put(upload, data=signed_elsewhere,
+                   headers={**pair["hop"], "Content-Type": "application/pdf"})
+    assert done.status_code == 200, done.text
+    hop = next(s for s in done.json()["signatures"] if s["party"] == "hop")
+    assert hop["method"] == "signed_pdf" and "Hanna Host, qualified" in hop["external_signer"]
+
+    scan = api.put(f"{path}/signatures/vop/document", data=MINIMAL_PDF,
+                   headers={**pair["vop"], "Content-Type": "application/pdf"})
+    assert scan.status_code == 200, scan.text
+    vop = next(s for s in scan.json()["signatures"] if s["party"] == "vop")
+    assert vop["method"] == "paper_scan" and vop["external_signer"] is None
+    again = api.put(f"{path}/signatures/vop/document", data=MINIMAL_PDF,
+                    headers={**pair["vop"], "Content-Type": "application/pdf"})
+    assert again.status_code == 409
+
+    sealed = api.get(f"{path}/commitment.pdf?signed=true", headers=pair["visitor"]).content
+    platform_cert = (Path(config["AGREEMENTS"]["sealing_dir"]) / CERT_FILE).read_bytes()
+    assert sealed.startswith(original)
+    assert [c.field_name for c in check_seals(sealed, platform_cert)] == ["Sig_HOP", "Sig_VOP"]
