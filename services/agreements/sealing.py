@@ -139,10 +139,13 @@ def check_seals(pdf: bytes, trusted_cert_pem: bytes | None = None) -> list[SealC
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    context = None
+    # Trust only what the caller names (never the operating system's list): without a
+    # certificate, `trusted` is False and `intact`/`valid` still say whether the bytes hold.
+    roots = []
     if trusted_cert_pem is not None:
         _, _, der = pem.unarmor(trusted_cert_pem)
-        context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(der)])
+        roots.append(asn1_x509.Certificate.load(der))
+    context = ValidationContext(trust_roots=roots)
     reader = PdfFileReader(io.BytesIO(pdf), strict=False)
     checks = []
     for embedded in reader.embedded_signatures:
