@@ -156,7 +156,8 @@ class RegistrationRoutes(Routes):
                                      registration_id))
 
     @api("PUT", f"{V1}/registrations/<string:registration_id>/cv",
-         "Upload the CV (PDF or DOCX, at most 5 MB; raw body or multipart field `file`)",
+         "Upload the CV (PDF or DOCX, at most CV_MAX_BYTES, 5 MB by default; raw body or "
+         "multipart field `file`)",
          tags=["registrations"], response=reg.RegistrationSchema,
          body_content="application/pdf", errors=(400, 401, 403, 404, 409, 413, 415))
     def upload_cv(self, request: Request, registration_id: str) -> Response:

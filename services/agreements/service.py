@@ -242,7 +242,9 @@ class AgreementsService:
             comment = "The plan changed after validation: back to the contact points; signatures voided."
         repository.add_timeline(session, exchange, caller.account_id, _main_part(parts), "edit",
                                 before, comment)
-        if before != target or before == lc.SUBMITTED:
+        if target == lc.SUBMITTED:
+            # Back to (or still with) the contact points: they must look again. Edits of a
+            # draft are nobody else's business until it is submitted.
             self._emit(exchange, "exchange_submitted", caller.account_id)
         return self._flushed_view(exchange, parts)
 
@@ -466,9 +468,9 @@ class AgreementsService:
         exchange, parts = self._visible(exchange_id, for_update=True)
         domain.ensure_may(lc.SIGN_FINANCIAL_AGREEMENT, parts)
         target = lc.next_state(exchange.status, lc.SIGN_FINANCIAL_AGREEMENT)
+        # The exchange's version is the ETag clients hold (If-Match), as for every other step.
+        _check_version(exchange, version)
         agreement = self._financial_agreement(exchange, create=True)
-        if version is not None and agreement.version != version:
-            raise StaleVersion("The financial agreement changed meanwhile; reload it.")
         if not agreement.iban_encrypted:
             raise Conflict("The visiting organisation must give its bank account before signing.")
         signing = [p for p in ("vo", "vop") if p in parts]

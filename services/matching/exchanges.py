@@ -38,6 +38,17 @@ def store_link(session: Session, payload: dict[str, Any]) -> bool:
     return session.execute(statement).rowcount == 1
 
 
+def linked(session: Session, registration_ids: set[str]) -> set[str]:
+    """Those of `registration_ids` that visit or host in some exchange."""
+    if not registration_ids:
+        return set()
+    ids = sorted(registration_ids)
+    rows = session.execute(select(_LINKS.c.visitor_registration_id, _LINKS.c.host_registration_id)
+                           .where(_LINKS.c.visitor_registration_id.in_(ids)
+                                  | _LINKS.c.host_registration_id.in_(ids)))
+    return {rid for row in rows for rid in row if rid in registration_ids}
+
+
 def declared_capacity(profile: dict[str, Any]) -> int:
     return int((profile.get("preferences") or {}).get("host_capacity") or 1)
 

@@ -51,8 +51,10 @@ def store_profile(session: Session, payload: dict[str, Any]) -> Any | None:
         "changed_at": utcnow(),
         "change_seq": next_change_seq(session),
     }
+    # A new row hosts what it declared; exchanges (services/matching/exchanges.py) lower it.
+    declared = int((profile.get("preferences") or {}).get("host_capacity") or 1)
     statement = dialect_insert(session)(_CATALOGUE).values(**values, has_visited=False,
-                                                           host_capacity=1)
+                                                           host_capacity=declared)
     statement = statement.on_conflict_do_update(
         index_elements=[_CATALOGUE.c.registration_id],
         set_={name: statement.excluded[name] for name in values if name != "registration_id"},

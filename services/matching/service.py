@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from common.auth import Auth, Caller
 from common.db import Database, utcnow
 from common.entrypoints import rpc
-from common.errors import GatewayTimeout, NotFound, ServiceUnavailable, StaleVersion
+from common.errors import GatewayTimeout, NotAllowed, NotFound, ServiceUnavailable, StaleVersion
 from common.events import handles, make_event
 from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
@@ -154,10 +154,14 @@ class MatchingService:
         while True:
             result = self.rpc_client.call("registration", "list_catalogue_profiles", after_id,
                                           REBUILD_PAGE, auth_token=caller.token, timeout=60)
+            page_ids = set()
             for profile in result["items"]:
                 projection.store_profile(session, profile)
-                seen.add(profile["registration_id"])
+                page_ids.add(profile["registration_id"])
+            # Visits and open capacity follow the exchanges matching knows of.
+            exchanges.refresh(session, exchanges.linked(session, page_ids))
             session.commit()
+            seen |= page_ids
             after_id = result["next_after"]
             if after_id is None:
                 break
@@ -255,7 +259,10 @@ class MatchingService:
         own = session.scalar(select(CatalogueEntry).where(
             CatalogueEntry.account_id == caller.account_id, CatalogueEntry.listed.is_(True))
             .with_for_update())
-        domain.ensure_may_browse(caller, own is not None)
+        if own is None:
+            # Staff roles may browse, but only a listed participant can ask for contact.
+            raise NotAllowed("Contact requests come from an accepted registration; yours is not "
+                             "in the catalogue.")
         target = session.get(CatalogueEntry, data["registration_id"])
         if target is None or not target.listed:
             raise NotFound("No such registration in the catalogue.")

@@ -370,3 +370,12 @@ def test_a_rebuild_does_not_unlist_what_was_accepted_while_it_ran(db_engines):
         listed_ids = set(session.scalars(select(CatalogueEntry.registration_id).where(
             CatalogueEntry.listed.is_(True))))
     assert listed_ids == {kept, meanwhile}
+
+
+def test_staff_who_are_also_participants_need_a_listed_registration_to_ask_for_contact(
+        config, as_account):
+    host_id, _ = accept(config, "DE", ["host"])
+    staff = as_account(new_id(), ("participant", "admin"))
+    wait_for(lambda: listed(staff, host_id))
+    with pytest.raises(NotAllowed):
+        staff.create_contact({"registration_id": host_id, "message": "Hello"})
