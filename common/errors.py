@@ -92,6 +92,11 @@ class ValidationFailed(AppError):
 
 
 @_register
+class PreconditionRequired(AppError):
+    status, title, type_slug = 428, "Precondition required", "precondition-required"
+
+
+@_register
 class TooManyRequests(AppError):
     status, title, type_slug = 429, "Too many requests", "too-many-requests"
 
