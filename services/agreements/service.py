@@ -577,8 +577,8 @@ class AgreementsService:
                 "host_country": exchange.host_country,
                 "working_days": days.working_days if days else 0,
                 "mode": (exchange.plan or {}).get("mode") or "physical",
-                "visitor_organisation_id": exchange.visitor_organisation_id,
-                "host_organisation_id": exchange.host_organisation_id,
+                "visitor_registration_id": exchange.visitor_registration_id,
+                "host_registration_id": exchange.host_registration_id,
                 "on_date": exchange.start_date,
             }, auth_token=self.auth.caller.token, confirm=True)
         except ServiceUnavailable as exc:

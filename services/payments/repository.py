@@ -406,3 +406,19 @@ def mark_payout_failed(session: Session, payout_id: str, reason: str, cause_id: 
     if funds_state(session, payout.exchange_id) == Funds.PAID:
         fail(session, payout.exchange_id, cause_id, at)
     return payout.exchange_id
+
+
+def list_budgets(session: Session, partnership_id: str | None, page: int, per_page: int
+                 ) -> tuple[list[Any], int]:
+    """Budget rows by partnership id, one page; only `partnership_id`'s when given."""
+    query = select(Budget)
+    if partnership_id is not None:
+        query = query.where(Budget.c.partnership_id == partnership_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Budget.c.partnership_id)
+                           .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), int(total)
+
+
+def budget_row(session: Session, partnership_id: str) -> Any:
+    return session.execute(select(Budget).where(Budget.c.partnership_id == partnership_id)).first()

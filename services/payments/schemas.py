@@ -1,0 +1,141 @@
+"""The payments contract: what the service accepts and returns (also the OpenAPI source).
+
+Importing this module also registers payments' error classes for RPC (see
+services.payments.exceptions): a caller that imports the contract gets a NoLumpSumRate or an
+InsufficientBudget back as itself, with its status, instead of a RemoteError.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+import services.payments.exceptions  # noqa: F401 - registers payments' errors for RPC
+from common import reference
+from common.schemas import COUNTRY, IsoDate, PageQuerySchema
+from services.payments.quote import MODES, PHYSICAL
+
+
+def _cents(description: str = "Whole euro cents.", **kwargs: object) -> fields.Integer:
+    # strict: 780.5 or "780" is refused, never rounded into an amount.
+    return fields.Integer(strict=True, metadata={"description": description}, **kwargs)
+
+
+def _participating(value: str) -> None:
+    if value not in reference.country_codes():
+        raise ValidationError("Not a country participating in the programme.")
+
+
+class QuoteQuerySchema(Schema):
+    """A quote from the figures alone (the public quote)."""
+
+    host_country = fields.String(required=True, validate=COUNTRY)
+    working_days = fields.Integer(required=True, validate=validate.Range(min=1, max=31))
+    mode = fields.String(load_default=PHYSICAL, validate=validate.OneOf(MODES))
+    distance_km = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0),
+                               metadata={"description": "Great-circle km between the two "
+                                                        "organisations; unknown: not halved for it."})
+    on_date = IsoDate(allow_none=True, load_default=None,
+                      metadata={"description": "The rates in force on this day (default: today)."})
+
+
+class ExchangeQuoteRequestSchema(Schema):
+    """What agreements sends for an exchange's financial agreement."""
+
+    host_country = fields.String(required=True, validate=COUNTRY)
+    working_days = fields.Integer(required=True, validate=validate.Range(min=0, max=31))
+    mode = fields.String(load_default=PHYSICAL, allow_none=True, validate=validate.OneOf(MODES))
+    visitor_registration_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    host_registration_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    on_date = IsoDate(allow_none=True, load_default=None)
+
+
+class RuleAppliedSchema(Schema):
+    code = fields.String()
+    text = fields.String()
+
+
+class QuoteSchema(Schema):
+    host_country = fields.String()
+    mode = fields.String()
+    working_days = fields.Integer()
+    distance_km = fields.Float(allow_none=True)
+    amount_cents = _cents()
+    full_rate_cents = _cents()
+    threshold_cents = _cents()
+    halved = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleAppliedSchema),
+                        metadata={"description": "Which rules gave the amount, in words."})
+    rate_version = fields.Integer(allow_none=True)
+    rate_valid_from = IsoDate(allow_none=True)
+
+
+class BudgetCheckSchema(Schema):
+    fits = fields.Boolean()
+    available_cents = _cents("Whole euro cents; only for the partnership's contact points and "
+                             "administrators.", allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class SetBudgetSchema(Schema):
+    budget_cents = _cents(required=True, validate=validate.Range(min=0, max=10**13))
+
+
+class FundsFigureSchema(Schema):
+    exchanges = fields.Integer()
+    amount_cents = _cents()
+
+
+class BudgetKpisSchema(Schema):
+    reserved = fields.Nested(FundsFigureSchema)
+    paid = fields.Nested(FundsFigureSchema)
+    released = fields.Nested(FundsFigureSchema, metadata={"description": "Cancelled exchanges."})
+
+
+class BudgetSchema(Schema):
+    partnership_id = fields.String()
+    budget_cents = _cents()
+    available_cents = _cents()
+    reserved_cents = _cents()
+    paid_cents = _cents()
+    updated_at = fields.DateTime(allow_none=True)
+    kpis = fields.Nested(BudgetKpisSchema)
+
+
+class BudgetListQuerySchema(PageQuerySchema):
+    pass
+
+
+class LumpSumRateSchema(Schema):
+    country = fields.String()
+    country_name = fields.String()
+    amount_cents = _cents()
+    valid_from = IsoDate()
+    valid_to = IsoDate(allow_none=True)
+    version = fields.Integer()
+
+
+class LumpSumTableSchema(Schema):
+    threshold_cents = _cents()
+    rates = fields.List(fields.Nested(LumpSumRateSchema))
+
+
+class SetLumpSumSchema(Schema):
+    country = fields.String(required=True, validate=[COUNTRY, _participating])
+    amount_cents = _cents(required=True, validate=validate.Range(min=1))
+    valid_from = IsoDate(load_default=None, allow_none=True,
+                         metadata={"description": "First day the figure applies (default: today)."})
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class RateChangeSchema(Schema):
+    country = fields.String()
+    old_amount_cents = _cents(allow_none=True)
+    new_amount_cents = _cents()
+    valid_from = IsoDate()
+    changed_by = fields.String()
+    changed_at = fields.DateTime()
+    reason = fields.String()
+
+
+class RateChangeQuerySchema(Schema):
+    country = fields.String(load_default=None, allow_none=True, validate=COUNTRY)

@@ -1,0 +1,336 @@
+"""Payments service: the lump-sum table and quotes, partnership budgets and their ledger,
+payment claims.
+
+Who may do what (everyone else gets 404 for what they may not see):
+- quotes: `quote` is public; `quote_for_exchange` needs a caller who may see the visitor's
+  registration (registration decides, through `get_public_profiles` with the caller's token);
+- a budget: administrators, and the contact points of its partnership; `check_budget` also
+  answers a participant whose accepted registration belongs to the partnership (agreements
+  asks with the visitor's token when the visitor signs last), without the amounts;
+- the lump-sum table: read by anyone, changed by administrators.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from nameko.dependency_providers import Config
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from common.auth import Auth, Caller
+from common.db import Database, new_id, utcnow
+from common.entrypoints import rpc
+from common.errors import Conflict, NotAllowed, NotFound
+from common.events import handles
+from common.idempotency import IdempotencyKeys
+from common.logs import RequestContext
+from common.outbox import OutboxRelay, first_delivery
+from common.rpc import Rpc
+from common.schemas import load, page_of
+from services.payments import quote as quotes
+from services.payments import repository
+from services.payments.distance import DEFAULT_MIN_POPULATION
+from services.payments.evidence import EVIDENCE_MAX_BYTES, PAYMENT_DUE_DAYS
+from services.payments.exceptions import InsufficientBudget, NoBudget, country_name
+from services.payments.ledger import Funds
+from services.payments.lump_sums import DEFAULT_THRESHOLD_CENTS
+from services.payments.models import IdempotencyKey, InboxEvent, OutboxEvent
+from services.payments.money import ensure_cents, euros
+from services.payments.places import PlacesProvider, location_of
+from services.payments.schemas import (
+    BudgetCheckSchema,
+    BudgetListQuerySchema,
+    BudgetSchema,
+    ExchangeQuoteRequestSchema,
+    LumpSumTableSchema,
+    QuoteQuerySchema,
+    QuoteSchema,
+    RateChangeQuerySchema,
+    RateChangeSchema,
+    SetBudgetSchema,
+    SetLumpSumSchema,
+)
+from services.payments.sepa import DEFAULT_SCHEMA
+
+log = logging.getLogger(__name__)
+
+_quote_query = QuoteQuerySchema()
+_exchange_quote = ExchangeQuoteRequestSchema()
+_quote = QuoteSchema()
+_check = BudgetCheckSchema()
+_set_budget = SetBudgetSchema()
+_budget = BudgetSchema()
+_budget_list = BudgetListQuerySchema()
+_table = LumpSumTableSchema()
+_set_rate = SetLumpSumSchema()
+_change = RateChangeSchema()
+_changes_query = RateChangeQuerySchema()
+
+DEFAULTS = {
+    "threshold_cents": DEFAULT_THRESHOLD_CENTS,
+    "short_stay_days": quotes.DEFAULT_SHORT_STAY_DAYS,
+    "min_distance_km": quotes.DEFAULT_MIN_DISTANCE_KM,
+    "due_days": PAYMENT_DUE_DAYS,
+    "evidence_max_bytes": EVIDENCE_MAX_BYTES,
+    "gazetteer_min_population": DEFAULT_MIN_POPULATION,
+    "sepa_schema": DEFAULT_SCHEMA,
+}
+
+
+class PaymentsService:
+    name = "payments"
+
+    config = Config()
+    db = Database()
+    relay = OutboxRelay(OutboxEvent, inbox=InboxEvent)
+    auth = Auth()
+    rpc_client = Rpc()
+    idempotency = IdempotencyKeys(IdempotencyKey)
+    places = PlacesProvider()
+    request_context = RequestContext()
+
+    @rpc
+    def health(self) -> dict[str, Any]:
+        self.db.reader.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    # --- quotes ---------------------------------------------------------------------------
+
+    @rpc
+    def quote(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The lump sum for a host country, working days, mode and distance (public)."""
+        data = load(_quote_query, query or {})
+        return self._quote(data["host_country"], data["working_days"], data["mode"],
+                           data["distance_km"], data["on_date"])
+
+    @rpc
+    def quote_for_exchange(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The lump sum of an exchange, the distance taken from the two organisations'
+        registrations as the caller may see them."""
+        caller = self.auth.caller
+        data = load(_exchange_quote, request or {})
+        visitor_id, host_id = data["visitor_registration_id"], data["host_registration_id"]
+        found = self.rpc_client.call("registration", "get_public_profiles", [visitor_id, host_id],
+                                     auth_token=caller.token)
+        profiles = {profile["registration_id"]: profile for profile in found}
+        if visitor_id not in profiles:
+            raise NotFound("No such registration.", {"visitor_registration_id": ["Unknown."]})
+        # A host the caller no longer sees (withdrawn since) leaves the distance unknown:
+        # the quote says so rather than refusing the visitor its financial agreement.
+        distance = self.places.distance_km(location_of(profiles[visitor_id]),
+                                           location_of(profiles.get(host_id)))
+        return self._quote(data["host_country"], data["working_days"], data["mode"] or quotes.PHYSICAL,
+                           distance, data["on_date"])
+
+    # --- budgets --------------------------------------------------------------------------
+
+    @rpc
+    def check_budget(self, partnership_id: str, amount_cents: int) -> dict[str, Any]:
+        """Whether `amount_cents` fits the partnership's available budget now (asked before
+        the financial agreement's last signature; the reservation itself follows its event)."""
+        caller = self.auth.caller
+        sees_amounts = _may_see_budget(caller, partnership_id)
+        if not sees_amounts and not self._member_of(caller, partnership_id):
+            raise NotFound("No such budget.")
+        amount = ensure_cents(amount_cents, "amount_cents")
+        balance = repository.balance(self.db.reader, partnership_id)
+        if balance is None:
+            detail = NoBudget.for_partnership(partnership_id).detail
+            return _check.dump({"fits": False, "available_cents": 0 if sees_amounts else None,
+                                "detail": detail})
+        fits = amount <= balance.available_cents
+        detail = None
+        if not fits:
+            detail = (InsufficientBudget.for_amounts(partnership_id, balance.available_cents, amount).detail
+                      if sees_amounts else
+                      f"The partnership's budget does not cover this lump sum ({euros(amount)}); "
+                      "its contact point can ask for more.")
+        return _check.dump({"fits": fits,
+                            "available_cents": balance.available_cents if sees_amounts else None,
+                            "detail": detail})
+
+    @rpc
+    def set_budget(self, partnership_id: str, payload: dict[str, Any],
+                   idempotency_key: str | None = None) -> dict[str, Any]:
+        """Sets the partnership's envelope (administrators); never below what is committed."""
+        caller = self.auth.caller
+        if not caller.is_admin:
+            if _may_see_budget(caller, partnership_id):
+                raise NotAllowed("Only an administrator sets a partnership's budget.")
+            raise NotFound("No such budget.")
+        data = load(_set_budget, payload or {})
+        # Unknown ids would make envelopes nobody can ever use (registration answers 404).
+        self.rpc_client.call("registration", "get_partnership", partnership_id,
+                             auth_token=caller.token)
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            repository.set_budget(session, partnership_id, data["budget_cents"], new_id(), utcnow())
+            return self._budget_view(session, partnership_id)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "set_budget",
+                                    [partnership_id, payload], effect)
+
+    @rpc
+    def get_budget(self, partnership_id: str) -> dict[str, Any]:
+        if not _may_see_budget(self.auth.caller, partnership_id):
+            raise NotFound("No such budget.")
+        return self._budget_view(self.db.reader, partnership_id)
+
+    @rpc
+    def list_budgets(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Every envelope for administrators; its own for a partnership's contact point."""
+        caller = self.auth.caller
+        filters = load(_budget_list, query or {})
+        if caller.is_admin:
+            only = None
+        elif caller.has("partnership_contact") and caller.partnership_id:
+            only = caller.partnership_id
+        else:
+            raise NotAllowed("Only administrators and contact points see budgets.")
+        reader = self.db.reader
+        rows, total = repository.list_budgets(reader, only, filters["page"], filters["per_page"])
+        items = [self._budget_view(reader, row.partnership_id, row) for row in rows]
+        return page_of(items, total, filters["page"], filters["per_page"])
+
+    # --- the lump-sum table ---------------------------------------------------------------
+
+    @rpc
+    def list_lump_sums(self) -> dict[str, Any]:
+        """The table as it stands, every figure with its period (public)."""
+        table = repository.load_table(self.db.reader, self._settings["threshold_cents"])
+        rates = sorted(table.rates, key=lambda rate: (rate.country, rate.valid_from))
+        return _table.dump({"threshold_cents": table.threshold_cents,
+                            "rates": [_rate_view(rate) for rate in rates]})
+
+    @rpc
+    def set_lump_sum(self, payload: dict[str, Any],
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        """A new figure for a host country from `valid_from` on (administrators); the change is
+        recorded with who, when, old → new."""
+        caller = self.auth.caller
+        if not caller.is_admin:
+            raise NotAllowed("Only an administrator changes the lump-sum table.")
+        data = load(_set_rate, payload or {})
+        session = self.db.session
+        valid_from = data["valid_from"] or _today()
+
+        def effect() -> dict[str, Any]:
+            repository.lock_rates(session, data["country"])
+            table = repository.load_table(session, self._settings["threshold_cents"])
+            table, change = table.with_rate(data["country"], data["amount_cents"], valid_from,
+                                            caller.account_id, utcnow(), data["reason"])
+            repository.save_rate_change(session, table, change)
+            try:
+                session.flush()
+            except IntegrityError as exc:  # a concurrent first figure for the same country
+                raise Conflict("The table changed meanwhile; try again.") from exc
+            rate = table.rate_on(data["country"], valid_from)
+            return {"rate": _rate_view(rate), "change": _change.dump(change)}
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "set_lump_sum",
+                                    payload, effect)
+
+    @rpc
+    def list_lump_sum_changes(self, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The audit trail of the table (administrators)."""
+        self.auth.caller.require("admin")
+        data = load(_changes_query, query or {})
+        return [_change.dump(change) for change in repository.rate_changes(self.db.reader, data["country"])]
+
+    # --- events from agreements ------------------------------------------------------------
+
+    @handles("agreements", "financial_agreement_signed")
+    def handle_financial_agreement_signed(self, payload: dict[str, Any]) -> None:
+        """Reserves the lump sum. One that does not fit (agreements asked before signing, so
+        only a race gets here) fails, is retried, and ends parked: an administrator raises
+        the budget and replays it (`cxc events replay`)."""
+        session = self.db.session
+        if not first_delivery(session, InboxEvent, payload["event_id"], "handle_financial_agreement_signed"):
+            return
+        amount = int(payload.get("amount_cents") or 0)
+        if amount > 0:  # a virtual exchange carries no lump sum
+            try:
+                repository.reserve(session, payload["visitor_partnership_id"], payload["exchange_id"],
+                                   amount, payload["event_id"], utcnow())
+            except (InsufficientBudget, NoBudget) as exc:
+                log.warning("exchange %s: lump sum of %s not reserved: %s", payload["exchange_id"],
+                            euros(amount), exc)
+                raise
+        session.commit()
+
+    @handles("agreements", "exchange_cancelled")
+    def handle_exchange_cancelled(self, payload: dict[str, Any]) -> None:
+        """Releases what the exchange had reserved (nothing reserved: nothing to do)."""
+        session = self.db.session
+        if not first_delivery(session, InboxEvent, payload["event_id"], "handle_exchange_cancelled"):
+            return
+        if repository.funds_state(session, payload["exchange_id"]) == Funds.RESERVED:
+            repository.release(session, payload["exchange_id"], payload["event_id"], utcnow())
+        session.commit()
+
+    @handles("agreements", "closing_report_submitted")
+    def handle_closing_report_submitted(self, payload: dict[str, Any]) -> None:
+        """Opens the visitor's payment claim (the visitor wrote the report: the actor)."""
+        session = self.db.session
+        if not first_delivery(session, InboxEvent, payload["event_id"], "handle_closing_report_submitted"):
+            return
+        repository.open_claim(session, exchange_id=payload["exchange_id"],
+                              exchange_reference=payload["reference"],
+                              partnership_id=payload["visitor_partnership_id"],
+                              visitor_account_id=payload.get("visitor_account_id") or payload["actor_id"],
+                              at=utcnow())
+        session.commit()
+
+    # --- helpers --------------------------------------------------------------------------
+
+    @property
+    def _settings(self) -> dict[str, Any]:
+        return {**DEFAULTS, **(self.config.get("PAYMENTS") or {})}
+
+    def _quote(self, host_country: str, working_days: int, mode: str, distance_km: float | None,
+               on_date: date | str | None) -> dict[str, Any]:
+        settings = self._settings
+        day = date.fromisoformat(on_date) if isinstance(on_date, str) else (on_date or _today())
+        table = repository.load_table(self.db.reader, settings["threshold_cents"])
+        result = quotes.quote(host_country, working_days, mode, distance_km, day, table,
+                              threshold_cents=settings["threshold_cents"],
+                              short_stay_days=settings["short_stay_days"],
+                              min_distance_km=settings["min_distance_km"])
+        return _quote.dump({**result.to_dict(), "halved": result.halved})
+
+    def _member_of(self, caller: Caller, partnership_id: str) -> bool:
+        """A participant with an accepted registration in the partnership."""
+        if not caller.has("participant"):
+            return False
+        own = self.rpc_client.call("registration", "list_registrations", {"status": "accepted"},
+                                   auth_token=caller.token)
+        return any(item.get("partnership_id") == partnership_id for item in own["items"])
+
+    def _budget_view(self, conn: Any, partnership_id: str, row: Any = None) -> dict[str, Any]:
+        row = row if row is not None else repository.budget_row(conn, partnership_id)
+        if row is None:
+            raise NotFound(NoBudget.for_partnership(partnership_id).detail)
+        return _budget.dump({
+            "partnership_id": row.partnership_id, "budget_cents": row.budget_cents,
+            "reserved_cents": row.reserved_cents, "paid_cents": row.paid_cents,
+            "available_cents": row.budget_cents - row.reserved_cents - row.paid_cents,
+            "updated_at": row.updated_at, "kpis": repository.budget_kpis(conn, partnership_id)})
+
+
+def _may_see_budget(caller: Caller, partnership_id: str) -> bool:
+    return caller.is_admin or (caller.has("partnership_contact")
+                               and caller.partnership_id == partnership_id)
+
+
+def _rate_view(rate: Any) -> dict[str, Any]:
+    return {"country": rate.country, "country_name": country_name(rate.country),
+            "amount_cents": rate.amount_cents, "valid_from": rate.valid_from,
+            "valid_to": rate.valid_to, "version": rate.version}
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
