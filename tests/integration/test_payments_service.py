@@ -1,0 +1,203 @@
+"""The payments service through the broker: quotes from registration's profiles, budgets,
+and the money movements agreements' events cause, on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_waiter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from common.errors import NotFound
+from common.events import make_event
+from services.payments.exceptions import NoLumpSumRate
+from services.payments.models import Claim, LedgerEntry
+from tests.helpers import make_account, partnership_id, publish_event, registration_payload, unique_email
+
+BERLIN = {"country": "DE", "city": "Berlin", "latitude": 52.52, "longitude": 13.40}
+PORTO = {"country": "PT", "city": "Porto", "latitude": 41.15, "longitude": -8.61}
+
+
+@pytest.fixture
+def rpc_as(config: dict[str, Any], tokens: Any):
+    proxies = []
+
+    def make(service: str, account_id: str | None = None, roles: tuple[str, ...] = ("admin",),
+             partnership: str | None = None):
+        context = {}
+        if account_id is not None:
+            token, _ = tokens.issue(account_id, list(roles), None, partnership)
+            context["auth_token"] = token
+        proxy = ClusterRpcProxy(config, context_data=context)
+        proxies.append(proxy)
+        return getattr(proxy.start(), service)
+
+    yield make
+    for proxy in proxies:
+        proxy.stop()
+
+
+@pytest.fixture
+def services(registration_container: Any, payments_container: Any, lump_sum_table: None) -> Any:
+    return payments_container
+
+
+def admin(rpc_as) -> Any:
+    return rpc_as("payments", str(uuid.uuid4()), ("admin",))
+
+
+def registration(rpc_as, db_engines, organisation: dict[str, Any]) -> str:
+    account = make_account(db_engines["registration"], unique_email("p"), ["participant"])
+    payload = registration_payload(partnership_id(db_engines["registration"], "GREENMOB"))
+    payload["organisation"].update(organisation)
+    return rpc_as("registration", account, ("participant",)).create_registration(payload)["id"]
+
+
+def exchange_request(visitor: str, host: str, **overrides: Any) -> dict[str, Any]:
+    return {"host_country": "PT", "working_days": 5, "mode": "physical",
+            "visitor_registration_id": visitor, "host_registration_id": host,
+            "on_date": "2026-12-01", **overrides}
+
+
+def test_quotes_for_an_exchange_follow_the_scheme(rpc_as, db_engines, services):
+    visitor = registration(rpc_as, db_engines, BERLIN)
+    host = registration(rpc_as, db_engines, PORTO)
+    payments = admin(rpc_as)
+
+    five_days = payments.quote_for_exchange(exchange_request(visitor, host))
+    assert five_days["amount_cents"] == 78_000 and five_days["halved"] is False
+    assert 2_000 < five_days["distance_km"] < 2_400
+    assert five_days["rules"][0]["text"] == "Full rate for a stay in Portugal: €780.00"
+
+    three_days = payments.quote_for_exchange(exchange_request(visitor, host, working_days=3))
+    assert three_days["amount_cents"] == 39_000
+    assert "Halved: 3 working days is under 5" in [rule["text"] for rule in three_days["rules"]]
+
+    assert payments.quote_for_exchange(exchange_request(visitor, host, mode="virtual"))[
+        "amount_cents"] == 0
+
+    with pytest.raises(NoLumpSumRate) as raised:
+        payments.quote_for_exchange(exchange_request(host, visitor, host_country="DE"))
+    assert raised.value.status == 422 and "Germany (DE)" in raised.value.detail
+    assert "host_country" in raised.value.errors
+
+
+def test_a_participant_cannot_quote_for_registrations_it_cannot_see(rpc_as, db_engines, services):
+    visitor = registration(rpc_as, db_engines, BERLIN)
+    host = registration(rpc_as, db_engines, PORTO)
+    stranger = rpc_as("payments", str(uuid.uuid4()), ("participant",))
+    with pytest.raises(NotFound):
+        stranger.quote_for_exchange(exchange_request(visitor, host))
+
+
+def test_the_public_quote_needs_no_token(rpc_as, services):
+    anonymous = rpc_as("payments")
+    assert anonymous.quote({"host_country": "PT", "working_days": 3})["amount_cents"] == 39_000
+    assert anonymous.list_lump_sums()["rates"][0]["amount_cents"] == 78_000
+
+
+# --- budgets and agreements' events ------------------------------------------------------------
+
+def handled(container: Any, method: str, count: int, timeout: float = 15):
+    """Waits (as a context manager) until `method` has handled `count` deliveries, failed or not."""
+    seen = []
+
+    def counted(worker_ctx, result, exc_info):
+        seen.append(exc_info)
+        return len(seen) >= count
+
+    return entrypoint_waiter(container, method, callback=counted, timeout=timeout)
+
+
+def signed(partnership: str, amount_cents: int, exchange_id: str | None = None) -> dict[str, Any]:
+    exchange_id = exchange_id or str(uuid.uuid4())
+    return make_event("financial_agreement_signed", {
+        "exchange_id": exchange_id, "reference": f"CXC-2026-{exchange_id[:6]}", "status": "ready",
+        "visitor_partnership_id": partnership, "host_country": "PT", "mode": "physical",
+        "amount_cents": amount_cents}, str(uuid.uuid4()))
+
+
+def cancelled(partnership: str, exchange_id: str) -> dict[str, Any]:
+    return make_event("exchange_cancelled", {
+        "exchange_id": exchange_id, "reference": f"CXC-2026-{exchange_id[:6]}",
+        "status": "cancelled", "visitor_partnership_id": partnership}, str(uuid.uuid4()))
+
+
+def ledger(db_engines, partnership: str) -> list[tuple[str, int]]:
+    with Session(db_engines["payments"]) as session:
+        rows = session.execute(select(LedgerEntry.kind, LedgerEntry.amount_cents)
+                               .where(LedgerEntry.partnership_id == partnership)
+                               .order_by(LedgerEntry.id))
+        return [tuple(row) for row in rows]
+
+
+def with_budget(rpc_as, db_engines, budget_cents: int) -> tuple[str, Any]:
+    partnership = partnership_id(db_engines["registration"], "GREENMOB")
+    payments = admin(rpc_as)
+    payments.set_budget(partnership, {"budget_cents": budget_cents}, idempotency_key="first")
+    return partnership, payments
+
+
+def test_setting_a_budget_twice_with_one_key_records_it_once(rpc_as, db_engines, services):
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    again = payments.set_budget(partnership, {"budget_cents": 100_000}, idempotency_key="first")
+    assert again["budget_cents"] == 100_000
+    payments.set_budget(partnership, {"budget_cents": 150_000}, idempotency_key="second")
+    assert ledger(db_engines, partnership) == [("budget_set", 100_000), ("budget_change", 50_000)]
+    with pytest.raises(NotFound):
+        payments.set_budget(str(uuid.uuid4()), {"budget_cents": 1})
+
+
+def test_a_signed_financial_agreement_delivered_twice_reserves_once(config, rpc_as, db_engines,
+                                                                   services):
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    event = signed(partnership, 78_000)
+    with handled(services, "handle_financial_agreement_signed", 2):
+        publish_event(config, "agreements", event, times=2)
+    assert ledger(db_engines, partnership) == [("budget_set", 100_000), ("reserve", 78_000)]
+    budget = payments.get_budget(partnership)
+    assert (budget["reserved_cents"], budget["available_cents"]) == (78_000, 22_000)
+    assert budget["kpis"]["reserved"] == {"exchanges": 1, "amount_cents": 78_000}
+
+
+def test_two_agreements_that_together_exceed_the_budget_reserve_one(config, rpc_as, db_engines,
+                                                                    services):
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    with handled(services, "handle_financial_agreement_signed", 2):
+        publish_event(config, "agreements", signed(partnership, 78_000))
+        publish_event(config, "agreements", signed(partnership, 78_000))
+    # The other one failed, goes back to its queue and ends parked unless the budget grows.
+    assert ledger(db_engines, partnership) == [("budget_set", 100_000), ("reserve", 78_000)]
+    assert payments.get_budget(partnership)["available_cents"] == 22_000
+
+
+def test_a_cancelled_exchange_gives_its_reservation_back(config, rpc_as, db_engines, services):
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    exchange_id = str(uuid.uuid4())
+    with handled(services, "handle_financial_agreement_signed", 1):
+        publish_event(config, "agreements", signed(partnership, 39_000, exchange_id))
+    with handled(services, "handle_exchange_cancelled", 3):
+        publish_event(config, "agreements", cancelled(partnership, exchange_id), times=2)
+        publish_event(config, "agreements", cancelled(partnership, str(uuid.uuid4())))  # nothing reserved
+    assert ledger(db_engines, partnership) == [
+        ("budget_set", 100_000), ("reserve", 39_000), ("release", 39_000)]
+    budget = payments.get_budget(partnership)
+    assert (budget["reserved_cents"], budget["available_cents"]) == (0, 100_000)
+    assert budget["kpis"]["released"] == {"exchanges": 1, "amount_cents": 39_000}
+
+
+def test_a_submitted_closing_report_opens_one_claim(config, db_engines, services):
+    exchange_id, visitor = str(uuid.uuid4()), str(uuid.uuid4())
+    event = make_event("closing_report_submitted", {
+        "exchange_id": exchange_id, "reference": "CXC-2026-000123", "status": "reported",
+        "visitor_partnership_id": str(uuid.uuid4())}, visitor)
+    with handled(services, "handle_closing_report_submitted", 2):
+        publish_event(config, "agreements", event, times=2)
+    with Session(db_engines["payments"]) as session:
+        claims = session.execute(select(Claim.exchange_id, Claim.visitor_account_id, Claim.state)).all()
+        assert claims == [(exchange_id, visitor, "draft")]
+        assert session.scalar(select(func.count()).select_from(Claim)) == 1
