@@ -139,3 +139,112 @@ class RateChangeSchema(Schema):
 
 class RateChangeQuerySchema(Schema):
     country = fields.String(load_default=None, allow_none=True, validate=COUNTRY)
+
+
+# --- claims, evidence, payouts, batches ----------------------------------------------------
+
+class EvidenceSchema(Schema):
+    id = fields.String()
+    sha256 = fields.String()
+    size = fields.Integer()
+    content_type = fields.String()
+    filename = fields.String(allow_none=True)
+    uploaded_at = fields.DateTime()
+
+
+class PayoutSchema(Schema):
+    id = fields.String()
+    exchange_id = fields.String()
+    exchange_reference = fields.String()
+    claim_id = fields.String()
+    partnership_id = fields.String()
+    amount_cents = _cents()
+    state = fields.String(metadata={"description": "approved, batched, paid or failed."})
+    approved_at = fields.DateTime()
+    due_on = IsoDate()
+    overdue = fields.Boolean(metadata={"description": "Not paid and past its due date."})
+    paid_at = fields.DateTime(allow_none=True)
+    failed_at = fields.DateTime(allow_none=True)
+    failure_reason = fields.String(allow_none=True)
+    attempts = fields.Integer(metadata={"description": "Batches it went out in."})
+
+
+class ClaimSchema(Schema):
+    id = fields.String()
+    exchange_id = fields.String()
+    exchange_reference = fields.String()
+    partnership_id = fields.String()
+    state = fields.String(metadata={"description": "draft, submitted, changes_requested or approved."})
+    version = fields.Integer()
+    submitted_at = fields.DateTime(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    review_comment = fields.String(allow_none=True)
+    evidence = fields.List(fields.Nested(EvidenceSchema))
+    payout = fields.Nested(PayoutSchema, allow_none=True)
+
+
+class AddEvidenceSchema(Schema):
+    key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    filename = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class SubmitClaimSchema(Schema):
+    version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+
+class ApproveClaimSchema(SubmitClaimSchema):
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class RequestChangesSchema(SubmitClaimSchema):
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                            metadata={"description": "What the visitor must add or correct."})
+
+
+class ClaimListQuerySchema(PageQuerySchema):
+    state = fields.String(load_default=None, validate=validate.OneOf(
+        ("draft", "submitted", "changes_requested", "approved")))
+
+
+class PayoutListQuerySchema(PageQuerySchema):
+    state = fields.String(load_default=None, validate=validate.OneOf(
+        ("approved", "batched", "paid", "failed")))
+    overdue = fields.Boolean(load_default=False)
+    partnership_id = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class BatchItemSchema(Schema):
+    payout_id = fields.String()
+    exchange_id = fields.String()
+    amount_cents = _cents()
+    end_to_end_id = fields.String()
+    outcome = fields.String(metadata={"description": "pending, paid or failed."})
+
+
+class BatchSchema(Schema):
+    id = fields.String()
+    partnership_id = fields.String()
+    state = fields.String(metadata={"description": "open or settled."})
+    payout_count = fields.Integer()
+    total_cents = _cents()
+    message_id = fields.String()
+    execution_date = IsoDate()
+    created_at = fields.DateTime()
+    settled_at = fields.DateTime(allow_none=True)
+    items = fields.List(fields.Nested(BatchItemSchema))
+
+
+class CreateBatchSchema(Schema):
+    partnership_id = fields.String(load_default=None, validate=validate.Length(max=64), metadata={
+        "description": "Whose payouts (a contact point's own partnership by default)."})
+    payout_ids = fields.List(fields.String(validate=validate.Length(max=64)), load_default=None,
+                             validate=validate.Length(min=1, max=10_000))
+    execution_date = IsoDate(load_default=None, allow_none=True)
+
+
+class BatchListQuerySchema(PageQuerySchema):
+    partnership_id = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class FailPayoutSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))

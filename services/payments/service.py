@@ -12,6 +12,7 @@ Who may do what (everyone else gets 404 for what they may not see):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,39 +20,65 @@ from typing import Any
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from common.auth import Auth, Caller
 from common.db import Database, new_id, utcnow
 from common.entrypoints import rpc
-from common.errors import Conflict, NotAllowed, NotFound
-from common.events import handles
+from common.errors import Conflict, InvalidState, NotAllowed, NotFound, StaleVersion
+from common.events import handles, make_event
 from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
-from common.outbox import OutboxRelay, first_delivery
+from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
+from common.storage import ObjectStoreProvider
 from services.payments import quote as quotes
 from services.payments import repository
 from services.payments.distance import DEFAULT_MIN_POPULATION
-from services.payments.evidence import EVIDENCE_MAX_BYTES, PAYMENT_DUE_DAYS
+from services.payments.evidence import (
+    APPROVE,
+    EVIDENCE_MAX_BYTES,
+    PAYMENT_DUE_DAYS,
+    REQUEST_CHANGES,
+    SUBMIT,
+    check_evidence,
+    ensure_evidence_editable,
+    ensure_submittable,
+    is_overdue,
+    next_claim_state,
+)
 from services.payments.exceptions import InsufficientBudget, NoBudget, country_name
 from services.payments.ledger import Funds
 from services.payments.lump_sums import DEFAULT_THRESHOLD_CENTS
 from services.payments.models import IdempotencyKey, InboxEvent, OutboxEvent
 from services.payments.money import ensure_cents, euros
+from services.payments.payouts import PAID
 from services.payments.places import PlacesProvider, location_of
 from services.payments.schemas import (
+    AddEvidenceSchema,
+    ApproveClaimSchema,
+    BatchListQuerySchema,
+    BatchSchema,
     BudgetCheckSchema,
     BudgetListQuerySchema,
     BudgetSchema,
+    ClaimListQuerySchema,
+    ClaimSchema,
+    CreateBatchSchema,
     ExchangeQuoteRequestSchema,
+    FailPayoutSchema,
     LumpSumTableSchema,
+    PayoutListQuerySchema,
+    PayoutSchema,
     QuoteQuerySchema,
     QuoteSchema,
     RateChangeQuerySchema,
     RateChangeSchema,
+    RequestChangesSchema,
     SetBudgetSchema,
     SetLumpSumSchema,
+    SubmitClaimSchema,
 )
 from services.payments.sepa import DEFAULT_SCHEMA
 
@@ -68,6 +95,18 @@ _table = LumpSumTableSchema()
 _set_rate = SetLumpSumSchema()
 _change = RateChangeSchema()
 _changes_query = RateChangeQuerySchema()
+_claim = ClaimSchema()
+_claim_list = ClaimListQuerySchema()
+_add_evidence = AddEvidenceSchema()
+_submit = SubmitClaimSchema()
+_approve = ApproveClaimSchema()
+_changes = RequestChangesSchema()
+_payout = PayoutSchema()
+_payout_list = PayoutListQuerySchema()
+_create_batch = CreateBatchSchema()
+_batch = BatchSchema()
+_batch_list = BatchListQuerySchema()
+_fail = FailPayoutSchema()
 
 DEFAULTS = {
     "threshold_cents": DEFAULT_THRESHOLD_CENTS,
@@ -90,6 +129,7 @@ class PaymentsService:
     rpc_client = Rpc()
     idempotency = IdempotencyKeys(IdempotencyKey)
     places = PlacesProvider()
+    store = ObjectStoreProvider()
     request_context = RequestContext()
 
     @rpc
@@ -241,6 +281,231 @@ class PaymentsService:
         data = load(_changes_query, query or {})
         return [_change.dump(change) for change in repository.rate_changes(self.db.reader, data["country"])]
 
+    # --- the payment claim and its evidence -----------------------------------------------
+
+    @rpc
+    def get_claim(self, exchange_id: str) -> dict[str, Any]:
+        session = self.db.session
+        claim = repository.claim_for(session, exchange_id)
+        _ensure_claim_visible(self.auth.caller, claim)
+        return self._claim_view(session, claim)
+
+    @rpc
+    def list_claims(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A visitor's own claims, a contact point's partnership's, every claim for admins."""
+        filters = load(_claim_list, query or {})
+        account, partnership = _scope(self.auth.caller)
+        session = self.db.session
+        rows, total = repository.list_claims(session, account_id=account, partnership_id=partnership,
+                                             state=filters["state"], page=filters["page"],
+                                             per_page=filters["per_page"])
+        items = [self._claim_view(session, repository.claim_for(session, row.exchange_id))
+                 for row in rows]
+        return page_of(items, total, filters["page"], filters["per_page"])
+
+    @rpc
+    def add_evidence(self, exchange_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Attaches a file the gateway stored under `evidence/<exchange_id>/…` (the visitor,
+        while the claim is theirs to edit). The content is sniffed again here."""
+        caller = self.auth.caller
+        data = load(_add_evidence, payload or {})
+        session = self.db.session
+        claim = repository.claim_for(session, exchange_id, for_update=True)
+        _ensure_visitor(caller, claim)
+        ensure_evidence_editable(claim.state)
+        if not data["key"].startswith(f"evidence/{exchange_id}/"):
+            raise NotAllowed("That document was not uploaded for this exchange's claim.")
+        content = self.store.get(data["key"])
+        content_type = check_evidence(content, self._settings["evidence_max_bytes"])
+        repository.add_evidence(session, claim.id, key=data["key"],
+                                sha256=hashlib.sha256(content).hexdigest(), size=len(content),
+                                content_type=content_type, filename=data["filename"],
+                                uploaded_by=caller.account_id, at=utcnow())
+        claim.updated_at = utcnow()
+        self._flush()
+        view = self._claim_view(session, claim)
+        session.commit()
+        return view
+
+    @rpc
+    def submit_claim(self, exchange_id: str, payload: dict[str, Any] | None = None,
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        """The visitor hands the claim, with at least one piece of evidence, to the contact point."""
+        caller = self.auth.caller
+        data = load(_submit, payload or {})
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            claim = repository.claim_for(session, exchange_id, for_update=True)
+            _ensure_visitor(caller, claim)
+            _check_version(claim.version, data["version"])
+            ensure_submittable(claim.state, len(repository.evidence_of(session, claim.id)))
+            claim.state = next_claim_state(claim.state, SUBMIT)
+            claim.submitted_at = claim.updated_at = utcnow()
+            self._flush()
+            return self._claim_view(session, claim)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "submit_claim",
+                                    [exchange_id, payload], effect)
+
+    @rpc
+    def approve_claim(self, exchange_id: str, payload: dict[str, Any] | None = None,
+                      idempotency_key: str | None = None) -> dict[str, Any]:
+        """The contact point of the visitor's partnership (or an administrator) approves: exactly
+        one payout for the exchange, due within the configured days, and `payout_approved`."""
+        caller = self.auth.caller
+        data = load(_approve, payload or {})
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            claim = repository.claim_for(session, exchange_id, for_update=True)
+            _ensure_reviewer(caller, claim)
+            _check_version(claim.version, data["version"])
+            state = next_claim_state(claim.state, APPROVE)
+            funds, amount = repository.reserved_amount(session, exchange_id)
+            if funds != Funds.RESERVED:
+                raise InvalidState(f"There is no reserved lump sum to pay for this exchange ({funds.value}).",
+                                   {"funds": funds.value})
+            now = utcnow()
+            payout_id, created = repository.create_payout(
+                session, claim_id=claim.id, exchange_id=exchange_id,
+                exchange_reference=claim.exchange_reference, partnership_id=claim.partnership_id,
+                visitor_account_id=claim.visitor_account_id, amount_cents=amount,
+                approved_by=caller.account_id, approved_at=now, due_days=self._settings["due_days"])
+            claim.state, claim.reviewed_by, claim.reviewed_at = state, caller.account_id, now
+            claim.review_comment, claim.updated_at = data["comment"], now
+            if created:
+                self._emit("payout_approved", repository.get_payout(session, payout_id), caller.account_id)
+            self._flush()
+            return self._claim_view(session, claim)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "approve_claim",
+                                    [exchange_id, payload], effect)
+
+    @rpc
+    def request_claim_changes(self, exchange_id: str, payload: dict[str, Any],
+                              idempotency_key: str | None = None) -> dict[str, Any]:
+        """Back to the visitor with a comment saying what is missing."""
+        caller = self.auth.caller
+        data = load(_changes, payload or {})
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            claim = repository.claim_for(session, exchange_id, for_update=True)
+            _ensure_reviewer(caller, claim)
+            _check_version(claim.version, data["version"])
+            now = utcnow()
+            claim.state = next_claim_state(claim.state, REQUEST_CHANGES)
+            claim.reviewed_by, claim.reviewed_at = caller.account_id, now
+            claim.review_comment, claim.updated_at = data["comment"], now
+            self._flush()
+            return self._claim_view(session, claim)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id,
+                                    "request_claim_changes", [exchange_id, payload], effect)
+
+    # --- payouts and payment runs ---------------------------------------------------------
+
+    @rpc
+    def get_payout(self, payout_id: str) -> dict[str, Any]:
+        payout = repository.get_payout(self.db.reader, payout_id)
+        _ensure_claim_visible(self.auth.caller, payout)
+        return _payout_view(payout)
+
+    @rpc
+    def list_payouts(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Payouts the caller may see; `overdue=true`: those past their due date, not paid."""
+        filters = load(_payout_list, query or {})
+        account, partnership = _scope(self.auth.caller)
+        if filters["partnership_id"] and partnership is None and account is None:
+            partnership = filters["partnership_id"]
+        rows, total = repository.list_payouts(
+            self.db.reader, account_id=account, partnership_id=partnership, state=filters["state"],
+            overdue_on=_today() if filters["overdue"] else None, page=filters["page"],
+            per_page=filters["per_page"])
+        return page_of([_payout_view(row) for row in rows], total, filters["page"], filters["per_page"])
+
+    @rpc
+    def create_batch(self, payload: dict[str, Any] | None = None,
+                     idempotency_key: str | None = None) -> dict[str, Any]:
+        """Groups the partnership's approved (and failed, to retry) payouts into a payment run."""
+        caller = self.auth.caller
+        data = load(_create_batch, payload or {})
+        partnership = data["partnership_id"] or caller.partnership_id
+        if not partnership or not _may_see_budget(caller, partnership):
+            raise NotFound("No payouts of that partnership you may batch.")
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            batch_id = repository.create_batch(session, partnership, caller.account_id, utcnow(),
+                                               data["execution_date"] or _today(), data["payout_ids"])
+            return self._batch_view(session, batch_id)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "create_batch",
+                                    payload or {}, effect)
+
+    @rpc
+    def get_batch(self, batch_id: str) -> dict[str, Any]:
+        session = self.db.session
+        self._visible_batch(session, batch_id)
+        return self._batch_view(session, batch_id)
+
+    @rpc
+    def list_batches(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        caller = self.auth.caller
+        filters = load(_batch_list, query or {})
+        if caller.is_admin:
+            partnership = filters["partnership_id"]
+        elif caller.has("partnership_contact") and caller.partnership_id:
+            partnership = caller.partnership_id
+        else:
+            raise NotAllowed("Only contact points and administrators see payment runs.")
+        session = self.db.session
+        rows, total = repository.list_batches(session, partnership, filters["page"], filters["per_page"])
+        return page_of([self._batch_view(session, row.id) for row in rows], total, filters["page"],
+                       filters["per_page"])
+
+    @rpc
+    def mark_batch_paid(self, batch_id: str, idempotency_key: str | None = None) -> dict[str, Any]:
+        """The bank executed the run: each payout still pending is paid (`payout_paid` each)."""
+        caller = self.auth.caller
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            self._visible_batch(session, batch_id)
+            pending = repository.pending_items(session, batch_id)
+            paid = set(repository.mark_batch_paid(session, batch_id, new_id(), utcnow()))
+            for item in pending:
+                if item.exchange_id in paid:
+                    self._emit("payout_paid", repository.get_payout(session, item.payout_id),
+                               caller.account_id, batch_id=batch_id)
+            return self._batch_view(session, batch_id)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "mark_batch_paid",
+                                    batch_id, effect)
+
+    @rpc
+    def mark_payout_failed(self, payout_id: str, payload: dict[str, Any],
+                           idempotency_key: str | None = None) -> dict[str, Any]:
+        """The bank refused or returned one transfer: it waits for a later run (`payout_failed`)."""
+        caller = self.auth.caller
+        data = load(_fail, payload or {})
+        session = self.db.session
+
+        def effect() -> dict[str, Any]:
+            payout = repository.get_payout(session, payout_id)
+            if not _may_see_budget(caller, payout.partnership_id):
+                raise NotFound("No such payout.")
+            before = payout.state
+            repository.mark_payout_failed(session, payout_id, data["reason"], new_id(), utcnow())
+            payout = repository.get_payout(session, payout_id)
+            if before != payout.state:
+                self._emit("payout_failed", payout, caller.account_id)
+            return _payout_view(payout)
+
+        return self.idempotency.run(session, idempotency_key, caller.account_id, "mark_payout_failed",
+                                    [payout_id, payload], effect)
+
     # --- events from agreements ------------------------------------------------------------
 
     @handles("agreements", "financial_agreement_signed")
@@ -302,6 +567,39 @@ class PaymentsService:
                               min_distance_km=settings["min_distance_km"])
         return _quote.dump({**result.to_dict(), "halved": result.halved})
 
+    def _emit(self, event_type: str, payout: Any, actor_id: str | None, **extra: Any) -> None:
+        """Ids, states and amounts only: never the IBAN or a name."""
+        record_event(self.db.session, OutboxEvent, make_event(event_type, {
+            "payout_id": payout.id, "claim_id": payout.claim_id, "exchange_id": payout.exchange_id,
+            "reference": payout.exchange_reference, "partnership_id": payout.partnership_id,
+            "amount_cents": payout.amount_cents, "state": payout.state,
+            "due_on": payout.due_on.isoformat(), **extra}, actor_id))
+
+    def _flush(self) -> None:
+        try:
+            self.db.session.flush()
+        except StaleDataError as exc:
+            raise StaleVersion("Someone else changed this claim; reload it.") from exc
+
+    def _claim_view(self, session: Any, claim: Any) -> dict[str, Any]:
+        payout = repository.payout_of_exchange(session, claim.exchange_id)
+        return _claim.dump({
+            **{key: getattr(claim, key) for key in (
+                "id", "exchange_id", "exchange_reference", "partnership_id", "state", "version",
+                "submitted_at", "reviewed_at", "review_comment")},
+            "evidence": repository.evidence_of(session, claim.id),
+            "payout": _payout_data(payout) if payout else None})
+
+    def _visible_batch(self, session: Any, batch_id: str) -> Any:
+        batch = repository.get_batch(session, batch_id)
+        if not _may_see_budget(self.auth.caller, batch.partnership_id):
+            raise NotFound("No such payment batch.")
+        return batch
+
+    def _batch_view(self, session: Any, batch_id: str) -> dict[str, Any]:
+        batch = repository.get_batch(session, batch_id)
+        return _batch.dump({**batch._asdict(), "items": repository.batch_items(session, batch_id)})
+
     def _member_of(self, caller: Caller, partnership_id: str) -> bool:
         """A participant with an accepted registration in the partnership."""
         if not caller.has("participant"):
@@ -324,6 +622,52 @@ class PaymentsService:
 def _may_see_budget(caller: Caller, partnership_id: str) -> bool:
     return caller.is_admin or (caller.has("partnership_contact")
                                and caller.partnership_id == partnership_id)
+
+
+def _scope(caller: Caller) -> tuple[str | None, str | None]:
+    """(account, partnership) a list is limited to: none for administrators."""
+    if caller.is_admin:
+        return None, None
+    if caller.has("partnership_contact") and caller.partnership_id:
+        return None, caller.partnership_id
+    if caller.has("participant"):
+        return caller.account_id, None
+    raise NotAllowed("Your role sees no payment claims or payouts.")
+
+
+def _ensure_claim_visible(caller: Caller, claim: Any) -> None:
+    """The visitor, the contact points of the visitor's partnership, administrators; else 404."""
+    if not (caller.account_id == claim.visitor_account_id
+            or _may_see_budget(caller, claim.partnership_id)):
+        raise NotFound("No payment claim for this exchange.")
+
+
+def _ensure_visitor(caller: Caller, claim: Any) -> None:
+    _ensure_claim_visible(caller, claim)
+    if caller.account_id != claim.visitor_account_id:
+        raise NotAllowed("Only the visiting organisation adds evidence and submits its claim.")
+
+
+def _ensure_reviewer(caller: Caller, claim: Any) -> None:
+    _ensure_claim_visible(caller, claim)
+    if not _may_see_budget(caller, claim.partnership_id):
+        raise NotAllowed("The contact point of the visitor's partnership reviews the claim.")
+
+
+def _check_version(current: int, given: int | None) -> None:
+    if given is not None and given != current:
+        raise StaleVersion(f"You read version {given}; the claim is now at version {current}. "
+                           "Reload it.")
+
+
+def _payout_data(payout: Any) -> dict[str, Any]:
+    data = dict(payout._asdict())
+    data["overdue"] = is_overdue(data["due_on"], _today(), data["state"] == PAID)
+    return data
+
+
+def _payout_view(payout: Any) -> dict[str, Any]:
+    return _payout.dump(_payout_data(payout))
 
 
 def _rate_view(rate: Any) -> dict[str, Any]:

@@ -201,3 +201,142 @@ def test_a_submitted_closing_report_opens_one_claim(config, db_engines, services
         claims = session.execute(select(Claim.exchange_id, Claim.visitor_account_id, Claim.state)).all()
         assert claims == [(exchange_id, visitor, "draft")]
         assert session.scalar(select(func.count()).select_from(Claim)) == 1
+
+
+# --- the claim, its payout and the payment run ---------------------------------------------------
+
+def stored_evidence(config: dict[str, Any], exchange_id: str, data: bytes) -> str:
+    from common.storage import ObjectStore
+
+    return ObjectStore(config["STORAGE"]).put(f"evidence/{exchange_id}", data, "application/pdf").key
+
+
+def outbox(db_engines, event_type: str) -> list[dict[str, Any]]:
+    from services.payments.models import OutboxEvent
+
+    with Session(db_engines["payments"]) as session:
+        return [row.payload for row in session.scalars(
+            select(OutboxEvent).where(OutboxEvent.event_type == event_type).order_by(OutboxEvent.id))]
+
+
+def test_an_approved_claim_is_paid_once_through_a_payment_run(config, rpc_as, db_engines, services):
+    from common.errors import InvalidState, NotAllowed, UnsupportedMediaType
+    from tests.helpers import MINIMAL_PDF, exe_bytes
+
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    exchange_id, visitor_account = str(uuid.uuid4()), str(uuid.uuid4())
+    with handled(services, "handle_financial_agreement_signed", 1):
+        publish_event(config, "agreements", signed(partnership, 78_000, exchange_id))
+    report = make_event("closing_report_submitted", {
+        "exchange_id": exchange_id, "reference": f"CXC-2026-{exchange_id[:6]}", "status": "reported",
+        "visitor_partnership_id": partnership}, visitor_account)
+    with handled(services, "handle_closing_report_submitted", 1):
+        publish_event(config, "agreements", report)
+
+    visitor = rpc_as("payments", visitor_account, ("participant",))
+    contact = rpc_as("payments", str(uuid.uuid4()), ("partnership_contact",), partnership)
+    stranger = rpc_as("payments", str(uuid.uuid4()), ("participant",))
+    other_contact = rpc_as("payments", str(uuid.uuid4()), ("partnership_contact",), str(uuid.uuid4()))
+    with pytest.raises(NotFound):
+        stranger.get_claim(exchange_id)
+
+    with pytest.raises(InvalidState):  # no evidence yet
+        visitor.submit_claim(exchange_id)
+    with pytest.raises(UnsupportedMediaType):
+        visitor.add_evidence(exchange_id, {"key": stored_evidence(config, exchange_id, exe_bytes())})
+    claim = visitor.add_evidence(exchange_id, {"key": stored_evidence(config, exchange_id, MINIMAL_PDF),
+                                               "filename": "boarding-pass.pdf"})
+    assert [e["content_type"] for e in claim["evidence"]] == ["application/pdf"]
+    visitor.submit_claim(exchange_id, {"version": claim["version"]})
+
+    with pytest.raises(NotAllowed):
+        visitor.approve_claim(exchange_id)
+    with pytest.raises(NotFound):
+        other_contact.approve_claim(exchange_id)
+    approved = contact.approve_claim(exchange_id, {"comment": "All there."}, idempotency_key="ok-1")
+    again = contact.approve_claim(exchange_id, {"comment": "All there."}, idempotency_key="ok-1")
+    assert again["payout"]["id"] == approved["payout"]["id"]
+    with pytest.raises(InvalidState):
+        contact.approve_claim(exchange_id, {"comment": "Twice?"})
+    payout = approved["payout"]
+    assert (payout["amount_cents"], payout["state"], payout["overdue"]) == (78_000, "approved", False)
+    assert visitor.get_payout(payout["id"])["id"] == payout["id"]
+    with pytest.raises(NotFound):
+        stranger.get_payout(payout["id"])
+
+    batch = contact.create_batch({}, idempotency_key="run-1")
+    assert (batch["payout_count"], batch["total_cents"]) == (1, 78_000)
+    assert [item["payout_id"] for item in batch["items"]] == [payout["id"]]
+    with pytest.raises(NotFound):
+        other_contact.mark_batch_paid(batch["id"])
+    settled = contact.mark_batch_paid(batch["id"], idempotency_key="paid-1")
+    contact.mark_batch_paid(batch["id"], idempotency_key="paid-1")
+    assert settled["state"] == "settled" and settled["items"][0]["outcome"] == "paid"
+    assert visitor.get_payout(payout["id"])["state"] == "paid"
+
+    assert ledger(db_engines, partnership) == [
+        ("budget_set", 100_000), ("reserve", 78_000), ("pay", 78_000)]
+    budget = payments.get_budget(partnership)
+    assert (budget["paid_cents"], budget["reserved_cents"], budget["available_cents"]) == (78_000, 0, 22_000)
+    for event_type in ("payout_approved", "payout_paid"):
+        [event] = outbox(db_engines, event_type)
+        assert (event["exchange_id"], event["payout_id"], event["amount_cents"]) == \
+            (exchange_id, payout["id"], 78_000)
+        assert not {"iban", "account_holder", "name"} & set(event)
+
+
+def approved_payout(config, rpc_as, db_engines, services) -> tuple[str, Any, Any, dict[str, Any]]:
+    from tests.helpers import MINIMAL_PDF
+
+    partnership, _ = with_budget(rpc_as, db_engines, 100_000)
+    exchange_id, visitor_account = str(uuid.uuid4()), str(uuid.uuid4())
+    with handled(services, "handle_financial_agreement_signed", 1):
+        publish_event(config, "agreements", signed(partnership, 39_000, exchange_id))
+    with handled(services, "handle_closing_report_submitted", 1):
+        publish_event(config, "agreements", make_event("closing_report_submitted", {
+            "exchange_id": exchange_id, "reference": f"CXC-2026-{exchange_id[:6]}",
+            "status": "reported", "visitor_partnership_id": partnership}, visitor_account))
+    visitor = rpc_as("payments", visitor_account, ("participant",))
+    contact = rpc_as("payments", str(uuid.uuid4()), ("partnership_contact",), partnership)
+    visitor.add_evidence(exchange_id, {"key": stored_evidence(config, exchange_id, MINIMAL_PDF)})
+    visitor.submit_claim(exchange_id)
+    return partnership, visitor, contact, contact.approve_claim(exchange_id)["payout"]
+
+
+def test_a_failed_payout_goes_out_again_in_a_later_run(config, rpc_as, db_engines, services):
+    partnership, visitor, contact, payout = approved_payout(config, rpc_as, db_engines, services)
+    first = contact.create_batch({"payout_ids": [payout["id"]]})
+    failed = contact.mark_payout_failed(payout["id"], {"reason": "Account closed"},
+                                        idempotency_key="fail-1")
+    assert (failed["state"], failed["failure_reason"]) == ("failed", "Account closed")
+    assert contact.get_batch(first["id"])["items"][0]["outcome"] == "failed"
+    [event] = outbox(db_engines, "payout_failed")
+    assert event["state"] == "failed" and "reason" not in event and "failure_reason" not in event
+
+    second = contact.create_batch({})
+    assert [item["payout_id"] for item in second["items"]] == [payout["id"]]
+    contact.mark_batch_paid(second["id"])
+    assert visitor.get_payout(payout["id"])["attempts"] == 2
+    assert ledger(db_engines, partnership) == [
+        ("budget_set", 100_000), ("reserve", 39_000), ("pay", 39_000)]
+
+
+def test_payouts_past_their_due_date_are_listed_as_overdue(config, rpc_as, db_engines, services):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from services.payments.models import Payout
+
+    partnership, visitor, contact, payout = approved_payout(config, rpc_as, db_engines, services)
+    today = datetime.now(UTC).date()
+    assert payout["due_on"] == (today + timedelta(days=10)).isoformat()
+    assert contact.list_payouts({"overdue": True})["total"] == 0
+    with Session(db_engines["payments"]) as session:
+        session.execute(update(Payout).values(due_on=today - timedelta(days=1)))
+        session.commit()
+    overdue = contact.list_payouts({"overdue": True})
+    assert [(p["id"], p["overdue"]) for p in overdue["items"]] == [(payout["id"], True)]
+    assert visitor.list_payouts()["items"][0]["overdue"] is True
+    other = rpc_as("payments", str(uuid.uuid4()), ("partnership_contact",), str(uuid.uuid4()))
+    assert other.list_payouts({"overdue": True})["total"] == 0
