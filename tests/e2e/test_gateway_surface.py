@@ -38,8 +38,10 @@ def test_health_reports_broker_and_services(api):
     health = api.get("/health")
     assert health.status_code == 200
     assert health.json() == {"broker": "ok", "status": "ok",
-                             "services": {"registration": "ok", "matching": "ok"},
-                             "parked": {"registration": 0, "matching": 0}}
+                             "services": {"registration": "ok", "matching": "ok",
+                                          "agreements": "ok", "payments": "ok"},
+                             "parked": {"registration": 0, "matching": 0, "agreements": 0,
+                                        "payments": 0}}
 
 
 def test_parked_events_show_in_health_and_metrics_without_failing_readiness(api, rabbit_config):
@@ -56,7 +58,8 @@ def test_parked_events_show_in_health_and_metrics_without_failing_readiness(api,
     health = api.get("/health")
     assert health.status_code == 200
     assert health.json()["status"] == "degraded"
-    assert health.json()["parked"] == {"registration": 0, "matching": 1}
+    assert health.json()["parked"] == {"registration": 0, "matching": 1, "agreements": 0,
+                                       "payments": 0}
     assert 'cxc_parked_events{service="matching"} 1.0' in api.get("/metrics").text
 
 
