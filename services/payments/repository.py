@@ -520,3 +520,20 @@ def list_batches(session: Session, partnership_id: str | None, page: int,
 
 def pending_items(session: Session, batch_id: str) -> list[Any]:
     return [item for item in batch_items(session, batch_id) if item.outcome == payouts.ITEM_PENDING]
+
+
+# --- the partnership's own bank account (the SEPA debtor) -----------------------------------
+
+def debtor_account(session: Session, partnership_id: str) -> models.DebtorAccount | None:
+    return session.get(models.DebtorAccount, partnership_id)
+
+
+def save_debtor_account(session: Session, partnership_id: str, *, name: str, iban: str,
+                        bic: str | None, updated_by: str, at: datetime) -> models.DebtorAccount:
+    account = session.get(models.DebtorAccount, partnership_id, with_for_update=True)
+    if account is None:
+        account = models.DebtorAccount(partnership_id=partnership_id)
+        session.add(account)
+    account.name, account.iban, account.bic = name, iban, bic
+    account.updated_by, account.updated_at = updated_by, at
+    return account

@@ -248,3 +248,29 @@ class BatchListQuerySchema(PageQuerySchema):
 
 class FailPayoutSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+# --- the SEPA file and the account it debits ---------------------------------------------------
+
+class SetDebtorAccountSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=70))
+    iban = fields.String(required=True, validate=validate.Length(min=15, max=42))
+    bic = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=8, max=11))
+
+
+class DebtorAccountSchema(Schema):
+    partnership_id = fields.String()
+    name = fields.String()
+    iban_masked = fields.String()
+    bic = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class SepaFileSchema(Schema):
+    filename = fields.String()
+    content_type = fields.String()
+    schema = fields.String(metadata={"description": "pain.001.001.09 or pain.001.001.03."})
+    message_id = fields.String()
+    transaction_count = fields.Integer()
+    control_sum_cents = _cents()
+    xml = fields.String(metadata={"description": "The pain.001 document (UTF-8)."})

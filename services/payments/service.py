@@ -17,6 +17,7 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
+from eventlet import tpool
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -35,6 +36,7 @@ from common.schemas import load, page_of
 from common.storage import ObjectStoreProvider
 from services.payments import quote as quotes
 from services.payments import repository
+from services.payments.accounts import AccountKeysProvider, mask_iban
 from services.payments.distance import DEFAULT_MIN_POPULATION
 from services.payments.evidence import (
     APPROVE,
@@ -66,6 +68,7 @@ from services.payments.schemas import (
     ClaimListQuerySchema,
     ClaimSchema,
     CreateBatchSchema,
+    DebtorAccountSchema,
     ExchangeQuoteRequestSchema,
     FailPayoutSchema,
     LumpSumTableSchema,
@@ -76,11 +79,15 @@ from services.payments.schemas import (
     RateChangeQuerySchema,
     RateChangeSchema,
     RequestChangesSchema,
+    SepaFileSchema,
     SetBudgetSchema,
+    SetDebtorAccountSchema,
     SetLumpSumSchema,
     SubmitClaimSchema,
 )
-from services.payments.sepa import DEFAULT_SCHEMA
+from services.payments.sepa import DEFAULT_SCHEMA, CreditTransfer, build_credit_transfer_file, remittance_for
+from services.payments.sepa import DebtorAccount as SepaDebtor
+from services.payments.sepa import validated_debtor as validate_debtor
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +114,9 @@ _create_batch = CreateBatchSchema()
 _batch = BatchSchema()
 _batch_list = BatchListQuerySchema()
 _fail = FailPayoutSchema()
+_set_debtor = SetDebtorAccountSchema()
+_debtor = DebtorAccountSchema()
+_sepa = SepaFileSchema()
 
 DEFAULTS = {
     "threshold_cents": DEFAULT_THRESHOLD_CENTS,
@@ -130,6 +140,7 @@ class PaymentsService:
     idempotency = IdempotencyKeys(IdempotencyKey)
     places = PlacesProvider()
     store = ObjectStoreProvider()
+    account_keys = AccountKeysProvider()
     request_context = RequestContext()
 
     @rpc
@@ -506,6 +517,69 @@ class PaymentsService:
         return self.idempotency.run(session, idempotency_key, caller.account_id, "mark_payout_failed",
                                     [payout_id, payload], effect)
 
+    @rpc
+    def set_debtor_account(self, partnership_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """The partnership's own account its payment runs are paid from (administrators)."""
+        caller = self.auth.caller
+        if not caller.is_admin:
+            if _may_see_budget(caller, partnership_id):
+                raise NotAllowed("Only an administrator sets the partnership's bank account.")
+            raise NotFound("No such partnership.")
+        data = load(_set_debtor, payload or {})
+        account = validate_debtor(data["name"], data["iban"], data["bic"])
+        session = self.db.session
+        saved = repository.save_debtor_account(session, partnership_id, name=account.name,
+                                               iban=account.iban, bic=account.bic,
+                                               updated_by=caller.account_id, at=utcnow())
+        session.flush()
+        view = _debtor_view(saved)
+        session.commit()
+        return view
+
+    @rpc
+    def get_debtor_account(self, partnership_id: str) -> dict[str, Any]:
+        if not _may_see_budget(self.auth.caller, partnership_id):
+            raise NotFound("No such partnership.")
+        account = repository.debtor_account(self.db.session, partnership_id)
+        if account is None:
+            raise NotFound("The partnership has no bank account for payment runs yet.")
+        return _debtor_view(account)
+
+    @rpc
+    def sepa_file(self, batch_id: str) -> dict[str, Any]:
+        """The run's pain.001 credit-transfer file: every payout of the batch, paid from the
+        partnership's account to the visitors' accounts of their financial agreements. A batch
+        keeps its MsgId, fixed at creation: a bank refuses the same run submitted twice."""
+        caller = self.auth.caller
+        session = self.db.session
+        batch = self._visible_batch(session, batch_id)
+        debtor = repository.debtor_account(session, batch.partnership_id)
+        if debtor is None:
+            raise InvalidState("The partnership has no bank account for payment runs yet; an "
+                               "administrator sets it.", {"debtor_account": ["Missing."]})
+        items = repository.batch_items(session, batch_id)
+        records = self.rpc_client.call("agreements", "get_payout_accounts",
+                                       [item.exchange_id for item in items], auth_token=caller.token)
+        accounts = {record["exchange_id"]: self.account_keys.account(record) for record in records}
+        missing = [item.end_to_end_id for item in items if item.exchange_id not in accounts]
+        if missing:
+            raise InvalidState(f"No bank account for {', '.join(missing[:10])}.",
+                               {"payouts": [f"{ref}: no bank account." for ref in missing[:50]]})
+        transfers = [CreditTransfer(
+            payout_id=item.payout_id, end_to_end_id=item.end_to_end_id,
+            creditor_name=accounts[item.exchange_id].holder, iban=accounts[item.exchange_id].iban,
+            amount_cents=item.amount_cents, remittance=remittance_for(item.end_to_end_id),
+            bic=accounts[item.exchange_id].bic) for item in items]
+        session.close()  # no transaction held while the file is built
+        built = tpool.execute(build_credit_transfer_file,
+                              SepaDebtor(debtor.name, debtor.iban, debtor.bic), transfers,
+                              batch.execution_date, batch.message_id, self._settings["sepa_schema"])
+        return _sepa.dump({"filename": f"{batch.message_id}.xml", "content_type": "application/xml",
+                           "schema": built.schema, "message_id": built.message_id,
+                           "transaction_count": built.transaction_count,
+                           "control_sum_cents": built.control_sum_cents,
+                           "xml": built.xml.decode("utf-8")})
+
     # --- events from agreements ------------------------------------------------------------
 
     @handles("agreements", "financial_agreement_signed")
@@ -668,6 +742,12 @@ def _payout_data(payout: Any) -> dict[str, Any]:
 
 def _payout_view(payout: Any) -> dict[str, Any]:
     return _payout.dump(_payout_data(payout))
+
+
+def _debtor_view(account: Any) -> dict[str, Any]:
+    return _debtor.dump({"partnership_id": account.partnership_id, "name": account.name,
+                         "iban_masked": mask_iban(account.iban), "bic": account.bic,
+                         "updated_at": account.updated_at})
 
 
 def _rate_view(rate: Any) -> dict[str, Any]:

@@ -340,3 +340,77 @@ def test_payouts_past_their_due_date_are_listed_as_overdue(config, rpc_as, db_en
     assert visitor.list_payouts()["items"][0]["overdue"] is True
     other = rpc_as("payments", str(uuid.uuid4()), ("partnership_contact",), str(uuid.uuid4()))
     assert other.list_payouts({"overdue": True})["total"] == 0
+
+
+def agreed_bank_account(config, db_engines, exchange_id: str, reference: str, partnership: str,
+                        iban: str) -> None:
+    """The exchange's financial agreement as agreements keeps it: the IBAN encrypted."""
+    from services.agreements.bank import IbanVault
+    from services.agreements.keys import local_iban_keys
+    from services.agreements.models import Exchange, FinancialAgreement
+
+    vault = IbanVault(local_iban_keys(config["AGREEMENTS"]["sealing_dir"]))
+    def side(prefix: str) -> dict[str, str]:
+        return {f"{prefix}_{key}": str(uuid.uuid4())
+                for key in ("registration_id", "account_id", "organisation_id")}
+
+    with Session(db_engines["agreements"]) as session:
+        session.add(Exchange(
+            id=exchange_id, reference=reference, status="reported", proposed_by=str(uuid.uuid4()),
+            proposer_party="vo", plan={}, content_version=1,
+            **side("visitor"), visitor_organisation_name="Org", visitor_country="DE",
+            visitor_partnership_id=partnership, **side("host"), host_organisation_name="Org",
+            host_country="PT", host_partnership_id=str(uuid.uuid4())))
+        session.flush()
+        session.add(FinancialAgreement(exchange_id=exchange_id, amount_cents=39_000, quote={},
+                                       account_holder="Cluster Mobilität e.V.",
+                                       iban_encrypted=vault.encrypt(iban), iban_masked="DE•• 3000"))
+        session.commit()
+
+
+def test_a_payment_run_downloads_as_a_valid_sepa_file(config, rpc_as, db_engines, services,
+                                                      agreements_container):
+    from common.errors import InvalidState, NotAllowed
+    from services.payments.sepa import validate_pain001
+
+    partnership, visitor, contact, payout = approved_payout(config, rpc_as, db_engines, services)
+    batch = contact.create_batch({})
+    with pytest.raises(InvalidState):  # the partnership's own account is not set yet
+        contact.sepa_file(batch["id"])
+    with pytest.raises(NotAllowed):
+        contact.set_debtor_account(partnership, {"name": "GreenMob", "iban": "DE89370400440532013000"})
+    admin(rpc_as).set_debtor_account(partnership, {"name": "GreenMob ESCP-4x",
+                                                   "iban": "FR14 2004 1010 0505 0001 3M02 606"})
+    assert contact.get_debtor_account(partnership)["iban_masked"] == "FR•• •••• 2606"
+    with pytest.raises(InvalidState):  # agreements holds no bank account for the exchange
+        contact.sepa_file(batch["id"])
+
+    agreed_bank_account(config, db_engines, payout["exchange_id"], payout["exchange_reference"],
+                        partnership, "DE89370400440532013000")
+    sepa = contact.sepa_file(batch["id"])
+    assert (sepa["transaction_count"], sepa["control_sum_cents"]) == (1, batch["total_cents"])
+    xml = sepa["xml"].encode()
+    validate_pain001(xml, sepa["schema"])
+    assert b"<CtrlSum>390.00</CtrlSum>" in xml and b"DE89370400440532013000" in xml
+    assert payout["exchange_reference"].encode() in xml
+    again = contact.sepa_file(batch["id"])  # the same MsgId: a bank refuses it a second time
+    assert again["message_id"] == sepa["message_id"]
+    assert f"<MsgId>{sepa['message_id']}</MsgId>" in again["xml"]
+    for refused in (visitor, rpc_as("payments", str(uuid.uuid4()), ("partnership_contact",),
+                                    str(uuid.uuid4()))):
+        with pytest.raises(NotFound):
+            refused.sepa_file(batch["id"])
+
+
+def test_agreements_hands_bank_accounts_encrypted_and_only_to_the_visitors_partnership(
+        config, rpc_as, db_engines, agreements_container):
+    partnership, exchange_id = str(uuid.uuid4()), str(uuid.uuid4())
+    agreed_bank_account(config, db_engines, exchange_id, "CXC-2026-000777", partnership,
+                        "DE89370400440532013000")
+    [record] = rpc_as("agreements", str(uuid.uuid4()), ("partnership_contact",),
+                      partnership).get_payout_accounts([exchange_id, str(uuid.uuid4())])
+    assert record["exchange_id"] == exchange_id and record["account_holder"]
+    assert "DE89" not in str(record)
+    for stranger in (rpc_as("agreements", str(uuid.uuid4()), ("partnership_contact",), str(uuid.uuid4())),
+                     rpc_as("agreements", str(uuid.uuid4()), ("participant",))):
+        assert stranger.get_payout_accounts([exchange_id]) == []
