@@ -537,3 +537,9 @@ def save_debtor_account(session: Session, partnership_id: str, *, name: str, iba
     account.name, account.iban, account.bic = name, iban, bic
     account.updated_by, account.updated_at = updated_by, at
     return account
+
+
+def remove_evidence(session: Session, claim_id: str, evidence_id: str) -> bool:
+    table = models.EvidenceFile.__table__
+    return session.execute(table.delete().where(table.c.id == evidence_id,
+                                                table.c.claim_id == claim_id)).rowcount == 1

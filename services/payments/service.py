@@ -339,6 +339,35 @@ class PaymentsService:
         return view
 
     @rpc
+    def get_evidence(self, exchange_id: str, evidence_id: str) -> dict[str, Any]:
+        """Where the gateway finds an evidence file to stream (the claim's viewers only)."""
+        session = self.db.session
+        claim = repository.claim_for(session, exchange_id)
+        _ensure_claim_visible(self.auth.caller, claim)
+        evidence = next((e for e in repository.evidence_of(session, claim.id) if e.id == evidence_id), None)
+        if evidence is None:
+            raise NotFound("No such evidence.")
+        return {"key": evidence.key, "sha256": evidence.sha256, "size": evidence.size,
+                "content_type": evidence.content_type, "filename": evidence.filename}
+
+    @rpc
+    def remove_evidence(self, exchange_id: str, evidence_id: str) -> dict[str, Any]:
+        """The visitor takes a file back while the claim is theirs to edit (the stored object
+        stays: it may be what a reviewer already read)."""
+        caller = self.auth.caller
+        session = self.db.session
+        claim = repository.claim_for(session, exchange_id, for_update=True)
+        _ensure_visitor(caller, claim)
+        ensure_evidence_editable(claim.state)
+        if not repository.remove_evidence(session, claim.id, evidence_id):
+            raise NotFound("No such evidence.")
+        claim.updated_at = utcnow()
+        self._flush()
+        view = self._claim_view(session, claim)
+        session.commit()
+        return view
+
+    @rpc
     def submit_claim(self, exchange_id: str, payload: dict[str, Any] | None = None,
                      idempotency_key: str | None = None) -> dict[str, Any]:
         """The visitor hands the claim, with at least one piece of evidence, to the contact point."""

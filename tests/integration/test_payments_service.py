@@ -247,7 +247,16 @@ def test_an_approved_claim_is_paid_once_through_a_payment_run(config, rpc_as, db
     claim = visitor.add_evidence(exchange_id, {"key": stored_evidence(config, exchange_id, MINIMAL_PDF),
                                                "filename": "boarding-pass.pdf"})
     assert [e["content_type"] for e in claim["evidence"]] == ["application/pdf"]
+    evidence_id = claim["evidence"][0]["id"]
+    assert contact.get_evidence(exchange_id, evidence_id)["key"].startswith(f"evidence/{exchange_id}/")
+    with pytest.raises(NotFound):
+        stranger.get_evidence(exchange_id, evidence_id)
+    spare = visitor.add_evidence(exchange_id, {"key": stored_evidence(config, exchange_id, MINIMAL_PDF)})
+    claim = visitor.remove_evidence(exchange_id, spare["evidence"][1]["id"])
+    assert [e["id"] for e in claim["evidence"]] == [evidence_id]
     visitor.submit_claim(exchange_id, {"version": claim["version"]})
+    with pytest.raises(InvalidState):  # submitted: the evidence is the reviewer's to read now
+        visitor.remove_evidence(exchange_id, evidence_id)
 
     with pytest.raises(NotAllowed):
         visitor.approve_claim(exchange_id)
