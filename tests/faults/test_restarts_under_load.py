@@ -26,6 +26,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from common.config import SERVICES
 from services.matching.models import Message
 from services.matching.models import OutboxEvent as MatchingOutbox
 from services.registration.models import Account
@@ -51,8 +52,7 @@ class Cluster:
         self.env = {
             **os.environ,
             "AMQP_URI": node.uri,
-            "DATABASE_URL_REGISTRATION": database_urls["registration"],
-            "DATABASE_URL_MATCHING": database_urls["matching"],
+            **{f"DATABASE_URL_{service.upper()}": database_urls[service] for service in SERVICES},
             "JWT_KEYS_DIR": str(keys_dir),
             "CXC_VAR_DIR": str(base / "var"),
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
@@ -121,7 +121,8 @@ def cluster(tmp_path: Path, database_urls: dict[str, str], keys_dir: Path) -> It
     node.start()
     cluster = Cluster(tmp_path, node, database_urls, keys_dir)
     try:
-        for name in ("registration", "matching", "gateway"):
+        # /health is ok only when every service answers.
+        for name in (*SERVICES, "gateway"):
             cluster.start(name)
         wait_until(lambda: healthy(cluster.url), 60, "the first /health ok")
         yield cluster
