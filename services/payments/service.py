@@ -310,8 +310,7 @@ class PaymentsService:
         rows, total = repository.list_claims(session, account_id=account, partnership_id=partnership,
                                              state=filters["state"], page=filters["page"],
                                              per_page=filters["per_page"])
-        items = [self._claim_view(session, repository.claim_for(session, row.exchange_id))
-                 for row in rows]
+        items = [self._claim_view(session, row) for row in rows]
         return page_of(items, total, filters["page"], filters["per_page"])
 
     @rpc

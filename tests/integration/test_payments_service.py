@@ -260,6 +260,8 @@ def test_an_approved_claim_is_paid_once_through_a_payment_run(config, rpc_as, db
 
     with pytest.raises(NotAllowed):
         visitor.approve_claim(exchange_id)
+    assert [c["exchange_id"] for c in contact.list_claims({"state": "submitted"})["items"]] == [exchange_id]
+    assert visitor.list_claims()["total"] == 1 and stranger.list_claims()["total"] == 0
     with pytest.raises(NotFound):
         other_contact.approve_claim(exchange_id)
     approved = contact.approve_claim(exchange_id, {"comment": "All there."}, idempotency_key="ok-1")
