@@ -166,4 +166,4 @@ def payout_accounts(session: Session, exchange_ids: list[str]) -> list[tuple[Exc
     return list(session.execute(
         select(Exchange, FinancialAgreement)
         .join(FinancialAgreement, FinancialAgreement.exchange_id == Exchange.id)
-        .where(Exchange.id.in_(exchange_ids), FinancialAgreement.iban_encrypted.is_not(None))).tuples())
+        .where(Exchange.id.in_(exchange_ids), FinancialAgreement.iban_encrypted.is_not(None))))
