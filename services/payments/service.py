@@ -19,7 +19,7 @@ from typing import Any
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -90,6 +90,10 @@ from services.payments.sepa import DebtorAccount as SepaDebtor
 from services.payments.sepa import validated_debtor as validate_debtor
 
 log = logging.getLogger(__name__)
+
+# An inbox row (exchange id, this marker) records an exchange cancelled before anything was
+# reserved for it; like every inbox row it is kept INBOX_RETENTION_DAYS.
+CANCELLED_BEFORE_RESERVATION = "exchange_cancelled_before_reservation"
 
 _quote_query = QuoteQuerySchema()
 _exchange_quote = ExchangeQuoteRequestSchema()
@@ -619,7 +623,10 @@ class PaymentsService:
         if not first_delivery(session, InboxEvent, payload["event_id"], "handle_financial_agreement_signed"):
             return
         amount = int(payload.get("amount_cents") or 0)
-        if amount > 0:  # a virtual exchange carries no lump sum
+        if _cancelled_first(session, payload["exchange_id"]):
+            log.warning("exchange %s was cancelled before its lump sum was reserved: not reserving",
+                        payload["exchange_id"])
+        elif amount > 0:  # a virtual exchange carries no lump sum
             try:
                 repository.reserve(session, payload["visitor_partnership_id"], payload["exchange_id"],
                                    amount, payload["event_id"], utcnow())
@@ -635,8 +642,13 @@ class PaymentsService:
         session = self.db.session
         if not first_delivery(session, InboxEvent, payload["event_id"], "handle_exchange_cancelled"):
             return
-        if repository.funds_state(session, payload["exchange_id"]) == Funds.RESERVED:
+        state = repository.funds_state(session, payload["exchange_id"])
+        if state == Funds.RESERVED:
             repository.release(session, payload["exchange_id"], payload["event_id"], utcnow())
+        elif state == Funds.NONE:
+            # The reservation may still come (it failed and is retried, or is parked and
+            # replayed later): remember the cancellation so it does not reserve then.
+            first_delivery(session, InboxEvent, payload["exchange_id"], CANCELLED_BEFORE_RESERVATION)
         session.commit()
 
     @handles("agreements", "closing_report_submitted")
@@ -719,6 +731,12 @@ class PaymentsService:
             "reserved_cents": row.reserved_cents, "paid_cents": row.paid_cents,
             "available_cents": row.budget_cents - row.reserved_cents - row.paid_cents,
             "updated_at": row.updated_at, "kpis": repository.budget_kpis(conn, partnership_id)})
+
+
+def _cancelled_first(session: Any, exchange_id: str) -> bool:
+    inbox = InboxEvent.__table__
+    return session.execute(select(inbox.c.event_id).where(
+        inbox.c.event_id == exchange_id, inbox.c.handler == CANCELLED_BEFORE_RESERVATION)).first() is not None
 
 
 def _may_see_budget(caller: Caller, partnership_id: str) -> bool:

@@ -425,3 +425,17 @@ def test_agreements_hands_bank_accounts_encrypted_and_only_to_the_visitors_partn
     for stranger in (rpc_as("agreements", str(uuid.uuid4()), ("partnership_contact",), str(uuid.uuid4())),
                      rpc_as("agreements", str(uuid.uuid4()), ("participant",))):
         assert stranger.get_payout_accounts([exchange_id]) == []
+
+
+def test_a_reservation_arriving_after_the_cancellation_reserves_nothing(config, rpc_as, db_engines,
+                                                                         services):
+    """The reservation failed (budget too small), the exchange was cancelled meanwhile, then
+    the parked reservation is replayed: the cancelled exchange must not hold money."""
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    exchange_id = str(uuid.uuid4())
+    with handled(services, "handle_exchange_cancelled", 1):
+        publish_event(config, "agreements", cancelled(partnership, exchange_id))
+    with handled(services, "handle_financial_agreement_signed", 1):
+        publish_event(config, "agreements", signed(partnership, 39_000, exchange_id))
+    assert ledger(db_engines, partnership) == [("budget_set", 100_000)]
+    assert payments.get_budget(partnership)["available_cents"] == 100_000
