@@ -51,7 +51,7 @@ def migrate(declare: bool) -> None:
 @cli.command()
 @click.option("--demo", is_flag=True, help="Add a demo set: contact points and participants.")
 def seed(demo: bool) -> None:
-    """Load reference data (countries, partnerships); safe to run again."""
+    """Load reference data (countries, partnerships, lump sums); safe to run again."""
     from services.registration.repository import seed_reference
 
     with _session("registration") as session:
@@ -59,6 +59,13 @@ def seed(demo: bool) -> None:
         session.commit()
     click.echo(f"reference data: {counts['countries']} new countries, "
                f"{counts['partnerships']} new partnerships")
+    from services.payments.lump_sums import shipped_table
+    from services.payments.repository import seed_rates
+
+    with _session("payments") as session:
+        added = seed_rates(session, shipped_table(build_config()["PAYMENTS"]["threshold_cents"]))
+        session.commit()
+    click.echo(f"lump-sum table: {added} new figures (figures changed since are kept)")
     if demo:
         from cli.demo import seed_demo
 

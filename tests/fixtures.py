@@ -184,8 +184,31 @@ def agreements_container(container_factory: Any, config: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
+def payments_container(container_factory: Any, config: dict[str, Any]) -> Any:
+    from services.payments.service import PaymentsService
+
+    container = container_factory(PaymentsService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def lump_sum_table(db_engines: dict[str, Any]) -> None:
+    """The shipped lump-sum table in payments' database (emptied after each test, like any
+    table a test may change)."""
+    from sqlalchemy.orm import Session
+
+    from services.payments.lump_sums import shipped_table
+    from services.payments.repository import seed_rates
+
+    with Session(db_engines["payments"]) as session:
+        seed_rates(session, shipped_table())
+        session.commit()
+
+
+@pytest.fixture
 def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any,
-                matching_container: Any, agreements_container: Any) -> str:
+                matching_container: Any, agreements_container: Any, payments_container: Any) -> str:
     from gateway.service import GatewayService
 
     container = container_factory(GatewayService, config)

@@ -159,3 +159,11 @@ def _due(session: Session, limit: int, *conditions: Any) -> list[Exchange]:
         # Several instances run the timer; each exchange moves once, by whoever locks it.
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
+
+
+def payout_accounts(session: Session, exchange_ids: list[str]) -> list[tuple[Exchange, FinancialAgreement]]:
+    """The exchanges among `exchange_ids` whose financial agreement has a bank account."""
+    return list(session.execute(
+        select(Exchange, FinancialAgreement)
+        .join(FinancialAgreement, FinancialAgreement.exchange_id == Exchange.id)
+        .where(Exchange.id.in_(exchange_ids), FinancialAgreement.iban_encrypted.is_not(None))))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+# Payments' errors (no lump-sum rate for the host country, a budget that does not fit) reach
+# agreements' callers through its financial-agreement operations: importing payments'
+# contract registers them for RPC, in the agreements process and in the gateway (which
+# imports this module), so they arrive as themselves (422, 409), not as a RemoteError.
+import services.payments.schemas  # noqa: F401
 from common import reference
 from common.schemas import IsoDate, PageQuerySchema, merge_patch_schema
 from services.agreements import lifecycle as lc

@@ -491,6 +491,20 @@ class AgreementsService:
                                 "sign_financial_agreement", before)
         return self._flushed_view(exchange, parts)
 
+    @rpc
+    def get_payout_accounts(self, exchange_ids: list[str]) -> list[dict[str, Any]]:
+        """The visitors' bank accounts for a payment run (payments asks, with the token of the
+        contact point who downloads the SEPA file). The IBAN stays encrypted: only payments
+        decrypts it, to build the file. Exchanges the caller is not the visitor's partnership
+        (or an administrator) of are left out."""
+        caller = self.auth.caller
+        wanted = [str(exchange_id) for exchange_id in (exchange_ids or [])][:10_000]
+        return [{"exchange_id": exchange.id, "reference": exchange.reference,
+                 "account_holder": agreement.account_holder, "iban_encrypted": agreement.iban_encrypted,
+                 "bic": agreement.bic}
+                for exchange, agreement in repository.payout_accounts(self.db.session, wanted)
+                if _parties(exchange).of(caller).intersection({"vop", "admin"})]
+
     # --- the stay and after --------------------------------------------------------------
 
     @timer(interval=STAY_CHECK_SECONDS)
@@ -632,8 +646,8 @@ class AgreementsService:
                 "host_country": exchange.host_country,
                 "working_days": days.working_days if days else 0,
                 "mode": (exchange.plan or {}).get("mode") or "physical",
-                "visitor_organisation_id": exchange.visitor_organisation_id,
-                "host_organisation_id": exchange.host_organisation_id,
+                "visitor_registration_id": exchange.visitor_registration_id,
+                "host_registration_id": exchange.host_registration_id,
                 "on_date": exchange.start_date,
             }, auth_token=self.auth.caller.token, confirm=True)
         except ServiceUnavailable as exc:

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import TYPE_MAP, UUID_STR, new_id, utcnow
+from common.idempotency import IdempotencyKeyMixin
 from common.outbox import InboxMixin, OutboxMixin
 from services.payments.evidence import DRAFT
 from services.payments.payouts import APPROVED, BATCH_OPEN, ITEM_PENDING
@@ -263,3 +264,7 @@ class OutboxEvent(OutboxMixin, Base):
 
 class InboxEvent(InboxMixin, Base):
     __tablename__ = "inbox"
+
+
+class IdempotencyKey(IdempotencyKeyMixin, Base):
+    __tablename__ = "idempotency_keys"

@@ -406,3 +406,140 @@ def mark_payout_failed(session: Session, payout_id: str, reason: str, cause_id: 
     if funds_state(session, payout.exchange_id) == Funds.PAID:
         fail(session, payout.exchange_id, cause_id, at)
     return payout.exchange_id
+
+
+def list_budgets(session: Session, partnership_id: str | None, page: int, per_page: int
+                 ) -> tuple[list[Any], int]:
+    """Budget rows by partnership id, one page; only `partnership_id`'s when given."""
+    query = select(Budget)
+    if partnership_id is not None:
+        query = query.where(Budget.c.partnership_id == partnership_id)
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(Budget.c.partnership_id)
+                           .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), int(total)
+
+
+def budget_row(session: Session, partnership_id: str) -> Any:
+    return session.execute(select(Budget).where(Budget.c.partnership_id == partnership_id)).first()
+
+
+# --- claims, evidence, payouts: reading ---------------------------------------------------
+
+def claim_for(session: Session, exchange_id: str, for_update: bool = False) -> models.Claim:
+    query = select(models.Claim).where(models.Claim.exchange_id == exchange_id)
+    if for_update:
+        query = query.with_for_update()
+    claim = session.scalars(query).first()
+    if claim is None:
+        raise NotFound("No payment claim for this exchange.")
+    return claim
+
+
+def evidence_of(session: Session, claim_id: str) -> list[models.EvidenceFile]:
+    return list(session.scalars(select(models.EvidenceFile)
+                                .where(models.EvidenceFile.claim_id == claim_id)
+                                .order_by(models.EvidenceFile.uploaded_at, models.EvidenceFile.id)))
+
+
+def add_evidence(session: Session, claim_id: str, *, key: str, sha256: str, size: int,
+                 content_type: str, filename: str | None, uploaded_by: str,
+                 at: datetime) -> models.EvidenceFile:
+    """Records an uploaded file (its key is random: the same key again is the same file)."""
+    existing = session.scalars(select(models.EvidenceFile).where(models.EvidenceFile.key == key)).first()
+    if existing is not None:
+        if existing.claim_id != claim_id:
+            raise Conflict("That document belongs to another claim.")
+        return existing
+    evidence = models.EvidenceFile(claim_id=claim_id, key=key, sha256=sha256, size=size,
+                                   content_type=content_type, filename=filename,
+                                   uploaded_by=uploaded_by, uploaded_at=at)
+    session.add(evidence)
+    return evidence
+
+
+def reserved_amount(session: Session, exchange_id: str) -> tuple[Funds, int]:
+    row = session.execute(select(Funds_.c.state, Funds_.c.amount_cents)
+                          .where(Funds_.c.exchange_id == exchange_id)).first()
+    return (Funds(row.state), int(row.amount_cents)) if row else (Funds.NONE, 0)
+
+
+def payout_of_exchange(session: Session, exchange_id: str) -> Any:
+    return session.execute(select(Payouts).where(Payouts.c.exchange_id == exchange_id)).first()
+
+
+def get_payout(session: Session, payout_id: str) -> Any:
+    payout = session.execute(select(Payouts).where(Payouts.c.id == payout_id)).first()
+    if payout is None:
+        raise NotFound("No such payout.")
+    return payout
+
+
+def _page(session: Session, query: Any, order: Any, page: int, per_page: int) -> tuple[list[Any], int]:
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = session.execute(query.order_by(*order).limit(per_page).offset((page - 1) * per_page)).all()
+    return list(rows), int(total)
+
+
+def list_claims(session: Session, *, account_id: str | None, partnership_id: str | None,
+                state: str | None, page: int, per_page: int) -> tuple[list[Any], int]:
+    """Claims one page at a time; only the visitor's (account) or a partnership's when given."""
+    query = select(Claims)
+    if account_id is not None:
+        query = query.where(Claims.c.visitor_account_id == account_id)
+    if partnership_id is not None:
+        query = query.where(Claims.c.partnership_id == partnership_id)
+    if state:
+        query = query.where(Claims.c.state == state)
+    return _page(session, query, (Claims.c.created_at, Claims.c.id), page, per_page)
+
+
+def list_payouts(session: Session, *, account_id: str | None, partnership_id: str | None,
+                 state: str | None, overdue_on: date | None, page: int,
+                 per_page: int) -> tuple[list[Any], int]:
+    """Payouts one page at a time; `overdue_on`: only those not paid and due before that day."""
+    query = select(Payouts)
+    if account_id is not None:
+        query = query.where(Payouts.c.visitor_account_id == account_id)
+    if partnership_id is not None:
+        query = query.where(Payouts.c.partnership_id == partnership_id)
+    if state:
+        query = query.where(Payouts.c.state == state)
+    if overdue_on is not None:
+        query = query.where(Payouts.c.state != payouts.PAID, Payouts.c.due_on < overdue_on)
+    return _page(session, query, (Payouts.c.due_on, Payouts.c.id), page, per_page)
+
+
+def list_batches(session: Session, partnership_id: str | None, page: int,
+                 per_page: int) -> tuple[list[Any], int]:
+    query = select(Batches)
+    if partnership_id is not None:
+        query = query.where(Batches.c.partnership_id == partnership_id)
+    return _page(session, query, (Batches.c.created_at.desc(), Batches.c.id), page, per_page)
+
+
+def pending_items(session: Session, batch_id: str) -> list[Any]:
+    return [item for item in batch_items(session, batch_id) if item.outcome == payouts.ITEM_PENDING]
+
+
+# --- the partnership's own bank account (the SEPA debtor) -----------------------------------
+
+def debtor_account(session: Session, partnership_id: str) -> models.DebtorAccount | None:
+    return session.get(models.DebtorAccount, partnership_id)
+
+
+def save_debtor_account(session: Session, partnership_id: str, *, name: str, iban: str,
+                        bic: str | None, updated_by: str, at: datetime) -> models.DebtorAccount:
+    account = session.get(models.DebtorAccount, partnership_id, with_for_update=True)
+    if account is None:
+        account = models.DebtorAccount(partnership_id=partnership_id)
+        session.add(account)
+    account.name, account.iban, account.bic = name, iban, bic
+    account.updated_by, account.updated_at = updated_by, at
+    return account
+
+
+def remove_evidence(session: Session, claim_id: str, evidence_id: str) -> bool:
+    table = models.EvidenceFile.__table__
+    return session.execute(table.delete().where(table.c.id == evidence_id,
+                                                table.c.claim_id == claim_id)).rowcount == 1

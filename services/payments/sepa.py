@@ -85,6 +85,11 @@ def _bic(value: str | None, owner: str) -> str | None:
         raise InvalidIban.for_payout(owner, "BIC", str(exc)) from exc
 
 
+def validated_debtor(name: str, iban: str, bic: str | None) -> DebtorAccount:
+    """The partnership's account as SEPA files need it: IBAN (and BIC) checked, compact."""
+    return DebtorAccount(name.strip(), _iban(iban, "debtor account"), _bic(bic, "debtor account"))
+
+
 def _sepa_id(value: str, field: str) -> str:
     if not _SEPA_ID.match(value):
         raise ValidationFailed(f"{field} {value!r} is not a SEPA identifier (1-35 Latin characters).",
