@@ -58,8 +58,10 @@ ACTIONS = (CONFIRM, DECLINE, EDIT, SUBMIT, VALIDATE, REJECT, SIGN, SIGN_FINANCIA
 # exchange back to its contact points (and voids the signatures).
 EDITABLE = {DRAFT: DRAFT, REJECTED: DRAFT, SUBMITTED: SUBMITTED, VALIDATED: SUBMITTED,
             SIGNED: SUBMITTED}
+# Cancellable until the payout is approved: from then on the money is committed to a
+# payment run, and a refusal goes through payments (a failed payout), not a cancellation.
 CANCELLABLE = (PROPOSED, DRAFT, REJECTED, SUBMITTED, VALIDATED, SIGNED, READY, IN_PROGRESS,
-               COMPLETED, REPORTED, APPROVED)
+               COMPLETED, REPORTED)
 
 TRANSITIONS: dict[tuple[str, str], str] = {
     (PROPOSED, CONFIRM): DRAFT,

@@ -471,7 +471,7 @@ class AgreementsService:
         # The exchange's version is the ETag clients hold (If-Match), as for every other step.
         _check_version(exchange, version)
         agreement = self._financial_agreement(exchange, create=True)
-        if not agreement.iban_encrypted:
+        if agreement.amount_cents > 0 and not agreement.iban_encrypted:
             raise Conflict("The visiting organisation must give its bank account before signing.")
         signing = [p for p in ("vo", "vop") if p in parts]
         now = utcnow()
@@ -482,7 +482,8 @@ class AgreementsService:
         before = exchange.status
         if agreement.vo_signed_at and agreement.vop_signed_at:
             # The budget is asked before the last signature: one that does not fit is refused.
-            self._ask_budget(exchange, agreement.amount_cents)
+            if agreement.amount_cents > 0:
+                self._ask_budget(exchange, agreement.amount_cents)
             exchange.status = target
             self._emit(exchange, "financial_agreement_signed", caller.account_id,
                        amount_cents=agreement.amount_cents)
@@ -549,7 +550,16 @@ class AgreementsService:
         before, exchange.status, exchange.updated_at = exchange.status, target, utcnow()
         repository.add_timeline(session, exchange, caller.account_id, party, action, before)
         if action == lc.REPORT:
-            self._emit(exchange, "closing_report_submitted", caller.account_id)
+            agreement = repository.financial_agreement(session, exchange.id)
+            amount = agreement.amount_cents if agreement is not None else 0
+            self._emit(exchange, "closing_report_submitted", caller.account_id,
+                       amount_cents=amount)
+            if amount == 0:
+                # Nothing to pay (a virtual exchange): the report closes the exchange.
+                for step, event in ((lc.APPROVE_PAYOUT, None), (lc.PAY, None),
+                                    (lc.CLOSE, "exchange_closed")):
+                    self._system_transition(exchange, step, event,
+                                            "No lump sum to pay: closed with the report.")
         return self._flushed_view(exchange, parts)
 
     @rpc
@@ -607,10 +617,11 @@ class AgreementsService:
         self._emit(exchange, event, caller.account_id)
         return self._flushed_view(exchange, parts)
 
-    def _system_transition(self, exchange: Exchange, action: str, event: str | None) -> None:
+    def _system_transition(self, exchange: Exchange, action: str, event: str | None,
+                           comment: str | None = None) -> None:
         before = exchange.status
         exchange.status, exchange.updated_at = lc.next_state(exchange.status, action), utcnow()
-        repository.add_timeline(self.db.session, exchange, None, "system", action, before)
+        repository.add_timeline(self.db.session, exchange, None, "system", action, before, comment)
         if event:
             self._emit(exchange, event, None)
 

@@ -657,6 +657,9 @@ class PaymentsService:
         session = self.db.session
         if not first_delivery(session, InboxEvent, payload["event_id"], "handle_closing_report_submitted"):
             return
+        if payload.get("amount_cents") == 0:
+            session.commit()  # nothing to claim (a virtual exchange): agreements closes it
+            return
         repository.open_claim(session, exchange_id=payload["exchange_id"],
                               exchange_reference=payload["reference"],
                               partnership_id=payload["visitor_partnership_id"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -278,3 +279,140 @@ def test_signed_copies_can_be_uploaded_instead_of_signing_in_the_platform(api, p
     platform_cert = (Path(config["AGREEMENTS"]["sealing_dir"]) / CERT_FILE).read_bytes()
     assert sealed.startswith(original)
     assert [c.field_name for c in check_seals(sealed, platform_cert)] == ["Sig_HOP", "Sig_VOP"]
+
+
+def _accepted_at(api: Any, contact: dict[str, str], partnership: str, country: str,
+                 roles: list[str], city: str, latitude: float, longitude: float
+                 ) -> tuple[dict[str, str], str]:
+    from tests.e2e.test_registration_journey import _draft_with_cv
+    from tests.helpers import registration_payload, sign_up
+
+    _email, headers = sign_up(api)
+    payload = registration_payload(partnership, country=country, roles=roles)
+    payload["organisation"].update(city=city, latitude=latitude, longitude=longitude)
+    payload["preferences"]["target_countries"] = ["PT", "DE"]
+    created = api.post("/api/v1/registrations", json=payload, headers=headers)
+    assert created.status_code == 201, created.text
+    reg = _draft_with_cv(api, headers, partnership, existing=created.json())
+    assert api.post(f"/api/v1/registrations/{reg['id']}/submit", headers=headers).status_code == 200
+    assert api.post(f"/api/v1/registrations/{reg['id']}/assessment", json={"decision": "accept"},
+                    headers=contact).status_code == 200
+    return headers, reg["id"]
+
+
+def _signed_pt_exchange(api: Any, db_engines: Any, plan: dict[str, Any]
+                        ) -> tuple[str, str, dict[str, dict[str, str]], str]:
+    """A German visitor (TEXCIRC) and a Portuguese host (GREENMOB), their commitment signed."""
+    vop, hop = _contact_point(api, db_engines, "TEXCIRC"), _contact_point(api, db_engines, "GREENMOB")
+    texcirc = partnership_id(db_engines["registration"], "TEXCIRC")
+    greenmob = partnership_id(db_engines["registration"], "GREENMOB")
+    visitor, visitor_reg = _accepted_at(api, vop, texcirc, "DE", ["visitor"], "Munich", 48.14, 11.58)
+    host, host_reg = _accepted_at(api, hop, greenmob, "PT", ["host"], "Porto", 41.15, -8.61)
+    assert _eventually(lambda: api.get(f"/api/v1/catalogue/{host_reg}",
+                                       headers=visitor).status_code == 200)
+    parties = {"visitor": visitor, "host": host, "vop": vop, "hop": hop}
+
+    proposed = api.post("/api/v1/exchanges", json={"counterpart_registration_id": host_reg,
+                                                   "plan": plan}, headers=visitor)
+    assert proposed.status_code == 201, proposed.text
+    path = f"/api/v1/exchanges/{proposed.json()['id']}"
+    api.post(f"{path}/confirm", headers=host)
+    assert api.post(f"{path}/submit", headers=visitor).status_code == 200
+    for who in ("vop", "hop"):
+        validated = api.post(f"{path}/validation", json={"decision": "approve"}, headers=parties[who])
+    sha = validated.json()["document"]["sha256"]
+    for who in ("visitor", "host", "vop", "hop"):
+        signed = api.post(f"{path}/signatures", json={"document_sha256": sha}, headers=parties[who])
+    assert signed.json()["status"] == "signed", signed.text
+    return proposed.json()["id"], path, parties, texcirc
+
+
+def _live_the_stay(db_engines: Any, agreements_container: Any, exchange_id: str) -> None:
+    """The stay happened: its dates move into the past and the timer runs."""
+    from nameko.testing.services import entrypoint_hook
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from services.agreements.models import Exchange
+
+    with Session(db_engines["agreements"]) as session:
+        session.execute(update(Exchange).where(Exchange.id == exchange_id).values(
+            start_date=(date.today() - timedelta(days=6)).isoformat(),
+            end_date=(date.today() - timedelta(days=2)).isoformat()))
+        session.commit()
+    with entrypoint_hook(agreements_container, "move_stays") as move:
+        assert move() == {"started": 1, "completed": 1}
+
+
+def test_the_financial_agreement_makes_the_exchange_ready_and_the_stay_runs_to_reported(
+        api, db_engines, config, tokens, agreements_container, lump_sum_table):
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    exchange_id, path, parties, texcirc = _signed_pt_exchange(api, db_engines, _plan(start))
+    visitor, host, vop = parties["visitor"], parties["host"], parties["vop"]
+    admin_token, _ = tokens.issue(str(uuid.uuid4()), ["admin"], None, None)
+    with ClusterRpcProxy(config, context_data={"auth_token": admin_token}) as rpc:
+        rpc.payments.set_budget(texcirc, {"budget_cents": 100_000})
+
+    assert api.get(f"{path}/financial-agreement", headers=host).status_code == 404
+    agreement = api.get(f"{path}/financial-agreement", headers=visitor)
+    assert agreement.status_code == 200, agreement.text
+    assert agreement.json()["amount_cents"] == 78_000  # five working days in Portugal, far apart
+    fa_path = f"{path}/financial-agreement"
+    assert api.post(f"{fa_path}/signatures", headers=visitor).status_code == 409  # no account yet
+    assert api.put(f"{fa_path}/bank-account", json={"account_holder": "Textil Cluster Süd",
+                                                    "iban": "DE89 3704 0044 0532 0130 00"},
+                   headers=host).status_code in (403, 404)
+    account = api.put(f"{fa_path}/bank-account", json={"account_holder": "Textil Cluster Süd",
+                                                       "iban": "DE89 3704 0044 0532 0130 00"},
+                      headers=visitor)
+    assert account.status_code == 200, account.text
+    assert account.json()["iban_masked"].endswith("3000") and "0532" not in account.json()["iban_masked"]
+    assert api.post(f"{fa_path}/signatures", headers=visitor).json()["status"] == "signed"
+    ready = api.post(f"{fa_path}/signatures", headers=vop)
+    assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
+
+    with ClusterRpcProxy(config, context_data={"auth_token": admin_token}) as rpc:
+        assert _eventually(lambda: rpc.payments.get_budget(texcirc)["reserved_cents"] == 78_000, 5)
+
+    _live_the_stay(db_engines, agreements_container, exchange_id)
+    assert api.get(path, headers=visitor).json()["status"] == "completed"
+
+    report = {"outcomes": [{"objective": "learn", "achieved": "yes"}], "satisfaction": 5,
+              "follow_up": "A joint proposal in spring."}
+    assert api.post(f"{path}/closing-report", json=report, headers=host).json()["status"] == "completed"
+    reported = api.post(f"{path}/closing-report", json=report, headers=visitor)
+    assert reported.status_code == 200 and reported.json()["status"] == "reported", reported.text
+    assert {r["party"] for r in api.get(f"{path}/closing-report", headers=vop).json()} == {"vo", "ho"}
+    with ClusterRpcProxy(config, context_data={"auth_token": admin_token}) as rpc:
+        claim = _eventually(lambda: _claim(rpc, exchange_id), 5)
+    assert claim["exchange_id"] == exchange_id
+
+
+def _claim(rpc: Any, exchange_id: str) -> dict[str, Any] | None:
+    from common.errors import NotFound
+
+    try:
+        return rpc.payments.get_claim(exchange_id)
+    except NotFound:
+        return None
+
+
+def test_a_virtual_exchange_needs_no_bank_account_and_closes_with_its_report(
+        api, db_engines, agreements_container, lump_sum_table):
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    plan = {**_plan(start), "mode": "virtual"}
+    exchange_id, path, parties, _ = _signed_pt_exchange(api, db_engines, plan)
+    agreement = api.get(f"{path}/financial-agreement", headers=parties["visitor"]).json()
+    assert agreement["amount_cents"] == 0
+    assert any("Virtual" in str(rule) for rule in agreement["quote"]["rules"])
+    for who in ("visitor", "vop"):
+        signed = api.post(f"{path}/financial-agreement/signatures", headers=parties[who])
+    assert signed.status_code == 200 and signed.json()["status"] == "ready", signed.text
+    _live_the_stay(db_engines, agreements_container, exchange_id)
+    report = {"outcomes": [{"objective": "learn", "achieved": "partly"}], "satisfaction": 4}
+    closed = api.post(f"{path}/closing-report", json=report, headers=parties["visitor"])
+    assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
+    steps = [t["action"] for t in api.get(f"{path}/timeline", headers=parties["hop"]).json()]
+    assert steps[-3:] == ["approve_payout", "pay", "close"]

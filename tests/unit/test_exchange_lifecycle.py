@@ -48,14 +48,15 @@ def test_the_plan_cannot_change_once_the_financial_agreement_is_signed(state):
         lc.next_state(state, lc.EDIT)
 
 
-@pytest.mark.parametrize("state", [lc.PAID, lc.CLOSED, lc.CANCELLED])
-def test_nothing_paid_or_finished_can_be_cancelled(state):
+@pytest.mark.parametrize("state", [lc.APPROVED, lc.PAID, lc.CLOSED, lc.CANCELLED])
+def test_nothing_approved_for_payment_or_finished_can_be_cancelled(state):
     with pytest.raises(InvalidState):
         lc.next_state(state, lc.CANCEL)
 
 
-@pytest.mark.parametrize("state", [s for s in lc.STATES if s not in (lc.PAID, lc.CLOSED, lc.CANCELLED)])
-def test_everything_before_payment_can_be_cancelled(state):
+@pytest.mark.parametrize("state", [s for s in lc.STATES
+                                   if s not in (lc.APPROVED, lc.PAID, lc.CLOSED, lc.CANCELLED)])
+def test_everything_before_the_payout_is_approved_can_be_cancelled(state):
     assert lc.next_state(state, lc.CANCEL) == lc.CANCELLED
 
 
