@@ -101,6 +101,10 @@ def set_budget(session: Session, partnership_id: str, budget_cents: int, cause_i
         return _append(session, LedgerEntry(partnership_id, Kind.BUDGET_SET, budget_cents, cause_id, at))
     current = session.execute(select(Budget).where(Budget.c.partnership_id == partnership_id)
                               .with_for_update()).one()
+    if _recorded(session, key):
+        # A twin of this request committed while we waited for the row: done already (the
+        # budget may have moved since, so the difference must not be recorded again).
+        return None
     change = budget_cents - current.budget_cents
     if change == 0:
         return None

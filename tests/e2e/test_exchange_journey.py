@@ -65,6 +65,15 @@ def pair(api, db_engines):
             "visitor_reg": visitor_reg, "host_reg": host_reg}
 
 
+def _midweek_holiday(country: str) -> date:
+    """The next public holiday of `country` on a Tuesday, Wednesday or Thursday, a month away."""
+    import holidays
+
+    soon = date.today() + timedelta(days=30)
+    calendar = holidays.country_holidays(country, years=range(soon.year, soon.year + 3))
+    return min(day for day in calendar if day >= soon and day.weekday() in (1, 2, 3))
+
+
 def _visitors_matching(api: Any, pair: dict[str, Any]) -> list[str]:
     found = api.get(f"/api/v1/matches?registration_id={pair['host_reg']}", headers=pair["host"])
     assert found.status_code == 200, found.text
@@ -183,11 +192,15 @@ def test_an_edit_after_validation_voids_the_signatures(api, pair):
 
 @pytest.mark.parametrize(("change", "field", "words"), [
     ({"days": 2}, "end_date", "needs at least 3"),
+    # The day before to the day after a German public holiday (the host's country).
+    ({"around_holiday": "DE", "days": 3}, "end_date", "2 working days in DE"),
     ({"days": 35}, "end_date", "at most one month"),
     ({"outcomes": "An internship for our junior designer."}, "expected_outcomes", "internship"),
 ])
 def test_a_plan_that_breaks_a_rule_is_refused_naming_it(api, pair, change, field, words):
     start = _next_weekday(date.today() + timedelta(days=60), 0)
+    if "around_holiday" in change:
+        start = _midweek_holiday(change["around_holiday"]) - timedelta(days=1)
     plan = _plan(start, change.get("days", 5))
     if "outcomes" in change:
         plan["expected_outcomes"] = change["outcomes"]
