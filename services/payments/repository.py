@@ -163,6 +163,12 @@ def _move(session: Session, exchange_id: str, kind: Kind, cause_id: str, at: dat
     key = entry_key(kind, exchange_id, cause_id)
     if _recorded(session, key):
         return None
+    # The exchange's row locked first, then the cause checked again: a twin that committed
+    # while we waited (and a move back since, e.g. pay → fail) must not move the money twice.
+    session.execute(select(Funds_.c.exchange_id).where(Funds_.c.exchange_id == exchange_id)
+                    .with_for_update())
+    if _recorded(session, key):
+        return None
     action, needed, after = _MOVES[kind]
     moved = session.execute(
         update(Funds_).where(Funds_.c.exchange_id == exchange_id, Funds_.c.state == needed.value)
