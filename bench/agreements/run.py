@@ -7,7 +7,8 @@ Then, measured with wrk from its own process:
   rendering  the same GET while a separate process keeps rendering: each of its clients edits
              its own exchange's plan (a new content version) and downloads commitment.pdf,
              which renders that version (reportlab, in eventlet.tpool)
-and prints both side by side with the PDFs rendered per second, plus the raw in-process time
+and, as a control, the same GET while those clients only edit and read back (no PDF);
+and prints them side by side with the PDFs rendered per second, plus the raw in-process time
 of render_commitment and of one seal (pyHanko), best of N, as a baseline.
 """
 
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GET_LUA = ROOT / "bench" / "gateway" / "get.lua"
 SERVICES = ("registration", "matching", "agreements")
 PASSWORD = "bench-password-123"
+PHASES = {"edit": "while editing", "render": "while rendering", "sign": "while signing"}
 MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
                b"2 0 obj<</Type/Pages/Count 0/Kids[]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
 
@@ -103,10 +105,42 @@ def baseline(repeats: int, work: Path) -> dict[str, float]:
     return {"render_ms": min(renders) * 1000, "seal_ms": min(seals) * 1000, "pdf_bytes": len(pdf)}
 
 
-def render_loop(base: str, clients: list[dict[str, str]], stop: Any, renders: Any,
+def render_loop(base: str, mode: str, clients: list[dict[str, str]], stop: Any, done: Any,
                 seconds_total: Any, failures: Any) -> None:
-    """Each client: edit its exchange's plan, download commitment.pdf (a new version to render)."""
+    """Each client works on its own exchange until `stop`. Mode `edit` (the control): edit the
+    plan, read the exchange back, no PDF. Mode `render`: edit the plan (a new
+    content version), download commitment.pdf, which renders it. Mode `sign`: edit the plan,
+    both contact points approve (which renders), the host signs (which seals)."""
     lock = threading.Lock()
+
+    def once(session: requests.Session, spec: dict[str, str], path: str, etag: str, n: int
+             ) -> tuple[str, float | None]:
+        edited = session.patch(path, timeout=30, headers={"If-Match": etag},
+                               json={"plan": {"expected_outcomes": f"Outcome take {n}."}})
+        if edited.status_code != 200:
+            return session.get(path, timeout=30).headers["ETag"], None
+        etag = edited.headers["ETag"]
+        if mode == "edit":  # the control: the same requests, no PDF
+            started = time.perf_counter()
+            read = session.get(path, timeout=30)
+            return etag, time.perf_counter() - started if read.status_code == 200 else None
+        if mode == "render":
+            started = time.perf_counter()
+            pdf = session.get(f"{path}/commitment.pdf", timeout=30)
+            ok = pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+            return etag, time.perf_counter() - started if ok else None
+        for who in ("vop", "hop"):
+            validated = session.post(f"{path}/validation", json={"decision": "approve"},
+                                     timeout=30, headers={"Authorization": spec[who]})
+        if validated.status_code != 200 or validated.json()["status"] != "validated":
+            return session.get(path, timeout=30).headers["ETag"], None
+        started = time.perf_counter()
+        signed = session.post(f"{path}/signatures", timeout=30,
+                              json={"document_sha256": validated.json()["document"]["sha256"]})
+        elapsed = time.perf_counter() - started
+        if signed.status_code != 200:
+            return session.get(path, timeout=30).headers["ETag"], None
+        return signed.headers["ETag"], elapsed
 
     def client(spec: dict[str, str]) -> None:
         session = requests.Session()
@@ -116,23 +150,13 @@ def render_loop(base: str, clients: list[dict[str, str]], stop: Any, renders: An
         n = 0
         while not stop.is_set():
             n += 1
-            edited = session.patch(path, timeout=30, headers={"If-Match": etag},
-                                   json={"plan": {"expected_outcomes": f"Outcome take {n}."}})
-            if edited.status_code != 200:
-                with lock:
-                    failures.value += 1
-                etag = session.get(path, timeout=30).headers["ETag"]
-                continue
-            etag = edited.headers["ETag"]
-            started = time.perf_counter()
-            pdf = session.get(f"{path}/commitment.pdf", timeout=30)
-            elapsed = time.perf_counter() - started
+            etag, elapsed = once(session, spec, path, etag, n)
             with lock:
-                if pdf.status_code == 200 and pdf.content.startswith(b"%PDF"):
-                    renders.value += 1
-                    seconds_total.value += elapsed
-                else:
+                if elapsed is None:
                     failures.value += 1
+                else:
+                    done.value += 1
+                    seconds_total.value += elapsed
 
     threads = [threading.Thread(target=client, args=(spec,)) for spec in clients]
     for thread in threads:
@@ -257,7 +281,9 @@ class Bench(GatewayBench):
                              json={"decision": "approve"}).json()
         if done["status"] != "validated":
             raise SystemExit(f"exchange {exchange['id']} is {done['status']}, not validated")
-        return {"id": exchange["id"], "auth": host["Authorization"]}
+        return {"id": exchange["id"], "auth": host["Authorization"],
+                "vop": self.contacts["GREENMOB"]["Authorization"],
+                "hop": self.contacts["TEXCIRC"]["Authorization"]}
 
     def make_exchanges(self) -> None:
         self.contacts = {code: self.login(f"cp-{code.lower()}@example.org")
@@ -267,7 +293,23 @@ class Bench(GatewayBench):
 
     # --- measuring ----------------------------------------------------------------------
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) of each service process so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used = {}
+        for name, proc in zip((*SERVICES, "gateway"), self.procs, strict=True):
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[name] = (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
     def wrk_get(self, seconds: int) -> dict[str, Any]:
+        before, started = self.cpu_seconds(), time.monotonic()
+        row = self._wrk_get(seconds)
+        elapsed, after = time.monotonic() - started, self.cpu_seconds()
+        row["cpu"] = {name: (after[name] - before[name]) / elapsed for name in after}
+        return row
+
+    def _wrk_get(self, seconds: int) -> dict[str, Any]:
         url = f"{self.base}/api/v1/exchanges/{self.watched['id']}"
         argv = ["wrk", "-t1", f"-c{self.args.connections}", f"-d{seconds}s", "--latency",
                 "--timeout", "10s", "-s", str(GET_LUA), url]
@@ -280,31 +322,34 @@ class Bench(GatewayBench):
         seconds = self.args.seconds
         self.wrk_get(3)
         results = {"idle": self.wrk_get(seconds)}
+        for mode in self.args.modes:
+            results[PHASES[mode]] = self.under_load(mode, seconds)
+        return results
+
+    def under_load(self, mode: str, seconds: int) -> dict[str, Any]:
         ctx = multiprocessing.get_context("spawn")
-        stop, renders = ctx.Event(), ctx.Value("i", 0)
-        render_seconds, failures = ctx.Value("d", 0.0), ctx.Value("i", 0)
-        loop = ctx.Process(target=render_loop, args=(self.base, self.rendering, stop, renders,
-                                                     render_seconds, failures))
+        stop, done = ctx.Event(), ctx.Value("i", 0)
+        busy_seconds, failures = ctx.Value("d", 0.0), ctx.Value("i", 0)
+        loop = ctx.Process(target=render_loop, args=(self.base, mode, self.rendering, stop, done,
+                                                     busy_seconds, failures))
         loop.start()
         try:
             deadline = time.monotonic() + 60
-            while renders.value < len(self.rendering) and time.monotonic() < deadline:
-                time.sleep(0.1)  # every client has rendered once: the load is on
-            before, started = renders.value, time.monotonic()
-            seconds_before = render_seconds.value
-            results["while rendering"] = self.wrk_get(seconds)
+            while done.value < len(self.rendering) and time.monotonic() < deadline:
+                time.sleep(0.1)  # every client has gone round once: the load is on
+            before, seconds_before, started = done.value, busy_seconds.value, time.monotonic()
+            row = self.wrk_get(seconds)
             elapsed = time.monotonic() - started
-            during = renders.value - before
-            results["while rendering"].update(
-                pdfs=during, pdfs_per_s=during / elapsed,
-                pdf_ms=(render_seconds.value - seconds_before) / during * 1000 if during else 0.0)
+            during = done.value - before
+            row.update(pdfs=during, pdfs_per_s=during / elapsed,
+                       pdf_ms=(busy_seconds.value - seconds_before) / during * 1000 if during else 0.0)
         finally:
             stop.set()
             loop.join(60)
             if loop.is_alive():
                 loop.terminate()
-        results["while rendering"]["render_failures"] = failures.value
-        return results
+        row["failures"] = failures.value
+        return row
 
     def teardown(self) -> None:
         for proc in self.procs:
@@ -331,19 +376,26 @@ RABBIT_API = os.environ.get("BENCH_RABBIT_API", "http://guest:guest@localhost:15
 
 def report(results: dict[str, dict[str, Any]], base: dict[str, float],
            args: argparse.Namespace) -> None:
-    idle, busy = results["idle"], results["while rendering"]
+    idle = results["idle"]
     print(f"\nagreements benchmark: GET /api/v1/exchanges/{{id}}, wrk -t1 -c{args.connections} "
-          f"-d{args.seconds}s, {os.cpu_count()} cores, MAX_WORKERS={args.workers}, PostgreSQL")
+          f"-d{args.seconds}s, {os.cpu_count()} cores, MAX_WORKERS={args.workers}, PostgreSQL; "
+          f"{args.renderers} PDF clients")
     print(f"{'GET exchange':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-          f"{'PDFs/s':>9}{'PDF ms':>9}")
+          f"{'p99/idle':>10}{'PDFs/s':>9}{'PDF ms':>9}{'failed':>8}")
     for name, row in results.items():
-        pdfs = f"{row['pdfs_per_s']:>9.1f}{row['pdf_ms']:>9.0f}" if "pdfs_per_s" in row else ""
+        pdfs = (f"{row['pdfs_per_s']:>9.1f}{row['pdf_ms']:>9.0f}{row['failures']:>8}"
+                if "pdfs_per_s" in row else "")
         print(f"{name:<18}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}"
-              f"{row['errors']:>8}{pdfs}")
-    print(f"p99 while rendering / idle p99 = {busy['p99_ms'] / idle['p99_ms']:.2f}x; "
-          f"{busy['pdfs']} PDFs rendered during the run by {args.renderers} clients "
-          f"(edit plan + GET commitment.pdf; PDF ms = the download, render included), "
-          f"{busy['render_failures']} failed")
+              f"{row['errors']:>8}{row['p99_ms'] / idle['p99_ms']:>9.2f}x{pdfs}")
+    print("CPU of each service process during each run, in cores: " + "; ".join(
+        f"{name}: " + ", ".join(f"{svc} {used:.2f}" for svc, used in row["cpu"].items())
+        for name, row in results.items()))
+    print("editing (control, no PDF): each client edits its exchange's plan and GETs the exchange; "
+          "PDFs/s = edits/s, PDF ms = that GET")
+    print("rendering: each client edits its exchange's plan and GETs commitment.pdf (a new version "
+          "rendered); PDF ms = that GET")
+    print("signing: each client edits the plan, both contact points approve (render), the host "
+          "signs (seal); PDF ms = the signature POST")
     print(f"baseline in-process, best of {args.repeats}: render_commitment "
           f"{base['render_ms']:.1f} ms ({base['pdf_bytes']} bytes), seal {base['seal_ms']:.1f} ms")
 
@@ -355,6 +407,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--renderers", type=int, default=4,
                         help="concurrent clients rendering PDFs, one exchange each")
+    parser.add_argument("--modes", nargs="+", choices=("edit", "render", "sign"),
+                        default=["edit", "render", "sign"], help="the concurrent PDF work, one phase each")
     parser.add_argument("--repeats", type=int, default=10, help="baseline: best of N")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
