@@ -102,7 +102,11 @@ def baseline(repeats: int, work: Path) -> dict[str, float]:
         started = time.perf_counter()
         seal(pdf, identity, f"Sig_{n}", "Bench Signer", "Benchmark")
         seals.append(time.perf_counter() - started)
-    return {"render_ms": min(renders) * 1000, "seal_ms": min(seals) * 1000, "pdf_bytes": len(pdf)}
+    probe = subprocess.run([sys.executable, "-m", "bench.agreements.hub_probe", str(repeats)],
+                           cwd=ROOT, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return {"render_ms": min(renders) * 1000, "seal_ms": min(seals) * 1000, "pdf_bytes": len(pdf),
+            "hub": json.loads(probe.stdout.strip().splitlines()[-1])}
 
 
 def render_loop(base: str, mode: str, clients: list[dict[str, str]], stop: Any, done: Any,
@@ -398,6 +402,10 @@ def report(results: dict[str, dict[str, Any]], base: dict[str, float],
           "signs (seal); PDF ms = the signature POST")
     print(f"baseline in-process, best of {args.repeats}: render_commitment "
           f"{base['render_ms']:.1f} ms ({base['pdf_bytes']} bytes), seal {base['seal_ms']:.1f} ms")
+    hub = base["hub"]
+    print("event loop while each runs in tpool (a green thread waking every 1 ms): "
+          + "; ".join(f"{work}: longest gap {hub[work]['max_gap_ms']:.1f} ms, p99 gap "
+                      f"{hub[work]['p99_gap_ms']:.1f} ms" for work in ("render", "seal")))
 
 
 def main() -> int:
