@@ -46,7 +46,8 @@ def gaps_while(work: Any, repeats: int) -> dict[str, float]:
 
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    identity = ensure_identity(tempfile.mkdtemp(prefix="cxc-bench-seal-"))
+    with tempfile.TemporaryDirectory(prefix="cxc-bench-seal-") as keys:
+        identity = ensure_identity(keys)
     # First uses (tpool's threads, fonts, imports) are not what a running service pays.
     pdf = tpool.execute(render_commitment, document_input(0))
     tpool.execute(seal, pdf, identity, "Sig_warm", "Bench Signer", "Benchmark")
