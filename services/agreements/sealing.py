@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -86,14 +87,36 @@ def _new_pair(common_name: str, years: int) -> tuple[bytes, bytes]:
     return key_bytes, cert.public_bytes(serialization.Encoding.PEM)
 
 
+@lru_cache(maxsize=4)
 def _signer(identity: SealingIdentity) -> Any:
+    """One signer per identity, its key parsed once: pyHanko's own signer parses (and
+    RSA-checks) the key on every signature, ~40 ms holding the GIL, which stalled the whole
+    service's event loop even from a native thread."""
     from asn1crypto import keys, pem
     from asn1crypto import x509 as asn1_x509
     from pyhanko.sign import signers
 
+    class PlatformSigner(signers.SimpleSigner):
+        def __init__(self, private_key: Any, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._private_key = private_key
+
+        def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+            from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+            from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+            from pyhanko.sign.general import get_pyca_cryptography_hash
+
+            mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+            if (mechanism.signature_algo == "rsassa_pkcs1v15"
+                    and isinstance(self._private_key, RSAPrivateKey)):
+                return self._private_key.sign(data, PKCS1v15(),
+                                              get_pyca_cryptography_hash(digest_algorithm))
+            return super().sign_raw(data, digest_algorithm)
+
     _, _, cert_der = pem.unarmor(identity.cert_pem)
     _, _, key_der = pem.unarmor(identity.key_pem)
-    return signers.SimpleSigner(
+    return PlatformSigner(
+        serialization.load_pem_private_key(identity.key_pem, password=None),
         signing_cert=asn1_x509.Certificate.load(cert_der),
         signing_key=keys.PrivateKeyInfo.load(key_der),
         cert_registry=None,
