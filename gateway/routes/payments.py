@@ -267,7 +267,7 @@ class PaymentRoutes(Routes):
     @api("PUT", f"{V1}/partnerships/<string:partnership_id>/debtor-account", "The "
          "partnership's own bank account its payment runs are paid from (administrators)",
          tags=["partnerships"], body=pay.SetDebtorAccountSchema, response=pay.DebtorAccountSchema,
-         errors=WRITE_ERRORS, idempotent=True)
+         errors=WRITE_ERRORS)
     def set_debtor_account(self, request: Request, partnership_id: str) -> Response:
         return json_response(self._call(request, "payments", "set_debtor_account",
                                         partnership_id, json_body(request)))

@@ -130,8 +130,13 @@ def test_the_lump_sum_table_and_quote_are_public_and_only_admins_change_them(
     _, participant = _stranger(api)
     change = {"country": "PT", "amount_cents": 80_000, "reason": "New call."}
     assert api.post("/api/v1/lump-sums", json=change, headers=participant).status_code == 403
-    changed = api.post("/api/v1/lump-sums", json=change, headers=admin)
-    assert changed.status_code == 200 and changed.json()["change"]["new_amount_cents"] == 80_000
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    changes = [api.post("/api/v1/lump-sums", json=change, headers={**admin, **key})
+               for _ in range(2)]
+    assert [c.status_code for c in changes] == [200, 200], changes[0].text
+    assert changes[1].json() == changes[0].json()
+    assert changes[0].json()["change"]["new_amount_cents"] == 80_000
+    assert changes[0].json()["rate"]["valid_from"] == date.today().isoformat()
     trail = api.get("/api/v1/lump-sums/changes?country=PT", headers=admin)
-    assert [c["new_amount_cents"] for c in trail.json()][-1] == 80_000
+    assert [c["new_amount_cents"] for c in trail.json()].count(80_000) == 1
     assert api.get("/api/v1/lump-sums/changes", headers=participant).status_code == 403
