@@ -9,10 +9,11 @@ from __future__ import annotations
 from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.matching import MatchingRoutes
 from gateway.routes.ops import OpsRoutes
+from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, MatchingRoutes,
-                     AgreementRoutes):
+                     AgreementRoutes, PaymentRoutes):
     name = "gateway"

@@ -274,3 +274,10 @@ class SepaFileSchema(Schema):
     transaction_count = fields.Integer()
     control_sum_cents = _cents()
     xml = fields.String(metadata={"description": "The pain.001 document (UTF-8)."})
+
+
+class LumpSumSetSchema(Schema):
+    """A new figure of the table and the change recorded for it."""
+
+    rate = fields.Nested(LumpSumRateSchema)
+    change = fields.Nested(RateChangeSchema)

@@ -71,6 +71,7 @@ from services.payments.schemas import (
     DebtorAccountSchema,
     ExchangeQuoteRequestSchema,
     FailPayoutSchema,
+    LumpSumSetSchema,
     LumpSumTableSchema,
     PayoutListQuerySchema,
     PayoutSchema,
@@ -103,6 +104,7 @@ _set_budget = SetBudgetSchema()
 _budget = BudgetSchema()
 _budget_list = BudgetListQuerySchema()
 _table = LumpSumTableSchema()
+_rate_set = LumpSumSetSchema()
 _set_rate = SetLumpSumSchema()
 _change = RateChangeSchema()
 _changes_query = RateChangeQuerySchema()
@@ -284,7 +286,8 @@ class PaymentsService:
             except IntegrityError as exc:  # a concurrent first figure for the same country
                 raise Conflict("The table changed meanwhile; try again.") from exc
             rate = table.rate_on(data["country"], valid_from)
-            return {"rate": _rate_view(rate), "change": _change.dump(change)}
+            # Dumped: the idempotency record keeps it as JSON, dates as ISO strings.
+            return _rate_set.dump({"rate": _rate_view(rate), "change": change})
 
         return self.idempotency.run(session, idempotency_key, caller.account_id, "set_lump_sum",
                                     payload, effect)
