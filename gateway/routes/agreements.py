@@ -9,7 +9,15 @@ from common.errors import AppError
 from common.storage import PDF, check_document
 from gateway.http import api, json_response
 from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
-from gateway.routes.base import V1, Routes, content_disposition, if_match, paged, with_etag
+from gateway.routes.base import (
+    V1,
+    Routes,
+    content_disposition,
+    if_match,
+    paged,
+    versioned,
+    with_etag,
+)
 from services.agreements import schemas as agr
 from services.agreements.schemas import SIGNED_COPY_MAX_BYTES
 
@@ -28,11 +36,6 @@ EXCHANGE_LINKS = {
 }
 WRITE_ERRORS = (400, 401, 403, 404, 409, 422)
 
-
-def _versioned(request: Request, body: object) -> object:
-    if isinstance(body, dict) and "version" not in body and if_match(request) is not None:
-        body["version"] = if_match(request)
-    return body
 
 
 class AgreementRoutes(Routes):
@@ -62,21 +65,21 @@ class AgreementRoutes(Routes):
          body_content="application/merge-patch+json", response=agr.ExchangeSchema,
          errors=(*WRITE_ERRORS, 428), idempotent=True)
     def update_exchange(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, json_body(request))
+        body = versioned(request, json_body(request))
         return with_etag(self._call(request, "agreements", "update_exchange", exchange_id, body))
 
     @api("POST", f"{EXCHANGE}/confirm", "Confirm a proposal you received: preparation starts",
          tags=["exchanges"], body=agr.ConfirmSchema, response=agr.ExchangeSchema,
          errors=WRITE_ERRORS, idempotent=True)
     def confirm_exchange(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, optional_json_body(request))
+        body = versioned(request, optional_json_body(request))
         return with_etag(self._call(request, "agreements", "confirm_exchange", exchange_id, body))
 
     @api("POST", f"{EXCHANGE}/decline", "Decline a proposal you received", tags=["exchanges"],
          body=agr.ConfirmSchema, response=agr.ExchangeSchema, errors=WRITE_ERRORS,
          idempotent=True)
     def decline_exchange(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, optional_json_body(request))
+        body = versioned(request, optional_json_body(request))
         return with_etag(self._call(request, "agreements", "decline_exchange", exchange_id, body))
 
     @api("GET", f"{EXCHANGE}/checks", "Each rule of the plan and whether it is met",
@@ -102,7 +105,7 @@ class AgreementRoutes(Routes):
          "either partnership)", tags=["exchanges"], body=agr.ValidationDecisionSchema,
          response=agr.ExchangeSchema, errors=WRITE_ERRORS, idempotent=True)
     def validate_exchange(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, json_body(request))
+        body = versioned(request, json_body(request))
         return with_etag(self._call(request, "agreements", "validate_exchange", exchange_id, body))
 
     @api("GET", f"{EXCHANGE}/timeline", "Every step of the exchange: who, when, what",
@@ -192,5 +195,5 @@ class AgreementRoutes(Routes):
     @api("POST", f"{EXCHANGE}/cancel", "Cancel the exchange, with a reason", tags=["exchanges"],
          body=agr.CancelSchema, response=agr.ExchangeSchema, errors=WRITE_ERRORS, idempotent=True)
     def cancel_exchange(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, json_body(request))
+        body = versioned(request, json_body(request))
         return with_etag(self._call(request, "agreements", "cancel_exchange", exchange_id, body))

@@ -115,6 +115,13 @@ def with_etag(resource: dict[str, Any], status: int = 200,
     return json_response(resource, status, {**(headers or {}), "ETag": f'"{resource["version"]}"'})
 
 
+def versioned(request: Request, body: object) -> object:
+    """The body with `version` taken from If-Match when the body does not say it."""
+    if isinstance(body, dict) and "version" not in body and if_match(request) is not None:
+        body["version"] = if_match(request)
+    return body
+
+
 def if_match(request: Request) -> int | None:
     raw = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
     return int(raw) if raw.isdigit() else None

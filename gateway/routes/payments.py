@@ -11,7 +11,14 @@ from common.errors import AppError
 from common.storage import safe_filename
 from gateway.http import api, json_response
 from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
-from gateway.routes.base import V1, Routes, content_disposition, if_match, paged, with_etag
+from gateway.routes.base import (
+    V1,
+    Routes,
+    content_disposition,
+    paged,
+    versioned,
+    with_etag,
+)
 from services.payments import schemas as pay
 from services.payments.evidence import EVIDENCE_TYPES, JPEG, PDF, PNG, check_evidence
 
@@ -54,11 +61,6 @@ BUDGET_LINKS = {
                   "parameters": _BUDGET_ID},
 }
 
-
-def _versioned(request: Request, body: object) -> object:
-    if isinstance(body, dict) and "version" not in body and if_match(request) is not None:
-        body["version"] = if_match(request)
-    return body
 
 
 class PaymentRoutes(Routes):
@@ -180,7 +182,7 @@ class PaymentRoutes(Routes):
          tags=["payments"], body=pay.SubmitClaimSchema, response=pay.ClaimSchema,
          errors=WRITE_ERRORS, idempotent=True, links=CLAIM_LINKS)
     def submit_claim(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, optional_json_body(request))
+        body = versioned(request, optional_json_body(request))
         return with_etag(self._call(request, "payments", "submit_claim", exchange_id, body))
 
     @api("POST", f"{CLAIM}/approve", "Approve the claim (the contact point of the visitor's "
@@ -190,14 +192,14 @@ class PaymentRoutes(Routes):
              "operationId": "get_api_v1_payouts_by_payout_id",
              "parameters": {"payout_id": "$response.body#/payout/id"}}})
     def approve_claim(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, optional_json_body(request))
+        body = versioned(request, optional_json_body(request))
         return with_etag(self._call(request, "payments", "approve_claim", exchange_id, body))
 
     @api("POST", f"{CLAIM}/request-changes", "Send the claim back to the visitor, saying what "
          "is missing", tags=["payments"], body=pay.RequestChangesSchema,
          response=pay.ClaimSchema, errors=WRITE_ERRORS, idempotent=True, links=CLAIM_LINKS)
     def request_claim_changes(self, request: Request, exchange_id: str) -> Response:
-        body = _versioned(request, json_body(request))
+        body = versioned(request, json_body(request))
         return with_etag(self._call(request, "payments", "request_claim_changes", exchange_id,
                                      body))
 

@@ -11,7 +11,15 @@ from common.schemas import PageQuerySchema, load, page_of
 from common.storage import DOCUMENT_TYPES, DOCX, PDF, check_document
 from gateway.http import api, json_response
 from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
-from gateway.routes.base import V1, Routes, content_disposition, if_match, paged, with_etag
+from gateway.routes.base import (
+    V1,
+    Routes,
+    content_disposition,
+    if_match,
+    paged,
+    versioned,
+    with_etag,
+)
 from services.registration import schemas as reg
 
 log = logging.getLogger(__name__)
@@ -117,9 +125,7 @@ class RegistrationRoutes(Routes):
          body_content="application/merge-patch+json", response=reg.RegistrationSchema,
          errors=(401, 403, 404, 409, 422, 428))
     def update_registration(self, request: Request, registration_id: str) -> Response:
-        body = json_body(request)
-        if isinstance(body, dict) and "version" not in body and if_match(request) is not None:
-            body["version"] = if_match(request)
+        body = versioned(request, json_body(request))
         return with_etag(self._call(request, "registration", "update_registration",
                                      registration_id, body))
 
