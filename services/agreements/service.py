@@ -481,9 +481,9 @@ class AgreementsService:
                 setattr(agreement, f"{party}_signed_at", now)
         before = exchange.status
         if agreement.vo_signed_at and agreement.vop_signed_at:
-            # The budget is asked before the last signature: one that does not fit is refused.
+            # The lump sum is reserved before the last signature: one that does not fit is refused.
             if agreement.amount_cents > 0:
-                self._ask_budget(exchange, agreement.amount_cents)
+                self._reserve_budget(exchange, agreement.amount_cents)
             exchange.status = target
             self._emit(exchange, "financial_agreement_signed", caller.account_id,
                        amount_cents=agreement.amount_cents)
@@ -665,12 +665,13 @@ class AgreementsService:
             raise ServiceUnavailable("The lump sum cannot be computed now (the payments service "
                                      "does not answer); try again shortly.") from exc
 
-    def _ask_budget(self, exchange: Exchange, amount_cents: int) -> None:
-        fits = self.rpc_client.call("payments", "check_budget", exchange.visitor_partnership_id,
-                                    amount_cents, auth_token=self.auth.caller.token, confirm=True)
-        if not fits.get("fits"):
-            raise Conflict(fits.get("detail") or "The partnership's budget does not cover this "
-                           "exchange's lump sum.")
+    def _reserve_budget(self, exchange: Exchange, amount_cents: int) -> None:
+        """Payments reserves the lump sum now, before the last signature commits: one that
+        does not fit is a 409 and the agreement stays unsigned. (Should this transaction fail
+        after it, the reservation stays until the exchange is cancelled; a retry reuses it.)"""
+        self.rpc_client.call("payments", "reserve_for_exchange", {
+            "exchange_id": exchange.id, "partnership_id": exchange.visitor_partnership_id,
+            "amount_cents": amount_cents}, auth_token=self.auth.caller.token, confirm=True)
 
     def _profiles(self, caller: Caller, registration_ids: list[str]) -> dict[str, domain.Side]:
         found = self.rpc_client.call("registration", "get_public_profiles", registration_ids,

@@ -69,6 +69,12 @@ class QuoteSchema(Schema):
     rate_valid_from = IsoDate(allow_none=True)
 
 
+class ReserveForExchangeSchema(Schema):
+    exchange_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    partnership_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    amount_cents = _cents(required=True, validate=validate.Range(min=0, max=10**13))
+
+
 class BudgetCheckSchema(Schema):
     fits = fields.Boolean()
     available_cents = _cents("Whole euro cents; only for the partnership's contact points and "

@@ -80,6 +80,7 @@ from services.payments.schemas import (
     RateChangeQuerySchema,
     RateChangeSchema,
     RequestChangesSchema,
+    ReserveForExchangeSchema,
     SepaFileSchema,
     SetBudgetSchema,
     SetDebtorAccountSchema,
@@ -100,6 +101,7 @@ _quote_query = QuoteQuerySchema()
 _exchange_quote = ExchangeQuoteRequestSchema()
 _quote = QuoteSchema()
 _check = BudgetCheckSchema()
+_reserve = ReserveForExchangeSchema()
 _set_budget = SetBudgetSchema()
 _budget = BudgetSchema()
 _budget_list = BudgetListQuerySchema()
@@ -183,6 +185,32 @@ class PaymentsService:
                            distance, data["on_date"])
 
     # --- budgets --------------------------------------------------------------------------
+
+    @rpc
+    def reserve_for_exchange(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The lump sum reserved when the financial agreement gets its last signature
+        (agreements asks, in that signature's transaction): of two agreements racing for the
+        last of a budget, one is refused before it is signed. Once per exchange: its
+        `financial_agreement_signed` event then finds the reservation made."""
+        caller = self.auth.caller
+        data = load(_reserve, request or {})
+        partnership_id, exchange_id = data["partnership_id"], data["exchange_id"]
+        sees_amounts = _may_see_budget(caller, partnership_id)
+        if not sees_amounts and not self._member_of(caller, partnership_id):
+            raise NotFound("No such budget.")
+        amount = ensure_cents(data["amount_cents"], "amount_cents")
+        if amount > 0:
+            session = self.db.session
+            try:
+                repository.reserve(session, partnership_id, exchange_id, amount,
+                                   reservation_cause(exchange_id), utcnow())
+            except (InsufficientBudget, NoBudget) as exc:
+                if sees_amounts:
+                    raise
+                raise Conflict(f"The partnership's budget does not cover this lump sum "
+                               f"({euros(amount)}); its contact point can ask for more.") from exc
+            session.commit()
+        return {"exchange_id": exchange_id, "reserved_cents": amount}
 
     @rpc
     def check_budget(self, partnership_id: str, amount_cents: int) -> dict[str, Any]:
@@ -619,9 +647,10 @@ class PaymentsService:
 
     @handles("agreements", "financial_agreement_signed")
     def handle_financial_agreement_signed(self, payload: dict[str, Any]) -> None:
-        """Reserves the lump sum. One that does not fit (agreements asked before signing, so
-        only a race gets here) fails, is retried, and ends parked: an administrator raises
-        the budget and replays it (`cxc events replay`)."""
+        """Makes sure the lump sum is reserved: agreements reserved it at signing
+        (`reserve_for_exchange`), so this finds it done; it matters only for an agreement
+        signed while that step could not run. One that does not fit fails, is retried, and
+        ends parked: an administrator raises the budget and replays it (`cxc events replay`)."""
         session = self.db.session
         if not first_delivery(session, InboxEvent, payload["event_id"], "handle_financial_agreement_signed"):
             return
@@ -631,8 +660,9 @@ class PaymentsService:
                         payload["exchange_id"])
         elif amount > 0:  # a virtual exchange carries no lump sum
             try:
+                # The same cause as the reservation made at signing: found there, a no-op.
                 repository.reserve(session, payload["visitor_partnership_id"], payload["exchange_id"],
-                                   amount, payload["event_id"], utcnow())
+                                   amount, reservation_cause(payload["exchange_id"]), utcnow())
             except (InsufficientBudget, NoBudget) as exc:
                 log.warning("exchange %s: lump sum of %s not reserved: %s", payload["exchange_id"],
                             euros(amount), exc)
@@ -810,3 +840,8 @@ def _rate_view(rate: Any) -> dict[str, Any]:
 
 def _today() -> date:
     return datetime.now(UTC).date()
+
+
+def reservation_cause(exchange_id: str) -> str:
+    """One reservation per exchange, whoever makes it (the signing RPC or the event)."""
+    return f"financial-agreement:{exchange_id}"

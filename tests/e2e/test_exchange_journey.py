@@ -429,3 +429,36 @@ def test_a_virtual_exchange_needs_no_bank_account_and_closes_with_its_report(
     assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
     steps = [t["action"] for t in api.get(f"{path}/timeline", headers=parties["hop"]).json()]
     assert steps[-3:] == ["approve_payout", "pay", "close"]
+
+
+def test_two_agreements_racing_for_the_last_of_a_budget_sign_exactly_one(
+        api, db_engines, config, tokens, lump_sum_table):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    start = _next_weekday(date.today() + timedelta(days=60), 0)
+    signed = [_signed_pt_exchange(api, db_engines, _plan(start)) for _ in range(2)]
+    texcirc = signed[0][3]
+    admin_token, _ = tokens.issue(str(uuid.uuid4()), ["admin"], None, None)
+    with ClusterRpcProxy(config, context_data={"auth_token": admin_token}) as rpc:
+        rpc.payments.set_budget(texcirc, {"budget_cents": 100_000})  # one lump sum of 78,000
+    for _id, path, parties, _ in signed:
+        assert api.put(f"{path}/financial-agreement/bank-account", json={
+            "account_holder": "Textil Cluster Süd", "iban": "DE89370400440532013000"},
+            headers=parties["visitor"]).status_code == 200
+        assert api.post(f"{path}/financial-agreement/signatures",
+                        headers=parties["visitor"]).status_code == 200
+
+    def last_signature(entry: tuple) -> int:
+        _id, path, parties, _ = entry
+        return api.post(f"{path}/financial-agreement/signatures", headers=parties["vop"]).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(last_signature, signed))
+    assert outcomes == [200, 409]
+    states = sorted(api.get(path, headers=parties["visitor"]).json()["status"]
+                    for _id, path, parties, _ in signed)
+    assert states == ["ready", "signed"]
+    with ClusterRpcProxy(config, context_data={"auth_token": admin_token}) as rpc:
+        assert rpc.payments.get_budget(texcirc)["reserved_cents"] == 78_000
