@@ -51,6 +51,13 @@ class MatchingRoutes(Routes):
         return json_response(self._call(request, "matching", "get_catalogue_entry",
                                         registration_id))
 
+    @api("GET", f"{V1}/alumni", "The alumni directory: organisations with a completed exchange "
+         "that chose to appear, by sector and country", tags=["matching"],
+         query=matching.AlumniQuerySchema, response=matching.CatalogueEntrySchema, many=True,
+         errors=(401, 403, 422))
+    def list_alumni(self, request: Request) -> Response:
+        return paged(self._call(request, "matching", "list_alumni", query_args(request)), request)
+
     @api("GET", f"{V1}/matches", "Best matches for a registration, each with its reasons",
          tags=["matching"], query=matching.MatchQuerySchema, response=matching.MatchSchema,
          many=True, errors=(401, 403, 404, 422))

@@ -41,6 +41,16 @@ def public_view(profile: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def is_alumnus(profile: dict[str, Any], sector: str | None, country: str | None) -> bool:
+    """In the alumni directory: opted in, and of the sector and country asked for, if any."""
+    prefs = profile.get("preferences") or {}
+    if not prefs.get("alumni_opt_in"):
+        return False
+    if sector and sector not in (prefs.get("sectors") or []):
+        return False
+    return not country or (profile.get("organisation") or {}).get("country") == country
+
+
 def profile_text(profile: dict[str, Any]) -> str:
     org = profile.get("organisation") or {}
     parts = (org.get("name"), org.get("description"), org.get("cluster_name"),

@@ -16,6 +16,8 @@ from services.matching import projection
 from services.matching.models import CatalogueEntry, ExchangeLink
 
 CANCELLED = "cancelled"
+# The stay took place: agreements' `exchange_completed` (and anything after it).
+COMPLETED = "completed"
 # Exchanges a host is preparing or hosting now (agreements' states before `completed`).
 HOSTING = ("proposed", "draft", "rejected", "submitted", "validated", "signed", "ready",
            "in_progress")
@@ -70,3 +72,12 @@ def refresh(session: Session, registration_ids: set[str]) -> list[str]:
                              host_capacity=capacity)
             changed.append(entry.registration_id)
     return changed
+
+
+def alumni_ids() -> Any:
+    """Registrations that visited or hosted in a completed exchange (a query)."""
+    visitors = select(_LINKS.c.visitor_registration_id.label("registration_id")).where(
+        _LINKS.c.status == COMPLETED)
+    hosts = select(_LINKS.c.host_registration_id.label("registration_id")).where(
+        _LINKS.c.status == COMPLETED)
+    return visitors.union(hosts)

@@ -8,6 +8,11 @@ from common import reference
 from common.schemas import COUNTRY, IsoDate, PageQuerySchema
 
 
+class AlumniQuerySchema(PageQuerySchema):
+    sector = fields.String(validate=validate.OneOf(sorted(reference.sector_codes())))
+    country = fields.String(validate=COUNTRY)
+
+
 class CatalogueQuerySchema(PageQuerySchema):
     q = fields.String(validate=validate.Length(max=200))
     role = fields.String(validate=validate.OneOf(("visitor", "host")))

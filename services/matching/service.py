@@ -34,6 +34,7 @@ from services.matching.models import (
     OutboxEvent,
 )
 from services.matching.schemas import (
+    AlumniQuerySchema,
     CatalogueEntrySchema,
     CatalogueQuerySchema,
     ContactListQuerySchema,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 _entry = CatalogueEntrySchema()
 _catalogue_query = CatalogueQuerySchema()
+_alumni_query = AlumniQuerySchema()
 _match_query = MatchQuerySchema()
 _match = MatchSchema()
 _create_contact = CreateContactSchema()
@@ -170,6 +172,24 @@ class MatchingService:
         return {"listed": len(seen), "removed": removed}
 
     # --- catalogue and matches -----------------------------------------------------------
+
+    @rpc
+    def list_alumni(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Organisations with a completed exchange that chose to appear here, by sector and
+        country (whoever may browse the catalogue may browse them)."""
+        caller = self.auth.caller
+        domain.ensure_may_browse(caller, self._own_entry(caller) is not None)
+        params = load(_alumni_query, query or {})
+        rows = self.db.reader.execute(select(CatalogueEntry.__table__).where(
+            CatalogueEntry.listed.is_(True),
+            CatalogueEntry.registration_id.in_(exchanges.alumni_ids()))
+            .order_by(CatalogueEntry.registration_id)).all()
+        found = [row for row in rows if domain.is_alumnus(row.profile, params.get("sector"),
+                                                          params.get("country"))]
+        start = (params["page"] - 1) * params["per_page"]
+        items = [_entry.dump(domain.public_view(row.profile))
+                 for row in found[start:start + params["per_page"]]]
+        return page_of(items, len(found), params["page"], params["per_page"])
 
     @rpc
     def search_catalogue(self, query: dict[str, Any] | None = None) -> dict[str, Any]:

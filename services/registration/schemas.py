@@ -121,6 +121,8 @@ class PreferencesSchema(Schema):
                             validate=_unique, metadata=_UNIQUE)
     modes = fields.List(fields.String(validate=validate.OneOf(MODES)), validate=_unique, metadata=_UNIQUE)
     host_capacity = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=50))
+    alumni_opt_in = fields.Boolean(allow_none=True, metadata={
+        "description": "After a completed exchange, appear in the alumni directory."})
 
 
 class CreateRegistrationSchema(Schema):

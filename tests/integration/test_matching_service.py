@@ -379,3 +379,46 @@ def test_staff_who_are_also_participants_need_a_listed_registration_to_ask_for_c
     wait_for(lambda: listed(staff, host_id))
     with pytest.raises(NotAllowed):
         staff.create_contact({"registration_id": host_id, "message": "Hello"})
+
+
+def _exchange_event(event_type: str, visitor_id: str, host_id: str, status: str,
+                    version: int, exchange_id: str) -> dict:
+    from common.events import make_event
+
+    return make_event(event_type, {
+        "exchange_id": exchange_id, "reference": "CXC-2026-000001", "status": status,
+        "exchange_version": version, "content_version": 1,
+        "visitor_registration_id": visitor_id, "host_registration_id": host_id,
+        "visitor_organisation_id": "o1", "host_organisation_id": "o2",
+        "visitor_partnership_id": "p1", "host_partnership_id": "p1",
+        "visitor_country": "PT", "host_country": "DE", "mode": "physical",
+        "start_date": None, "end_date": None})
+
+
+def test_the_alumni_directory_lists_who_completed_an_exchange_and_opted_in(
+        config, as_account, matching_container):
+    visitor_id, visitor_account = accept(config, "PT", ["visitor"], alumni_opt_in=True)
+    host_id, _ = accept(config, "DE", ["host"], sectors=["agri_food"], alumni_opt_in=True)
+    shy_id, _ = accept(config, "FR", ["visitor"])
+    reader = as_account(visitor_account)
+    wait_for(lambda: listed(reader, host_id) and listed(reader, shy_id))
+    assert reader.list_alumni({})["items"] == []
+    exchange_id = new_id()
+    with entrypoint_waiter(matching_container, "handle_exchange_completed"):
+        publish_event(config, "agreements", _exchange_event(
+            "exchange_completed", visitor_id, host_id, "completed", 8, exchange_id))
+    shy_exchange = new_id()
+    with entrypoint_waiter(matching_container, "handle_exchange_completed"):
+        publish_event(config, "agreements", _exchange_event(
+            "exchange_completed", shy_id, host_id, "completed", 8, shy_exchange))
+    alumni = reader.list_alumni({})
+    assert sorted(entry["registration_id"] for entry in alumni["items"]) == sorted([visitor_id, host_id])
+    assert alumni["total"] == 2
+    assert [e["registration_id"] for e in reader.list_alumni({"country": "DE"})["items"]] == [host_id]
+    assert [e["registration_id"] for e in reader.list_alumni({"sector": "agri_food"})["items"]] == [host_id]
+    with entrypoint_waiter(matching_container, "handle_exchange_cancelled"):
+        publish_event(config, "agreements", _exchange_event(
+            "exchange_cancelled", visitor_id, host_id, "cancelled", 9, exchange_id))
+    assert [e["registration_id"] for e in reader.list_alumni({})["items"]] == [host_id]
+    with pytest.raises(NotAllowed):
+        as_account(new_id()).list_alumni({})
