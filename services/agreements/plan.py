@@ -7,12 +7,12 @@ the same answer serves a form while it is typed and the refusal of a submission.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from common import reference
 from common.errors import ValidationFailed
+from common.rules import RuleResult, failures_by_field, lookup
 from services.agreements.working_days import WorkingDays, count_working_days
 
 MIN_WORKING_DAYS = 3
@@ -31,17 +31,6 @@ _NOT_AN_EXCHANGE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    field: str
-    passed: bool
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "field": self.field, "passed": self.passed,
-                "message": self.message}
-
 
 REQUIRED_FOR_SUBMIT = {
     "mode": "the mode (physical or virtual)",
@@ -56,14 +45,6 @@ REQUIRED_FOR_SUBMIT = {
     "languages": "at least one working language",
 }
 
-
-def _lookup(data: dict[str, Any], path: str) -> Any:
-    value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
 
 
 def _as_date(value: Any) -> date | None:
@@ -101,7 +82,7 @@ def check_plan(plan: dict[str, Any], host_country: str, today: date) -> list[Rul
         results.append(RuleResult(name, field, passed, ok if passed else failed))
 
     for path, what in REQUIRED_FOR_SUBMIT.items():
-        value = _lookup(plan, path)
+        value = lookup(plan, path)
         present = value not in (None, "", [], {}) and not (isinstance(value, str) and not value.strip())
         rule("complete", path, present, f"Has {what}.", f"Please provide {what}.")
 
@@ -162,19 +143,12 @@ def check_plan(plan: dict[str, Any], host_country: str, today: date) -> list[Rul
 
 
 def _free_texts(plan: dict[str, Any]) -> list[tuple[str, str]]:
-    texts = [(path, _lookup(plan, path)) for path in FREE_TEXT_FIELDS]
+    texts = [(path, lookup(plan, path)) for path in FREE_TEXT_FIELDS]
     for index, item in enumerate(plan.get("action_plan") or []):
         for key in ("title", "description"):
             texts.append((f"action_plan.{index}.{key}", (item or {}).get(key)))
     return [(path, text) for path, text in texts if isinstance(text, str) and text]
 
-
-def failures_by_field(results: list[RuleResult]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for result in results:
-        if not result.passed:
-            errors.setdefault(result.field, []).append(result.message)
-    return errors
 
 
 def ensure_submittable(plan: dict[str, Any], host_country: str, today: date) -> None:

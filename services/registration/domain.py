@@ -9,6 +9,7 @@ from typing import Any
 from common import reference
 from common.auth import Caller
 from common.errors import InvalidState, NotAllowed, NotFound
+from common.rules import RuleResult, failures_by_field, lookup  # noqa: F401 - the domain's API
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -172,17 +173,6 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    field: str
-    passed: bool
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "field": self.field, "passed": self.passed,
-                "message": self.message}
-
 
 REQUIRED_FOR_SUBMIT = {
     "organisation.name": "the organisation's name",
@@ -205,14 +195,6 @@ REQUIRED_FOR_SUBMIT = {
 }
 
 
-def _lookup(data: dict[str, Any], path: str) -> Any:
-    value: Any = data
-    for part in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
-
 
 def check_eligibility(reg: dict[str, Any], periods: list[CountryPeriod], today: date) -> list[RuleResult]:
     """Every rule, passed or not, with a message that explains the outcome."""
@@ -222,7 +204,7 @@ def check_eligibility(reg: dict[str, Any], periods: list[CountryPeriod], today: 
         results.append(RuleResult(name, field, passed, ok if passed else failed))
 
     for path, what in REQUIRED_FOR_SUBMIT.items():
-        value = _lookup(reg, path)
+        value = lookup(reg, path)
         rule("complete", path, value not in (None, "", [], {}), f"Has {what}.",
              f"Please provide {what}.")
 
@@ -278,13 +260,6 @@ def check_eligibility(reg: dict[str, Any], periods: list[CountryPeriod], today: 
              "Can host at least one exchange.", "A host must be able to host at least one exchange.")
     return results
 
-
-def failures_by_field(results: list[RuleResult]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    for result in results:
-        if not result.passed:
-            errors.setdefault(result.field, []).append(result.message)
-    return errors
 
 
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone", "position")

@@ -30,6 +30,7 @@ from common.events import handles, jsonable, make_event
 from common.idempotency import ANONYMOUS, IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
+from common.rules import RuleResult, failures_by_field
 from common.schemas import load, page_of
 from common.storage import (
     DOCUMENT_TYPES,
@@ -283,7 +284,7 @@ class RegistrationService:
         if version is not None:
             _check_version(reg, version)
         reg.status = domain.next_state_on_submit(reg.status)
-        errors = domain.failures_by_field(
+        errors = failures_by_field(
             self._eligibility(repository.registration_dict(reg, org), session))
         if errors:
             raise ValidationFailed("The registration is not complete or not eligible.", errors)
@@ -428,7 +429,7 @@ class RegistrationService:
 
     @staticmethod
     def _eligibility(registration: dict[str, Any],
-                     conn: Session | Connection) -> list[domain.RuleResult]:
+                     conn: Session | Connection) -> list[RuleResult]:
         periods = repository.country_periods(conn)
         return domain.check_eligibility(registration, periods, datetime.now(UTC).date())
 
