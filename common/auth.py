@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,9 @@ from nameko.extensions import DependencyProvider
 
 from common.errors import NotAllowed, Unauthorized
 
-ROLES = ("participant", "partnership_contact", "support_agent", "admin", "backoffice")
+# `service`: another service acting for itself (e.g. notifications asking for an email
+# address); its subject names which one, `service:<name>`.
+ROLES = ("participant", "partnership_contact", "support_agent", "admin", "backoffice", "service")
 ALGORITHM = "RS256"
 _VERIFIED_CACHE_SIZE = 10_000
 
@@ -97,6 +100,8 @@ class Caller:
     org_id: str | None = None
     partnership_id: str | None = None
     token: str | None = field(default=None, repr=False)  # never in a log line
+    session_id: str | None = None  # the `sid` claim: what a sign-out revokes
+    issued_at: float = 0.0
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
@@ -116,12 +121,17 @@ class TokenService:
         self.ttl = int(cfg.get("ttl_seconds", 900))
         self.keyring = Keyring.load(cfg["keys_dir"], cfg.get("active_kid", ""), generate)
         self._verified: dict[str, tuple[float, Caller]] = {}
+        self.revoked = RevocationList()
 
     def issue(self, account_id: str, roles: list[str], org_id: str | None,
-              partnership_id: str | None) -> tuple[str, int]:
+              partnership_id: str | None, session_id: str | None = None,
+              ttl: int | None = None) -> tuple[str, int]:
         if self.keyring.private_key is None:
             raise RuntimeError("this process holds no signing key")
-        now = int(time.time())
+        lifetime = self.ttl if ttl is None else int(ttl)
+        # iat in milliseconds precision matters: "sign out everywhere" revokes what was issued
+        # before a moment, and a sign-in in the same second after it must stay valid.
+        now = time.time()
         claims = {
             "iss": self.issuer,
             "sub": account_id,
@@ -129,18 +139,22 @@ class TokenService:
             "roles": sorted(roles),
             "org_id": org_id,
             "partnership_id": partnership_id,
-            "iat": now,
-            "exp": now + self.ttl,
+            "sid": session_id or str(uuid.uuid4()),
+            "jti": str(uuid.uuid4()),
+            "iat": int(now),
+            "iat_ms": int(now * 1000),
+            "exp": int(now) + lifetime,
         }
         token = jwt.encode(claims, self.keyring.private_key, algorithm=ALGORITHM,
                            headers={"kid": self.keyring.active_kid})
-        return token, self.ttl
+        return token, lifetime
 
     def verify(self, token: str) -> Caller:
         cached = self._verified.get(token)
         if cached is not None:
             expires_at, caller = cached
             if time.time() < expires_at:
+                self._check_revoked(caller)
                 return caller
             self._verified.pop(token, None)
         try:
@@ -163,11 +177,58 @@ class TokenService:
             org_id=claims.get("org_id"),
             partnership_id=claims.get("partnership_id"),
             token=token,
+            session_id=claims.get("sid"),
+            issued_at=float(claims.get("iat_ms") or claims["iat"] * 1000) / 1000,
         )
+        self._check_revoked(caller)
         if len(self._verified) >= _VERIFIED_CACHE_SIZE:
             self._verified.clear()
         self._verified[token] = (float(claims["exp"]), caller)
         return caller
+
+    def _check_revoked(self, caller: Caller) -> None:
+        if self.revoked.is_revoked(caller):
+            raise Unauthorized("This session has been signed out.")
+
+
+class RevocationList:
+    """Sessions signed out before their tokens expire, as this process knows them.
+
+    Two kinds of entries: one session (`sid`), and "every session of an account issued
+    before a moment" (sign out everywhere, a new password). An entry only matters while a
+    token it covers can still be valid, so `forget_expired` drops it after that.
+    """
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, float] = {}  # sid -> until when it matters (epoch seconds)
+        self.accounts: dict[str, tuple[float, float]] = {}  # account -> (not_before, until)
+
+    def revoke_session(self, session_id: str, until: float) -> None:
+        self.sessions[session_id] = max(until, self.sessions.get(session_id, 0.0))
+
+    def revoke_account(self, account_id: str, not_before: float, until: float) -> None:
+        previous = self.accounts.get(account_id)
+        if previous is None or previous[0] < not_before:
+            self.accounts[account_id] = (not_before, until)
+
+    def apply(self, entry: dict[str, Any]) -> None:
+        """An entry as `registration` publishes it (event or snapshot)."""
+        until = float(entry.get("until") or time.time() + 86400)
+        if entry.get("session_id"):
+            self.revoke_session(entry["session_id"], until)
+        elif entry.get("account_id") and entry.get("not_before") is not None:
+            self.revoke_account(entry["account_id"], float(entry["not_before"]), until)
+
+    def is_revoked(self, caller: Caller) -> bool:
+        if caller.session_id and caller.session_id in self.sessions:
+            return True
+        cutoff = self.accounts.get(caller.account_id)
+        return cutoff is not None and caller.issued_at < cutoff[0]
+
+    def forget_expired(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.sessions = {sid: until for sid, until in self.sessions.items() if until > now}
+        self.accounts = {acc: entry for acc, entry in self.accounts.items() if entry[1] > now}
 
 
 class CallerContext:
@@ -196,7 +257,19 @@ class Auth(DependencyProvider):
         self.signing = signing
 
     def setup(self) -> None:
+        from common.revocation import RevocationFeed
+
         self.tokens = TokenService(self.container.config["JWT"], generate=self.signing)
+        self.feed = RevocationFeed(self.container.config, self.tokens.revoked)
+
+    def start(self) -> None:
+        self.feed.start()
+
+    def stop(self) -> None:
+        self.feed.stop()
+
+    def kill(self) -> None:
+        self.feed.stop()
 
     def get_dependency(self, worker_ctx: Any) -> CallerContext:
         return CallerContext(self.tokens, worker_ctx.data.get("auth_token"))

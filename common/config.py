@@ -81,6 +81,22 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "lockout_seconds": _int("LOCKOUT_SECONDS", 900),
             "rate_limit_login_per_minute": _int("RATE_LIMIT_LOGIN_PER_MINUTE", 20),
             "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
+            # Password reset, verification and its re-send: per client address and hour.
+            "rate_limit_account_email_per_hour": _int("RATE_LIMIT_ACCOUNT_EMAIL_PER_HOUR", 10),
+        },
+        "ACCOUNTS": {
+            # HMAC key of the links in account emails. Empty: a key file made on first run
+            # in JWT_KEYS_DIR (local use only; set it, the same for every registration process).
+            "token_secret": os.environ.get("ACCOUNT_TOKEN_SECRET", ""),
+            "verification_ttl_minutes": _int("EMAIL_VERIFICATION_TTL_MINUTES", 48 * 60),
+            "reset_ttl_minutes": _int("PASSWORD_RESET_TTL_MINUTES", 30),
+            # A new verification email at most once per this many seconds per account.
+            "resend_interval_seconds": _int("VERIFICATION_RESEND_INTERVAL_SECONDS", 60),
+            # The short-lived token an API key is exchanged for, and how long a gateway
+            # process reuses it (a revoked key still stops within seconds: see docs).
+            "api_key_token_ttl_seconds": _int("API_KEY_TOKEN_TTL_SECONDS", 300),
+            "api_key_cache_seconds": _int("API_KEY_CACHE_SECONDS", 30),
+            "max_api_keys": _int("MAX_API_KEYS_PER_PARTNERSHIP", 20),
         },
         "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
         "AGREEMENTS": {

@@ -39,6 +39,19 @@ PAYLOAD_VERSION = 1
 # the queues (RabbitMQ refuses a declaration whose arguments differ from the queue's).
 DELIVERY_LIMIT = 10
 
+# Internal: about accounts and sessions, for the notifications service and token verifiers,
+# not for partnership back-offices (webhooks and the AsyncAPI document leave them out).
+# They carry ids only, never an email address or a token.
+ACCOUNT_EVENTS = (
+    "email_verification_requested",
+    "password_reset_requested",
+    "signup_attempted_for_existing_account",
+    "password_changed",
+    "session_revoked",
+    "account_sessions_revoked",
+)
+INTERNAL_EVENTS = frozenset(ACCOUNT_EVENTS)
+
 REGISTRATION_EVENTS = (
     "registration_submitted",
     "registration_accepted",
@@ -46,6 +59,7 @@ REGISTRATION_EVENTS = (
     "registration_changes_requested",
     "registration_updated",
     "registration_withdrawn",
+    *ACCOUNT_EVENTS,
 )
 
 MATCHING_EVENTS = (

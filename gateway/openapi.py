@@ -36,6 +36,9 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 MERGE_PATCH = "application/merge-patch+json"
 
 
+_SUCCESS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No content"}
+
+
 def statuses(route: RouteSpec) -> set[int]:
     """Every error status the route can answer with: those it declares and those that
     follow from its shape (a body, a token, path values, a query, services behind it)."""
@@ -79,7 +82,7 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
             route.body_content: _BINARY,
             "multipart/form-data": {"schema": {"type": "object", "properties": {
                 "file": {"type": "string", "format": "binary"}}}}}}
-    ok: dict[str, Any] = {"description": "OK" if route.status == 200 else "Created"}
+    ok: dict[str, Any] = {"description": _SUCCESS.get(route.status, "OK")}
     headers: dict[str, Any] = {}
     if route.response is not None:
         schema: Any = route.response
@@ -90,7 +93,7 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
     elif route.content != "application/json":
         ok["content"] = {t: _BINARY if t.startswith("application/") else {"schema": {"type": "string"}}
                          for t in _types(route.content)}
-    else:
+    elif route.status != 204:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     if route.location:
         headers["Location"] = {"schema": {"type": "string"}, "required": True,
@@ -155,8 +158,11 @@ def openapi_document() -> dict[str, Any]:
                              "about:blank. PATCH is a JSON merge patch (RFC 7396)."},
         servers=[{"url": "/"}],
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
-                                               "bearerFormat": "JWT"})
+    spec.components.security_scheme("bearer", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A token from POST /api/v1/auth/token, or a partnership back-office's "
+                       "API key (`cxk_…`, from POST /api/v1/api-keys), which acts as the "
+                       "read-only `backoffice` role of its partnership."})
     spec.components.schema("Problem", {"type": "object", "required": ["type", "title", "status"],
                                        "properties": {
         "type": {"type": "string", "format": "uri-reference"}, "title": {"type": "string"},

@@ -1,4 +1,5 @@
-"""Per-client request limits for the endpoints that attackers hammer (sign-in, sign-up).
+"""Per-client request limits for the endpoints that attackers hammer (sign-in, sign-up, the
+account emails: password reset, verification and its re-send).
 
 In-process sliding windows: each gateway process limits on its own, which bounds a
 client to (limit x gateway processes). Account lockout in registration is the hard stop.
@@ -41,6 +42,7 @@ class RateLimits(DependencyProvider):
         self.windows = {
             "login": SlidingWindow(security["rate_limit_login_per_minute"], 60),
             "signup": SlidingWindow(security["rate_limit_signup_per_hour"], 3600),
+            "account_email": SlidingWindow(security["rate_limit_account_email_per_hour"], 3600),
         }
 
     def get_dependency(self, worker_ctx: Any) -> RateLimits:

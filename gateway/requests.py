@@ -58,14 +58,27 @@ def optional_json_body(request: Request) -> Any:
     return {} if body is None else body
 
 
+_RESOLVED = "cxc.bearer_token"
+
+
 def bearer_token(request: Request, tokens: TokenService) -> str:
-    """The caller's token, verified here so a bad one is turned away before any RPC."""
+    """The caller's token, verified here so a bad one is turned away before any RPC. An API
+    key is exchanged for the short-lived token it stands for (see gateway.routes.base)."""
+    resolved = request.environ.get(_RESOLVED)
+    if resolved:
+        return resolved
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
-    tokens.verify(token.strip())
-    return token.strip()
+    resolve = getattr(tokens, "resolve", None)
+    if resolve is not None:
+        resolved = resolve(token.strip())
+    else:
+        tokens.verify(token.strip())
+        resolved = token.strip()
+    request.environ[_RESOLVED] = resolved
+    return resolved
 
 
 def query_args(request: Request) -> dict[str, str]:

@@ -6,6 +6,7 @@ nameko runs them as one service.
 
 from __future__ import annotations
 
+from gateway.routes.accounts import AccountRoutes
 from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.matching import MatchingRoutes
 from gateway.routes.ops import OpsRoutes
@@ -14,6 +15,6 @@ from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
 
 
-class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, MatchingRoutes,
-                     AgreementRoutes, PaymentRoutes):
+class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
+                     MatchingRoutes, AgreementRoutes, PaymentRoutes):
     name = "gateway"

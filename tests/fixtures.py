@@ -217,11 +217,13 @@ def gateway_url(container_factory: Any, config: dict[str, Any], registration_con
 
 
 class Api(requests.Session):
-    """requests against the gateway, relative to its base URL."""
+    """requests against the gateway, relative to its base URL (and the system's config, for
+    helpers that play another service, e.g. reading an account email's link)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, config: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.base = base
+        self.config = config
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", 30)
@@ -229,9 +231,9 @@ class Api(requests.Session):
 
 
 @pytest.fixture
-def web_session(gateway_url: str) -> Iterator[Api]:
+def web_session(gateway_url: str, config: dict[str, Any]) -> Iterator[Api]:
     """nameko's own fixture needs werkzeug.urls.url_join, gone in werkzeug 3."""
-    with Api(gateway_url) as session:
+    with Api(gateway_url, config) as session:
         yield session
 
 

@@ -91,12 +91,71 @@ def login(api: Any, email: str, password: str = PASSWORD) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def sign_up(api: Any, prefix: str = "participant") -> tuple[str, dict[str, str]]:
+def sign_up(api: Any, prefix: str = "participant", verify: bool = True,
+            full_name: str = "Ana Ferreira") -> tuple[str, dict[str, str]]:
+    """A new participant, signed in; with its email verified (as by following the link of
+    the verification email) unless `verify` is False."""
     email = unique_email(prefix)
     response = api.post("/api/v1/accounts",
-                        json={"email": email, "password": PASSWORD, "full_name": "Ana Ferreira"})
-    assert response.status_code == 201, response.text
-    return email, login(api, email)
+                        json={"email": email, "password": PASSWORD, "full_name": full_name})
+    assert response.status_code == 202, response.text
+    headers = login(api, email)
+    if verify:
+        account_id = api.get("/api/v1/me", headers=headers).json()["id"]
+        token = account_link(api.config, account_id, "email_verification_requested")
+        verified = api.post("/api/v1/account/verify", json={"token": token})
+        assert verified.status_code == 200, verified.text
+    return email, headers
+
+
+def service_token(config: dict[str, Any], service: str = "notifications") -> str:
+    """A token of another service, as the service-token mechanism issues them."""
+    from common.auth import TokenService
+
+    return TokenService(config["JWT"], generate=False).issue(f"service:{service}", ["service"],
+                                                             None, None)[0]
+
+
+def account_requests(config: dict[str, Any], account_id: str, event_type: str) -> list[str]:
+    """The request ids of the account emails registration asked for, oldest first (read from
+    its outbox, as the notifications service would receive them)."""
+    from sqlalchemy import text
+
+    with _engine(config["DATABASE_URLS"]["registration"]).connect() as conn:
+        rows = conn.execute(text("SELECT payload FROM outbox WHERE event_type = :t ORDER BY id"),
+                            {"t": event_type}).scalars().all()
+    return [row["request_id"] for row in rows if row.get("account_id") == account_id]
+
+
+def message_context(config: dict[str, Any], account_id: str,
+                    request_id: str | None) -> dict[str, Any]:
+    """What registration tells the notifications service for one account email."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    with ClusterRpcProxy(config, context_data={"auth_token": service_token(config)},
+                         timeout=10) as proxy:
+        return proxy.registration.account_message_context(
+            {"account_id": account_id, "request_id": request_id})
+
+
+def account_link(config: dict[str, Any], account_id: str, event_type: str) -> str:
+    """The token of the latest such account email: what its link carries."""
+    requests = account_requests(config, account_id, event_type)
+    assert requests, f"no {event_type} for {account_id}"
+    return message_context(config, account_id, requests[-1])["token"]
+
+
+_ENGINES: dict[str, Any] = {}
+
+
+def _engine(url: str) -> Any:
+    from sqlalchemy import create_engine
+
+    from common.db import normalise_url
+
+    if url not in _ENGINES:
+        _ENGINES[url] = create_engine(normalise_url(url), pool_size=1)
+    return _ENGINES[url]
 
 
 def profile_event(event_type: str, registration_id: str, account_id: str, country: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 import unicodedata
 from functools import cache
 from typing import Any
@@ -11,8 +13,8 @@ from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
-from common.auth import TokenService
-from common.errors import ValidationFailed
+from common.auth import Caller, TokenService
+from common.errors import Unauthorized, ValidationFailed
 from common.idempotency import REPLAYED_FIELD, valid_key
 from common.logs import RequestContext
 from common.rpc import Rpc
@@ -20,16 +22,72 @@ from common.storage import ObjectStoreProvider
 from gateway.http import REPLAYED, ROUTES, json_response
 from gateway.ratelimit import RateLimits
 from gateway.requests import bearer_token
+from services.registration.account_tokens import is_api_key
 
 V1 = "/api/v1"
 
 
 class Tokens(DependencyProvider):
-    def setup(self) -> None:
-        self.tokens = TokenService(self.container.config["JWT"], generate=False)
+    """Token checks for the routes: signature, expiry, the revocation list (kept current by
+    a feed of registration's events), and API keys exchanged for a short-lived token."""
 
-    def get_dependency(self, worker_ctx: Any) -> TokenService:
-        return self.tokens
+    def setup(self) -> None:
+        from common.revocation import RevocationFeed
+
+        self.tokens = TokenService(self.container.config["JWT"], generate=False)
+        self.feed = RevocationFeed(self.container.config, self.tokens.revoked)
+        self.cache_seconds = float(self.container.config["ACCOUNTS"]["api_key_cache_seconds"])
+        self.api_keys: dict[str, tuple[str, float]] = {}  # sha256(key) -> (token, until)
+        self.rpc_provider = next(dep for dep in self.container.dependencies
+                                 if isinstance(dep, Rpc))
+
+    def start(self) -> None:
+        self.feed.start()
+
+    def stop(self) -> None:
+        self.feed.stop()
+
+    def kill(self) -> None:
+        self.feed.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> GatewayTokens:
+        return GatewayTokens(self, worker_ctx)
+
+
+class GatewayTokens:
+    def __init__(self, provider: Tokens, worker_ctx: Any) -> None:
+        self.provider = provider
+        self.worker_ctx = worker_ctx
+
+    def verify(self, token: str) -> Caller:
+        return self.provider.tokens.verify(token)
+
+    def resolve(self, raw: str) -> str:
+        """The token to forward for what the client sent: itself once verified, or for an
+        API key the token registration exchanged it for. Cached briefly, and re-asked as
+        soon as the cached token is refused (its key revoked), so revocation takes seconds."""
+        if not is_api_key(raw):
+            self.verify(raw)
+            return raw
+        cache = self.provider.api_keys
+        digest = hashlib.sha256(raw.encode()).hexdigest()
+        cached = cache.get(digest)
+        if cached is not None and time.monotonic() < cached[1]:
+            try:
+                self.verify(cached[0])
+                return cached[0]
+            except Unauthorized:
+                pass
+        cache.pop(digest, None)
+        rpc = self.provider.rpc_provider.get_dependency(self.worker_ctx)
+        exchanged = rpc.call("registration", "exchange_api_key", raw)
+        token = exchanged["access_token"]
+        self.verify(token)
+        if len(cache) >= 10_000:
+            cache.clear()
+        lifetime = min(self.provider.cache_seconds, max(0.0, exchanged["expires_in"] - 10))
+        cache[digest] = (token, time.monotonic() + lifetime)
+        return token
 
 
 class Routes:

@@ -50,15 +50,16 @@ REGISTRATION_LINKS = {
 class RegistrationRoutes(Routes):
     # --- accounts ---------------------------------------------------------------------
 
-    @api("POST", f"{V1}/accounts", "Sign up as a participant", auth=False, tags=["accounts"],
-         body=reg.CreateAccountSchema, response=reg.AccountSchema, status=201,
-         errors=(409, 422, 429), location=True,
-         idempotent=True)
+    @api("POST", f"{V1}/accounts",
+         "Sign up as a participant: always 202 and the same body, and an email to the address "
+         "(a verification link for a new account; a note to the owner of a known one)",
+         auth=False, tags=["accounts"], body=reg.CreateAccountSchema, response=reg.SignUpSchema,
+         status=202, errors=(422, 429), idempotent=True)
     def create_account(self, request: Request) -> Response:
         self.limits.check("signup", request.remote_addr or "?")
-        account = self._call(request, "registration", "create_account", json_body(request),
-                             auth=False)
-        return json_response(account, 201, {"Location": f"{V1}/me"})
+        answer = self._call(request, "registration", "create_account", json_body(request),
+                            auth=False)
+        return json_response(answer, 202, {"Cache-Control": "no-store"})
 
     @api("POST", f"{V1}/auth/token", "Sign in: exchange email and password for a token",
          auth=False, tags=["accounts"], body=reg.TokenRequestSchema, response=reg.TokenSchema,

@@ -44,9 +44,16 @@ RESIDENCE_DAYS = 183
 def can_view(caller: Caller, account_id: str, partnership_id: str) -> bool:
     if caller.is_admin:
         return True
-    if is_contact_of(caller, partnership_id):
+    if is_contact_of(caller, partnership_id) or is_backoffice_of(caller, partnership_id):
         return True
     return caller.account_id == account_id
+
+
+def is_backoffice_of(caller: Caller, partnership_id: str | None) -> bool:
+    """A partnership's API key reads that partnership's registrations, and changes nothing
+    (every write checks the owner, the assessor or a role it does not have)."""
+    return (caller.has("backoffice") and caller.partnership_id is not None
+            and caller.partnership_id == partnership_id)
 
 
 def is_contact_of(caller: Caller, partnership_id: str | None) -> bool:
@@ -60,7 +67,7 @@ def visible_scope(caller: Caller) -> tuple[str | None, str | None] | None:
     (None, None) for everything, None for nothing at all."""
     if caller.is_admin:
         return None, None
-    if caller.has("partnership_contact"):
+    if caller.has("partnership_contact", "backoffice"):
         return (None, caller.partnership_id) if caller.partnership_id else None
     if caller.has("participant"):
         return caller.account_id, None
@@ -76,6 +83,14 @@ def ensure_visible(caller: Caller, account_id: str, partnership_id: str) -> None
 def ensure_owner(caller: Caller, account_id: str) -> None:
     if caller.account_id != account_id:
         raise NotAllowed("Only the participant who registered may do this.")
+
+
+def ensure_email_verified(verified_at: Any) -> None:
+    """An account that has not verified its address may sign in, read and edit a draft, but
+    submits nothing: the partnership would assess a registration nobody can be reached at."""
+    if verified_at is None:
+        raise NotAllowed("Verify your email address first: follow the link we emailed you "
+                         "(POST /api/v1/account/verify/resend sends a new one).")
 
 
 def ensure_assessor(caller: Caller, partnership_id: str) -> None:

@@ -34,6 +34,56 @@ class Account(Base):
     locked_until: Mapped[datetime | None] = mapped_column(nullable=True)
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Null until the owner followed the link of the verification email.
+    email_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+
+
+class AccountRequest(Base):
+    """An account email's reason to exist: verify an address, reset a password, tell an owner
+    someone signed up with their address. The link's token is derived from this row's id
+    (an HMAC), so no usable token is stored; a row is used once and expires."""
+
+    __tablename__ = "account_requests"
+    __table_args__ = (Index("ix_account_requests_account_purpose", "account_id", "purpose"),)
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    purpose: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Revocation(Base):
+    """A signed-out session (`session_id`), or every session of an account issued before
+    `not_before`. Kept until `until`, when every token it could cover has expired."""
+
+    __tablename__ = "revocations"
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(String(80), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
+    not_before: Mapped[datetime | None] = mapped_column(nullable=True)
+    until: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """A partnership back-office's key: found by its public prefix, checked by the SHA-256
+    of its secret part (a random 256-bit secret needs no slow hash)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    partnership_id: Mapped[str] = mapped_column(ForeignKey("partnerships.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(UUID_STR)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Partnership(Base):

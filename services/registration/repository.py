@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import date
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,11 +19,14 @@ from common.errors import Conflict, NotFound
 from services.registration.domain import ACCEPTED, ACTIVE_STATES, CountryPeriod
 from services.registration.models import (
     Account,
+    AccountRequest,
+    ApiKey,
     Country,
     Disclosure,
     Organisation,
     Partnership,
     Registration,
+    Revocation,
 )
 from services.registration.passwords import hash_password
 
@@ -310,12 +313,16 @@ def organisation_of(session: Session, account_id: str) -> Organisation | None:
 
 
 def create_account(session: Session, email: str, password: str, full_name: str,
-                   roles: list[str], partnership_id: str | None = None) -> Account:
+                   roles: list[str], partnership_id: str | None = None, verified: bool = True,
+                   language: str = "en") -> Account:
+    """An account. Made by an operator (seed, CLI) its email counts as verified; a sign-up
+    passes verified=False and sends the verification email."""
     email = email.strip().lower()
     if account_by_email(session, email) is not None:
         raise Conflict("An account with this email already exists.", {"email": ["Already registered."]})
     account = Account(email=email, full_name=full_name, password_hash=hash_password(password),
-                      roles=sorted(set(roles)), partnership_id=partnership_id, failed_logins=0)
+                      roles=sorted(set(roles)), partnership_id=partnership_id, failed_logins=0,
+                      email_verified_at=utcnow() if verified else None, language=language)
     session.add(account)
     session.flush()
     return account
@@ -355,3 +362,99 @@ def reference_data(conn: Connection) -> dict[str, Any]:
             "activity_types": tax["activity_types"],
             "organisation_types": tax["organisation_types"],
             "languages": sorted(set(tax["languages"]))}
+
+
+# --- account emails, sessions, API keys --------------------------------------------------
+
+def add_account_request(session: Session, account_id: str, purpose: str,
+                        lifetime: timedelta) -> AccountRequest:
+    now = utcnow()
+    request = AccountRequest(id=new_id(), account_id=account_id, purpose=purpose, created_at=now,
+                             expires_at=now + lifetime)
+    session.add(request)
+    session.flush()
+    return request
+
+
+def get_account_request(session: Session, request_id: str) -> AccountRequest | None:
+    return session.get(AccountRequest, request_id)
+
+
+def use_account_request(session: Session, request_id: str) -> bool:
+    """Marks the request used; False when another request used it first (a link is single use
+    even when clicked twice at once)."""
+    now = utcnow()
+    done = session.execute(update(AccountRequest).where(
+        AccountRequest.id == request_id, AccountRequest.used_at.is_(None),
+        AccountRequest.expires_at > now).values(used_at=now))
+    return done.rowcount == 1
+
+
+def retire_account_requests(session: Session, account_id: str, purposes: tuple[str, ...]) -> None:
+    """Earlier links of these purposes stop working (a new password, a verified address)."""
+    session.execute(update(AccountRequest).where(
+        AccountRequest.account_id == account_id, AccountRequest.purpose.in_(purposes),
+        AccountRequest.used_at.is_(None)).values(used_at=utcnow()))
+
+
+def latest_request_at(session: Session, account_id: str, purpose: str) -> datetime | None:
+    return session.scalar(select(func.max(AccountRequest.created_at)).where(
+        AccountRequest.account_id == account_id, AccountRequest.purpose == purpose))
+
+
+def add_revocation(session: Session, account_id: str, until: datetime,
+                   session_id: str | None = None, not_before: datetime | None = None) -> Revocation:
+    revocation = Revocation(id=new_id(), account_id=account_id, session_id=session_id,
+                            not_before=not_before, until=until)
+    session.add(revocation)
+    session.flush()
+    return revocation
+
+
+def session_revoked(session: Session, session_id: str) -> bool:
+    return session.scalar(select(Revocation.id).where(Revocation.session_id == session_id)) is not None
+
+
+def revocations_in_force(conn: Session | Connection) -> list[Revocation]:
+    return list(conn.execute(select(Revocation.__table__).where(Revocation.until > utcnow())))
+
+
+def prune_revocations(session: Session) -> int:
+    from sqlalchemy import delete
+
+    return session.execute(delete(Revocation).where(Revocation.until <= utcnow())).rowcount
+
+
+def add_api_key(session: Session, partnership_id: str, name: str, prefix: str, digest: str,
+                created_by: str) -> ApiKey:
+    key = ApiKey(id=new_id(), partnership_id=partnership_id, name=name, prefix=prefix,
+                 secret_sha256=digest, created_by=created_by, created_at=utcnow())
+    session.add(key)
+    session.flush()
+    return key
+
+
+def api_key_by_prefix(session: Session, prefix: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+def get_api_key(session: Session, key_id: str, for_update: bool = False) -> ApiKey | None:
+    query = select(ApiKey).where(ApiKey.id == key_id)
+    if for_update and is_postgres(session):
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def list_api_keys(conn: Session | Connection, partnership_id: str, page: int,
+                  per_page: int) -> tuple[list[Any], int]:
+    where = ApiKey.partnership_id == partnership_id
+    total = conn.scalar(select(func.count()).select_from(ApiKey).where(where)) or 0
+    rows = conn.execute(select(ApiKey.__table__).where(where)
+                        .order_by(ApiKey.created_at.desc(), ApiKey.id)
+                        .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def live_api_keys(session: Session, partnership_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(ApiKey).where(
+        ApiKey.partnership_id == partnership_id, ApiKey.revoked_at.is_(None))) or 0

@@ -25,10 +25,71 @@ def _unique(values: list) -> None:
         raise ValidationError("Each value may appear once.")
 
 
+PASSWORD = {"required": True, "load_only": True, "validate": validate.Length(min=12, max=128)}
+LANGUAGE = validate.Regexp(r"^[a-z]{2}$", error="Use a two-letter language code (ISO 639-1).")
+
+
 class CreateAccountSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=12, max=128))
+    password = fields.String(**PASSWORD)
     full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    language = fields.String(load_default="en", validate=LANGUAGE,
+                             metadata={"description": "The language of the emails we send."})
+
+
+class SignUpSchema(Schema):
+    """The answer to every sign-up, new address or known one alike: nothing in it tells
+    whether the address was registered already."""
+
+    email = fields.String(metadata={"description": "The address the email went to."})
+    status = fields.String(metadata={"enum": ["check_your_email"]})
+    detail = fields.String()
+
+
+class AcceptedSchema(Schema):
+    status = fields.String(metadata={"enum": ["accepted", "verified", "password_changed",
+                                              "signed_out"]})
+    detail = fields.String()
+
+
+class VerifyEmailSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class PasswordResetRequestSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    new_password = fields.String(**PASSWORD)
+
+
+class MessageContextRequestSchema(Schema):
+    account_id = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    request_id = fields.String(load_default=None, allow_none=True,
+                               validate=validate.Length(min=1, max=80))
+
+
+class CreateApiKeySchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class ApiKeySchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "The key's public start, to recognise it."})
+    partnership_id = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True)
+
+
+class CreatedApiKeySchema(ApiKeySchema):
+    key = fields.String(metadata={
+        "description": "The key itself, shown this once: send it as `Authorization: Bearer "
+                       "<key>`. Only its hash is kept."})
 
 
 class TokenRequestSchema(Schema):
@@ -50,6 +111,9 @@ class AccountSchema(Schema):
     partnership_id = fields.String(allow_none=True)
     org_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
+    email_verified = fields.Boolean(metadata={
+        "description": "Whether the address was verified; a registration is submitted only then."})
+    language = fields.String()
 
 
 class ContactPointSchema(Schema):

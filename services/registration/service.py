@@ -9,7 +9,6 @@ from typing import Any
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,7 +26,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import handles, jsonable, make_event
-from common.idempotency import ANONYMOUS, IdempotencyKeys
+from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rules import RuleResult, failures_by_field
@@ -40,6 +39,7 @@ from common.storage import (
     safe_filename,
 )
 from services.registration import domain, repository
+from services.registration.identity import IdentityEntrypoints
 from services.registration.models import (
     Account,
     IdempotencyKey,
@@ -52,7 +52,6 @@ from services.registration.passwords import verify_password
 from services.registration.schemas import (
     AccountSchema,
     AssessmentSchema,
-    CreateAccountSchema,
     CreateRegistrationSchema,
     EligibilitySchema,
     PartnershipSchema,
@@ -68,7 +67,6 @@ log = logging.getLogger(__name__)
 # Schemas are built once: building one deep-copies every field, which costs more than a load.
 _registration = RegistrationSchema()
 _partnership = PartnershipSchema()
-_create_account = CreateAccountSchema()
 _token_request = TokenRequestSchema()
 _create_registration = CreateRegistrationSchema()
 _update_registration = UpdateRegistrationSchema()
@@ -79,7 +77,7 @@ _account = AccountSchema()
 _reference = ReferenceDataSchema()
 
 
-class RegistrationService:
+class RegistrationService(IdentityEntrypoints):
     name = "registration"
 
     config = Config()
@@ -98,28 +96,6 @@ class RegistrationService:
         return {"status": "ok"}
 
     # --- accounts -----------------------------------------------------------------
-
-    @rpc
-    def create_account(self, payload: dict[str, Any],
-                       idempotency_key: str | None = None) -> dict[str, Any]:
-        data = load(_create_account, payload)
-        session = self.db.session
-
-        def sign_up() -> dict[str, Any]:
-            try:
-                account = repository.create_account(session, data["email"], data["password"],
-                                                    data["full_name"], ["participant"])
-            except IntegrityError as exc:  # the same email signing up twice at once
-                raise Conflict("An account with this email already exists.",
-                               {"email": ["Already registered."]}) from exc
-            return self._account(account, None)
-
-        try:
-            return self.idempotency.run(session, idempotency_key, ANONYMOUS, "create_account",
-                                        payload, sign_up, secret_fields=("password",))
-        except IntegrityError as exc:  # a twin committed the same email first
-            raise Conflict("An account with this email already exists.",
-                           {"email": ["Already registered."]}) from exc
 
     @rpc
     def create_token(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -284,6 +260,8 @@ class RegistrationService:
         if version is not None:
             _check_version(reg, version)
         reg.status = domain.next_state_on_submit(reg.status)
+        account = session.get(Account, caller.account_id)
+        domain.ensure_email_verified(account.email_verified_at if account else None)
         errors = failures_by_field(
             self._eligibility(repository.registration_dict(reg, org), session))
         if errors:
@@ -458,7 +436,9 @@ class RegistrationService:
         return _account.dump({
             "id": account.id, "email": account.email, "full_name": account.full_name,
             "roles": account.roles, "partnership_id": account.partnership_id,
-            "org_id": org_id, "created_at": account.created_at})
+            "org_id": org_id, "created_at": account.created_at,
+            "email_verified": account.email_verified_at is not None,
+            "language": account.language})
 
 
 def _check_version(reg: Registration, expected: int) -> None:

@@ -17,11 +17,20 @@ def test_sign_up_then_me(api):
     assert "password" not in me.text
 
 
-def test_duplicate_email_gets_409(api):
+def test_a_sign_up_with_a_known_email_answers_like_a_new_one(api):
     email, _ = sign_up(api)
-    again = api.post("/api/v1/accounts", json={"email": email.upper(), "password": PASSWORD,
-                                               "full_name": "Someone"})
-    assert again.status_code == 409
+    again = api.post("/api/v1/accounts", json={"email": email.upper(),
+                                               "password": "a stranger's password", "full_name": "Someone"})
+    new_email = unique_email()
+    new = api.post("/api/v1/accounts", json={"email": new_email.upper(), "password": PASSWORD,
+                                             "full_name": "Someone"})
+    assert again.status_code == new.status_code == 202
+    assert again.headers.get("Location") is None and new.headers.get("Location") is None
+    assert again.json() == {**new.json(), "email": email}
+    # The owner's password still works; the stranger's did not replace it.
+    assert api.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD}).status_code == 200
+    assert api.post("/api/v1/auth/token", json={
+        "email": email, "password": "a stranger's password"}).status_code == 401
 
 
 def test_short_password_gets_422(api):

@@ -27,7 +27,7 @@ def test_retried_sign_up_with_the_same_key_returns_the_first_account(api, db_eng
     key = {"Idempotency-Key": str(uuid.uuid4())}
     first = api.post("/api/v1/accounts", json=body, headers=key)
     again = api.post("/api/v1/accounts", json=body, headers=key)
-    assert first.status_code == again.status_code == 201, again.text
+    assert first.status_code == again.status_code == 202, again.text
     assert again.content == first.content
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
@@ -37,7 +37,7 @@ def test_retried_sign_up_with_the_same_key_returns_the_first_account(api, db_eng
 def test_the_same_key_with_another_body_is_a_conflict(api):
     key = {"Idempotency-Key": "sign-up-1"}
     body = {"email": unique_email(), "password": PASSWORD, "full_name": "Ana Ferreira"}
-    assert api.post("/api/v1/accounts", json=body, headers=key).status_code == 201
+    assert api.post("/api/v1/accounts", json=body, headers=key).status_code == 202
     other = api.post("/api/v1/accounts", json={**body, "full_name": "Ana F."}, headers=key)
     assert other.status_code == 409
     assert other.json()["type"].endswith("/idempotency-key-reused")
@@ -46,7 +46,7 @@ def test_the_same_key_with_another_body_is_a_conflict(api):
 def test_the_password_is_not_kept_in_the_fingerprint(api, db_engines):
     body = {"email": unique_email(), "password": PASSWORD, "full_name": "Ana Ferreira"}
     assert api.post("/api/v1/accounts", json=body,
-                    headers={"Idempotency-Key": "k-pw"}).status_code == 201
+                    headers={"Idempotency-Key": "k-pw"}).status_code == 202
     with db_engines["registration"].connect() as conn:
         stored = conn.execute(text("SELECT fingerprint, response::text FROM idempotency_keys "
                                    "WHERE key = 'k-pw'")).one()
