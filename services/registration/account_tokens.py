@@ -41,9 +41,9 @@ SECRET_FILE = "account-token.secret"  # noqa: S105 - a file name
 BAD_LINK = "This link is not valid any more: ask for a new one."
 
 
-class InvalidLink(ValidationFailed):
-    def __init__(self) -> None:
-        super().__init__(BAD_LINK, {"token": [BAD_LINK]})
+def invalid_link() -> ValidationFailed:
+    # A plain ValidationFailed: errors cross RPC by their registered class names.
+    return ValidationFailed(BAD_LINK, {"token": [BAD_LINK]})
 
 
 def _mac(secret: bytes, purpose: str, account_id: str, request_id: str) -> str:
@@ -57,14 +57,14 @@ def make_token(secret: bytes, purpose: str, account_id: str, request_id: str) ->
 
 
 def request_id_of(token: Any) -> str:
-    """The request a token names, or InvalidLink for anything that cannot be one."""
+    """The request a token names, or a ValidationFailed for anything that cannot be one."""
     if not isinstance(token, str) or len(token) > 200 or token.count(".") != 1:
-        raise InvalidLink()
+        raise invalid_link()
     request_id, _mac_part = token.split(".")
     try:
         return str(uuid.UUID(request_id))
     except ValueError as exc:
-        raise InvalidLink() from exc
+        raise invalid_link() from exc
 
 
 @dataclass(frozen=True)
@@ -78,15 +78,15 @@ class RequestRow:
 
 def check_token(secret: bytes, token: str, row: RequestRow | None, purposes: tuple[str, ...],
                 now: datetime) -> None:
-    """Raises InvalidLink unless `token` is this row's, for one of `purposes`, unused and
+    """Raises a ValidationFailed unless `token` is this row's, for one of `purposes`, unused and
     not expired."""
     if row is None or row.purpose not in purposes:
-        raise InvalidLink()
+        raise invalid_link()
     expected = make_token(secret, row.purpose, row.account_id, row.id)
     if not hmac.compare_digest(expected.encode(), token.encode()):
-        raise InvalidLink()
+        raise invalid_link()
     if row.used_at is not None or row.expires_at <= now:
-        raise InvalidLink()
+        raise invalid_link()
 
 
 def load_secret(accounts_cfg: dict[str, Any], keys_dir: str) -> bytes:

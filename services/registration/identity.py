@@ -299,13 +299,13 @@ class IdentityEntrypoints:
             actor_id))
 
     def _usable_request(self, token: Any, purposes: tuple[str, ...]) -> Any:
-        """The request a token names, claimed for use in this transaction (or InvalidLink)."""
+        """The request a token names, claimed for use in this transaction (or a ValidationFailed)."""
         session = self.db.session
         row = repository.get_account_request(session, links.request_id_of(token))
         links.check_token(self._link_secret(), token, row, purposes, utcnow())
         if not repository.use_account_request(session, row.id):
             session.rollback()
-            raise links.InvalidLink()
+            raise links.invalid_link()
         return row
 
     def _own_account(self, caller: Caller) -> Account:
