@@ -97,6 +97,11 @@ class ExchangeParties:
                 parts.add("vop")
             if caller.partnership_id == self.host_partnership_id:
                 parts.add("hop")
+        # A partnership's back-office (API key) reads its partnership's exchanges; no action
+        # lists this part among its actors, so it changes nothing.
+        if caller.has("backoffice") and caller.partnership_id in (
+                self.visitor_partnership_id, self.host_partnership_id):
+            parts.add("backoffice")
         return frozenset(parts)
 
 

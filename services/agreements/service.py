@@ -182,7 +182,8 @@ class AgreementsService:
     def list_exchanges(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         filters = load(_list_query, query or {})
-        partnership = caller.partnership_id if caller.has("partnership_contact") else None
+        partnership = (caller.partnership_id if caller.has("partnership_contact", "backoffice")
+                       else None)
         account = caller.account_id if caller.has("participant") else None
         rows, total = repository.list_exchanges(self.db.session, filters, account, partnership,
                                                 caller.is_admin)
