@@ -33,7 +33,7 @@ ST = str(Path(sys.executable).with_name("st"))
 @pytest.fixture
 def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, str]]:
     """A participant with an accepted registration and a counterpart to match, the
-    partnership's contact point, an administrator, and nobody."""
+    partnership's contact point, its back-office's API key, an administrator, and nobody."""
     greenmob = partnership_id(db_engines["registration"], "GREENMOB")
     contact_email, admin_email = unique_email("contact"), unique_email("admin")
     make_account(db_engines["registration"], contact_email, ["partnership_contact"], "GREENMOB")
@@ -41,12 +41,19 @@ def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, st
     contact = login(api, contact_email)
     participant, _reg = _accepted(api, contact, greenmob, "PT", ["visitor"], "Textile recycling.")
     _accepted(api, contact, greenmob, "DE", ["host"], "Recycling plants.")
+    key = api.post("/api/v1/api-keys", json={"name": "fuzz"}, headers=contact).json()["key"]
     return {"participant": participant, "contact_point": contact, "admin": login(api, admin_email),
-            "anonymous": {}}
+            "backoffice": {"Authorization": f"Bearer {key}"}, "anonymous": {}}
 
 
-def _run(base: str, role: str, headers: dict[str, str], report: Path) -> tuple[int, str]:
+# Signing out ends the session a role's runs use: those operations run last, on their own.
+SIGN_OUT = "^/api/v1/account/sign-out"
+
+
+def _run(base: str, role: str, headers: dict[str, str], report: Path,
+         select: tuple[str, ...] = ("--exclude-path-regex", SIGN_OUT)) -> tuple[int, str]:
     command = [ST, "run", f"{base}/api/v1/openapi.json", "--url", base, "--checks", CHECKS,
+               *select,
                "--max-examples", str(MAX_EXAMPLES), "--phases", PHASES,
                # One worker: hypothesis' lambda descriptions trip a CPython 3.11 AST bug in threads.
                "--workers", os.environ.get("FUZZ_WORKERS", "1"),
@@ -81,4 +88,9 @@ def test_every_operation_as_every_role_answers_as_documented(api, role_headers, 
         code, output = _run(api.base, role, headers, tmp_path / role)
         if code != 0:
             failures.append(f"--- {role} (exit {code}) ---\n{output[-6000:]}")
+    for role, headers in role_headers.items():
+        code, output = _run(api.base, role, headers, tmp_path / f"{role}-sign-out",
+                            ("--include-path-regex", SIGN_OUT))
+        if code != 0:
+            failures.append(f"--- {role}, signing out (exit {code}) ---\n{output[-6000:]}")
     assert not failures, "\n".join(failures)
