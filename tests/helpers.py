@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import secrets
 import zipfile
 from copy import deepcopy
@@ -124,7 +125,8 @@ def account_requests(config: dict[str, Any], account_id: str, event_type: str) -
     with _engine(config["DATABASE_URLS"]["registration"]).connect() as conn:
         rows = conn.execute(text("SELECT payload FROM outbox WHERE event_type = :t ORDER BY id"),
                             {"t": event_type}).scalars().all()
-    return [row["request_id"] for row in rows if row.get("account_id") == account_id]
+    payloads = [json.loads(row) if isinstance(row, str) else row for row in rows]  # SQLite: text
+    return [p["request_id"] for p in payloads if p.get("account_id") == account_id]
 
 
 def message_context(config: dict[str, Any], account_id: str,

@@ -168,7 +168,7 @@ class IdentityEntrypoints:
         if not (caller.has("service") and caller.account_id == NOTIFICATIONS):
             raise NotAllowed("Only the notifications service may read this.")
         data = load(_message_context, payload)
-        session = self.db.reader
+        session = self.db.session  # one connection only: SQLite's pool holds one
         account = repository.get_account(session, data["account_id"])
         if account is None:
             raise NotFound("No such account.")
@@ -177,7 +177,7 @@ class IdentityEntrypoints:
                                    "token": None, "expires_at": None}
         if data["request_id"] is None:
             return context
-        row = repository.get_account_request(self.db.session, data["request_id"])
+        row = repository.get_account_request(session, data["request_id"])
         if row is None or row.account_id != account.id:
             raise NotFound("No such request for this account.")
         if row.used_at is not None or row.expires_at <= utcnow():

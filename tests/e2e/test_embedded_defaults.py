@@ -37,7 +37,7 @@ def embedded(container_factory: Any, rabbit_config: dict, keys_dir: Any, tmp_pat
     cfg["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
     for service in (RegistrationService, MatchingService, GatewayService):
         container_factory(service, cfg).start()
-    with Api(f"http://{cfg['WEB_SERVER_ADDRESS']}") as api:
+    with Api(f"http://{cfg['WEB_SERVER_ADDRESS']}", cfg) as api:
         api.urls = cfg["DATABASE_URLS"]
         yield api
 
