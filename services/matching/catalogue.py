@@ -131,6 +131,10 @@ class CatalogueIndex(DependencyProvider):
         self.version = 0  # bumped by every change of the index
         self._views: dict[str, dict[str, Any]] = {}
         self._pages: dict[Hashable, Any] = {}
+        # Who owns each indexed entry, and each account's entry: who may see which matches
+        # is decided without a query (a registration not indexed yet is looked up).
+        self.owners: dict[str, tuple[str, str]] = {}
+        self.entry_of_account: dict[str, str] = {}
         self._running = False
 
     def start(self) -> None:
@@ -173,6 +177,8 @@ class CatalogueIndex(DependencyProvider):
         tpool.execute(index.bulk_load, profiles)
         self.index = index
         self.watermark = max((e.change_seq for e in entries), default=0)
+        self.owners = {e.registration_id: (e.account_id, e.partnership_id) for e in entries if e.listed}
+        self.entry_of_account = {e.account_id: e.registration_id for e in entries if e.listed}
         self._views = {}
         self._changed()
 
@@ -194,7 +200,12 @@ class CatalogueIndex(DependencyProvider):
         if not entry.listed:
             self.index.remove(entry.registration_id)
             self._views.pop(entry.registration_id, None)
+            self.owners.pop(entry.registration_id, None)
+            if self.entry_of_account.get(entry.account_id) == entry.registration_id:
+                del self.entry_of_account[entry.account_id]
             return
+        self.owners[entry.registration_id] = (entry.account_id, entry.partnership_id)
+        self.entry_of_account[entry.account_id] = entry.registration_id
         # upsert ignores a version it already holds; capacity and visits change without
         # a new registration version, so they are applied from the row every time.
         self.index.upsert(to_profile(entry))
@@ -225,15 +236,22 @@ class CatalogueIndex(DependencyProvider):
                         **{rid: dump_view(row.profile) for rid, row in rows.items()}}
         return {rid: self._views[rid] for rid in registration_ids if rid in self._views}
 
-    def page(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """`compute()`'s result, kept under `key` until the index changes."""
+    def page(self, key: Hashable, compute: Callable[[], dict[str, Any]],
+             encoded: bool = False) -> dict[str, Any]:
+        """`compute()`'s page (items, total, page, per_page), kept under `key` until the index
+        changes. `encoded`: the items as one JSON text (`items_json`), encoded once per
+        page, which the gateway sends as it is."""
         found = self._pages.get(key)
-        if found is not None:
-            return found
-        version = self.version
-        result = compute()
-        if version == self.version:
-            if len(self._pages) >= MAX_PAGES:
-                self._pages.clear()
-            self._pages[key] = result
-        return result
+        if found is None:
+            version = self.version
+            found = [compute(), None]
+            if version == self.version:
+                if len(self._pages) >= MAX_PAGES:
+                    self._pages.clear()
+                self._pages[key] = found
+        if not encoded:
+            return found[0]
+        if found[1] is None:
+            found[1] = {**{k: v for k, v in found[0].items() if k != "items"},
+                        "items_json": json.dumps(found[0]["items"], separators=(",", ":"))}
+        return found[1]

@@ -156,9 +156,11 @@ class MatchingService:
         return page_of(items, len(found), params["page"], params["per_page"])
 
     @rpc
-    def search_catalogue(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def search_catalogue(self, query: dict[str, Any] | None = None,
+                         encoded: bool = False) -> dict[str, Any]:
+        """One page of the catalogue; `encoded`: the items as one JSON text (`items_json`)."""
         caller = self.auth.caller
-        own = self._own_entry(caller)
+        own = self._indexed_own_entry(caller)
         domain.ensure_may_browse(caller, own is not None)
         params = load(_catalogue_query, query or {})
         filters = SearchFilters(
@@ -167,11 +169,11 @@ class MatchingService:
             activity_type=params.get("activity_type"), language=params.get("language"),
             mode=params.get("mode"), available_from=_as_date(params.get("available_from")),
             available_to=_as_date(params.get("available_to")),
-            exclude_ids=frozenset([own.registration_id]) if own is not None else frozenset(),
+            exclude_ids=frozenset([own]) if own is not None else frozenset(),
         )
         self.catalogue.wait_ready()
         key = ("search", params.get("q"), filters, params["page"], params["per_page"])
-        return self.catalogue.page(key, lambda: self._search_page(params, filters))
+        return self.catalogue.page(key, lambda: self._search_page(params, filters), encoded)
 
     def _search_page(self, params: dict[str, Any], filters: SearchFilters) -> dict[str, Any]:
         offset = (params["page"] - 1) * params["per_page"]
@@ -196,21 +198,24 @@ class MatchingService:
         return view
 
     @rpc
-    def get_matches(self, query: dict[str, Any]) -> dict[str, Any]:
-        """One page of the best matches of a registration (`total`: every counterpart)."""
+    def get_matches(self, query: dict[str, Any], encoded: bool = False) -> dict[str, Any]:
+        """One page of the best matches of a registration (`total`: every counterpart);
+        `encoded`: the items as one JSON text (`items_json`)."""
         caller = self.auth.caller
         params = load(_match_query, query or {})
         registration_id = params["registration_id"]
-        entry = repository.listed_owner(self.db.reader, registration_id)
-        if entry is None:
+        owner = self.catalogue.owners.get(registration_id)
+        if owner is None:  # not indexed (yet): the table says
+            owner = repository.listed_owner(self.db.reader, registration_id)
+        if owner is None:
             raise NotFound("No such registration in the catalogue; matches come once it is accepted.")
-        domain.ensure_may_match(caller, entry.account_id, entry.partnership_id)
+        domain.ensure_may_match(caller, *owner)
         self.catalogue.wait_ready()
         if registration_id not in self.catalogue.index:
             # Listed in the table but not yet folded into this process's index: fold it now.
             self.catalogue.reindex(self.db.reader, {registration_id})
         key = ("matches", registration_id, params["page"], params["per_page"])
-        return self.catalogue.page(key, lambda: self._match_page(registration_id, params))
+        return self.catalogue.page(key, lambda: self._match_page(registration_id, params), encoded)
 
     def _match_page(self, registration_id: str, params: dict[str, Any]) -> dict[str, Any]:
         found, total = self.catalogue.index.match_page(
@@ -359,6 +364,15 @@ class MatchingService:
 
     def _own_entry(self, caller: Caller) -> Any:
         return repository.own_entry(self.db.reader, caller.account_id)
+
+    def _indexed_own_entry(self, caller: Caller) -> str | None:
+        """The caller's listed registration id, from the index; a participant not indexed
+        yet is looked up (staff have none, and are not)."""
+        found = self.catalogue.entry_of_account.get(caller.account_id)
+        if found is None and caller.has("participant"):
+            own = self._own_entry(caller)
+            found = own.registration_id if own is not None else None
+        return found
 
     def _contact_details(self, caller: Caller, registration_id: str) -> dict[str, Any] | None:
         """From registration, which owns them and checks the caller's right with its own
