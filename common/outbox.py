@@ -18,14 +18,14 @@ from typing import Any
 import eventlet
 from amqp.exceptions import NotFound as QueueNotFound
 from amqp.exceptions import PreconditionFailed
+from eventlet.hubs import trampoline
 from eventlet.queue import Empty, LightQueue
-from kombu import Connection, Queue
-from nameko.amqp.publish import get_producer
+from kombu import Connection, Producer, Queue
 from nameko.extensions import DependencyProvider
-from sqlalchemy import BigInteger, Integer, String, delete, select
+from sqlalchemy import BigInteger, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from common.db import JSONType, UTCDateTime, dialect_insert, is_postgres, utcnow
+from common.db import OUTBOX_CHANNEL, JSONType, UTCDateTime, dialect_insert, is_postgres, utcnow
 from common.events import SUBSCRIPTIONS, event_exchange, subscriber_queues
 from common.logs import current_request_id
 from common.parking import declare_parking
@@ -74,34 +74,128 @@ def first_delivery(session: Session, model: type, event_id: str, handler: str) -
     return session.execute(claim.on_conflict_do_nothing()).rowcount == 1
 
 
-def publish_pending(session: Session, model: type, amqp_uri: str, source: str, batch: int) -> int:
-    query = select(model).where(model.sent_at.is_(None)).order_by(model.id).limit(batch)
+class PublishIncomplete(RuntimeError):
+    """The broker refused (nacked) an event of a batch, or did not confirm it in time."""
+
+
+class BatchPublisher:
+    """Publishes a batch of outbox rows on one confirm-mode channel, then waits once for the
+    broker's confirms of the whole batch (instead of one round trip per event).
+
+    The connection and channel outlive a batch; any error closes them and the next batch
+    opens new ones. `publish` returns how many rows, from the first, were confirmed: a row
+    the broker nacked (or that was not confirmed in time) ends the run, so a later row is
+    never marked sent before an earlier one.
+    """
+
+    def __init__(self, amqp_uri: str, source: str, confirm_timeout: float = 10.0) -> None:
+        self.amqp_uri = amqp_uri
+        self.exchange = event_exchange(source)
+        self.confirm_timeout = confirm_timeout
+        self._connection: Connection | None = None
+        self._channel: Any = None
+        self._producer: Producer | None = None
+        self._outstanding: set[int] = set()  # delivery tags published, not yet confirmed
+        self._nacked: set[int] = set()
+        self._next_tag = 1
+
+    def _open(self) -> None:
+        self._connection = Connection(self.amqp_uri, connect_timeout=5)
+        self._channel = self._connection.channel()
+        self._channel.confirm_select()
+        self._channel.events["basic_ack"].add(self._on_ack)
+        self._channel.events["basic_nack"].add(self._on_nack)
+        self._outstanding, self._nacked, self._next_tag = set(), set(), 1
+        self._producer = Producer(self._channel, exchange=self.exchange, serializer="json")
+        self.exchange(self._channel).declare()
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
+        settled = {tag for tag in self._outstanding if tag <= delivery_tag} if multiple else (
+            {delivery_tag} & self._outstanding)
+        self._outstanding -= settled
+        return settled
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked |= self._settle(delivery_tag, multiple)
+
+    def publish(self, rows: list[Any]) -> int:
+        if not rows:
+            return 0
+        if self._channel is None:
+            self._open()
+        try:
+            tags = []
+            for row in rows:
+                self._producer.publish(
+                    row.payload, routing_key=row.event_type, delivery_mode=2,
+                    message_id=row.event_id,
+                    headers={"event_type": row.event_type,
+                             **({"nameko.request_id": row.request_id} if row.request_id else {})})
+                tags.append(self._next_tag)
+                self._outstanding.add(self._next_tag)
+                self._next_tag += 1
+            deadline = time.monotonic() + self.confirm_timeout
+            while self._outstanding and time.monotonic() < deadline:
+                try:
+                    self._connection.drain_events(timeout=max(deadline - time.monotonic(), 0.001))
+                except TimeoutError:
+                    break
+            confirmed = 0
+            for tag in tags:
+                if tag in self._outstanding or tag in self._nacked:
+                    break
+                confirmed += 1
+            if self._outstanding or self._nacked:
+                # Start afresh: what the broker still owes would be misattributed later.
+                self.close()
+            return confirmed
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        connection, self._connection, self._channel, self._producer = (
+            self._connection, None, None, None)
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # noqa: S110 - a connection already gone is what we wanted
+                pass
+
+
+def publish_pending(session: Session, model: type, amqp_uri: str, source: str, batch: int,
+                    publisher: BatchPublisher | None = None) -> int:
+    """Publish up to `batch` unsent rows, in id order, and mark sent those the broker
+    confirmed; PublishIncomplete when some were refused (the rest stay unsent)."""
+    table = model.__table__
+    query = (select(table.c.id, table.c.event_id, table.c.event_type, table.c.payload,
+                    table.c.request_id)
+             .where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch))
     if is_postgres(session):
         # Several containers of one service relay in parallel without publishing a row twice.
         query = query.with_for_update(skip_locked=True)
-    rows = session.scalars(query).all()
+    rows = session.execute(query).all()
     if not rows:
         session.rollback()
         return 0
-    exchange = event_exchange(source)
-    with get_producer(amqp_uri, confirms=True) as producer:
-        for row in rows:
-            producer.publish(
-                row.payload,
-                exchange=exchange,
-                routing_key=row.event_type,
-                serializer="json",
-                delivery_mode=2,
-                message_id=row.event_id,
-                headers={"event_type": row.event_type,
-                         **({"nameko.request_id": row.request_id} if row.request_id else {})},
-                declare=[exchange],
-                retry=True,
-                retry_policy={"max_retries": 3},
-            )
-            row.sent_at = utcnow()
+    own = publisher is None
+    publisher = publisher or BatchPublisher(amqp_uri, source)
+    try:
+        confirmed = publisher.publish(rows)
+    finally:
+        if own:
+            publisher.close()
+    if confirmed:
+        session.execute(update(table).where(table.c.id.in_([row.id for row in rows[:confirmed]]))
+                        .values(sent_at=utcnow()))
     session.commit()
-    return len(rows)
+    if confirmed < len(rows):
+        raise PublishIncomplete(f"the broker confirmed {confirmed} of {len(rows)} events; "
+                                "the rest stay in the outbox")
+    return confirmed
 
 
 class IncompatibleQueue(RuntimeError):
@@ -175,9 +269,11 @@ def prune(session: Session, outbox: type | None, inbox: type | None, outbox_days
 
 
 class OutboxRelay(DependencyProvider):
-    """Publishes the service's outbox: woken after each commit that wrote events, and on a
-    poll interval (which also covers rows left behind by a crashed process). Every
-    OUTBOX_PRUNE_SECONDS it also deletes sent outbox rows and inbox rows past their
+    """Publishes the service's outbox, a batch at a time. Woken after each commit of this
+    process that wrote events; on PostgreSQL also by the NOTIFY such a commit sends
+    (`common.db`), so a relay in another process of the service takes rows at once; and
+    every OUTBOX_POLL_SECONDS, which also covers rows left behind by a crashed process.
+    Every OUTBOX_PRUNE_SECONDS it also deletes sent outbox rows and inbox rows past their
     retention (OUTBOX_RETENTION_DAYS, INBOX_RETENTION_DAYS)."""
 
     def __init__(self, model: type, inbox: type | None = None) -> None:
@@ -185,6 +281,7 @@ class OutboxRelay(DependencyProvider):
         self.inbox = inbox
         self._wakeups: LightQueue | None = None
         self._running = False
+        self._listener: Any = None
 
     def setup(self) -> None:
         from common.db import Database
@@ -199,10 +296,17 @@ class OutboxRelay(DependencyProvider):
     def start(self) -> None:
         self._running = True
         self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+        if is_postgres(self.database.engine):
+            self.container.spawn_managed_thread(self._listen, identifier="outbox_listener")
 
     def stop(self) -> None:
         self._running = False
         self.wake()
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:  # noqa: S110 - closing is all we wanted
+                pass
 
     def wake(self) -> None:
         if self._wakeups is not None and self._wakeups.empty():
@@ -211,11 +315,42 @@ class OutboxRelay(DependencyProvider):
             except Exception:  # noqa: S110 - a wake-up is already pending
                 pass
 
+    def _listen(self) -> None:
+        """LISTEN for commits of other processes of this service (PostgreSQL)."""
+        poll = float(self.config.get("OUTBOX_POLL_SECONDS", 2.0))
+        while self._running:
+            try:
+                engine = self.database.engine
+                cargs, cparams = engine.dialect.create_connect_args(engine.url)
+                self._listener = conn = engine.dialect.dbapi.connect(*cargs, **cparams)
+                conn.autocommit = True
+                with conn.cursor() as cursor:
+                    cursor.execute(f"LISTEN {OUTBOX_CHANNEL}")
+                self.wake()  # whatever was committed before we listened
+                while self._running:
+                    trampoline(conn.fileno(), read=True)
+                    conn.poll()
+                    if conn.notifies:
+                        conn.notifies.clear()
+                        self.wake()
+            except Exception:
+                if self._running:
+                    log.warning("outbox listener lost its connection; polling until it is back")
+                    eventlet.sleep(poll)
+            finally:
+                if self._listener is not None:
+                    try:
+                        self._listener.close()
+                    except Exception:  # noqa: S110
+                        pass
+                    self._listener = None
+
     def _run(self) -> None:
         amqp_uri = self.config["AMQP_URI"]
         source = self.container.service_name
         poll = float(self.config.get("OUTBOX_POLL_SECONDS", 2.0))
         batch = int(self.config.get("OUTBOX_BATCH_SIZE", 200))
+        publisher = BatchPublisher(amqp_uri, source)
         declared = False
         pruned_at = 0.0
         while self._running:
@@ -226,10 +361,12 @@ class OutboxRelay(DependencyProvider):
                 pruned_at = self._prune_if_due(pruned_at)
                 while self._running:
                     with self.database.new_session() as session:
-                        if publish_pending(session, self.model, amqp_uri, source, batch) < batch:
+                        if publish_pending(session, self.model, amqp_uri, source, batch,
+                                           publisher) < batch:
                             break
             except Exception:
                 declared = False
+                publisher.close()
                 log.exception("outbox relay failed; retrying in %.1fs", poll)
                 eventlet.sleep(poll)
                 continue
@@ -237,6 +374,7 @@ class OutboxRelay(DependencyProvider):
                 self._wakeups.get(timeout=poll)
             except Empty:
                 pass
+        publisher.close()
 
     def _prune_if_due(self, last: float) -> float:
         interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))

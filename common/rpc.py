@@ -21,23 +21,24 @@ their process is gone, so a killed process leaves nothing behind.
 from __future__ import annotations
 
 import logging
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import eventlet
+import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
 from kombu import Connection, Queue
 from kombu.exceptions import ChannelError, OperationalError
 from kombu.pools import producers
-from nameko.amqp.publish import Publisher
 from nameko.constants import NON_PERSISTENT
-from nameko.exceptions import deserialize
+from nameko.exceptions import UnserializableValueError, deserialize, serialize
 from nameko.extensions import DependencyProvider
 from nameko.messaging import QueueConsumer
-from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, ReplyListener, Responder, RpcConsumer, get_rpc_exchange
+from nameko.rpc import RPC_REPLY_QUEUE_TEMPLATE, ReplyListener, RpcConsumer, get_rpc_exchange
 from nameko.rpc import Rpc as RpcEntrypoint
 
 from common.errors import GatewayTimeout, ServiceUnavailable
@@ -182,15 +183,36 @@ class Rpc(DependencyProvider):
         return RpcClient(worker_ctx, self)
 
 
-class ReplyPublisher(Publisher):
-    use_confirms = False
-    delivery_mode = NON_PERSISTENT
-    retry_policy = PUBLISH_RETRY
-    transport_options = dict(TRANSPORT)
+class TransientResponder:
+    """Sends an RPC's reply: serialised once (nameko's Responder serialises every result
+    twice, once only to check that it can), transient, without confirms, through a
+    producer pool on the consumer's one connection (nameko builds a Connection per reply)."""
 
+    def __init__(self, connection: Connection, exchange: Any, message: Any) -> None:
+        self.connection = connection
+        self.exchange = exchange
+        self.message = message
 
-class TransientResponder(Responder):
-    publisher_cls = ReplyPublisher
+    def send_response(self, result: Any, exc_info: Any) -> tuple[Any, Any]:
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        serializer = kombu.serialization.registry.type_to_name[
+            self.message.properties["content_type"]]
+        try:
+            content_type, encoding, body = kombu.serialization.dumps(
+                {"result": result, "error": error}, serializer)
+        except Exception:  # the result cannot be sent: the caller gets an error instead
+            exc_info = sys.exc_info()
+            error = serialize(UnserializableValueError(result))
+            result = None
+            content_type, encoding, body = kombu.serialization.dumps(
+                {"result": None, "error": error}, serializer)
+        with producers[self.connection].acquire(block=True) as producer:
+            producer.publish(body, content_type=content_type, content_encoding=encoding,
+                             exchange=self.exchange,
+                             routing_key=self.message.properties["reply_to"],
+                             correlation_id=self.message.properties.get("correlation_id"),
+                             delivery_mode=NON_PERSISTENT, retry=True, retry_policy=PUBLISH_RETRY)
+        return result, exc_info
 
 
 class TransientRpcConsumer(RpcConsumer):
@@ -199,10 +221,17 @@ class TransientRpcConsumer(RpcConsumer):
 
     queue_consumer = QuickReconnectQueueConsumer()
 
+    def setup(self) -> None:
+        super().setup()
+        # kombu pools producers by connection URI and options, process-wide: the pool is
+        # shared with every consumer of this broker here, so it is never closed on stop.
+        self.reply_connection = Connection(self.container.config["AMQP_URI"], connect_timeout=2,
+                                           transport_options={**TRANSPORT,
+                                                              "confirm_publish": False})
+
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
-        config = self.container.config
-        responder = TransientResponder(config["AMQP_URI"], get_rpc_exchange(config),
-                                       config.get("serializer", "json"), message)
+        responder = TransientResponder(self.reply_connection,
+                                       get_rpc_exchange(self.container.config), message)
         routing_key = message.delivery_info.get("routing_key")
         try:
             result, exc_info = responder.send_response(result, exc_info)

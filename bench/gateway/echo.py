@@ -1,8 +1,11 @@
-"""The ceiling: a bare nameko @http endpoint that makes one RPC to an echo service, with
-nameko's stock RpcProxy and no auth, validation or database."""
+"""The ceiling: a bare nameko @http endpoint that makes one RPC to an echo service, through
+common.rpc exactly as the gateway does (transient messages, no confirms, a deadline), with
+no auth, validation or database."""
 
-from nameko.rpc import RpcProxy, rpc
 from nameko.web.handlers import http
+
+from common.entrypoints import rpc
+from common.rpc import Rpc
 
 
 class Echo:
@@ -15,8 +18,8 @@ class Echo:
 
 class BareHttp:
     name = "bare_http"
-    echo = RpcProxy("echo")
+    rpc = Rpc()
 
     @http("GET", "/echo/<string:value>")
     def get(self, request, value):
-        return self.echo.echo(value)
+        return self.rpc.call("echo", "echo", value)

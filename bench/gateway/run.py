@@ -1,10 +1,16 @@
 """Gateway benchmark: the system on PostgreSQL, driven over HTTP by wrk from its own process.
 
 Measures, in one run and on one machine:
-  ceiling  GET on a bare nameko @http endpoint making one RPC to an echo service
-  GET      /api/v1/registrations/{id}, authenticated
-  POST     /api/v1/registrations, authenticated (a different participant each request)
-and prints requests/s, p50 and p99 of each, with GET and POST as a share of the ceiling.
+  ceiling    GET on a bare nameko @http endpoint making one RPC through common.rpc (the
+             gateway's own RPC) to an echo service
+  pika echo  a raw pika RPC echo with as many requests in flight (the broker's floor)
+  GET        /api/v1/registrations/{id}, authenticated
+  POST       /api/v1/registrations, authenticated (a different participant each request)
+  matches    /api/v1/matches?registration_id=..., 10k listed
+  search     /api/v1/catalogue?q=..., 10k listed
+and prints requests/s, p50 and p99 of each as a share of the ceiling, the CPU each process
+spent per request (from /proc), the load average, and then each service process's CPU while
+nothing is asked of it.
 """
 
 from __future__ import annotations
@@ -26,11 +32,15 @@ from typing import Any
 import psycopg2
 import requests
 
+from bench.procstat import CpuMeter, load, pids_named
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@localhost:5432/postgres")
 RABBIT_API = os.environ.get("BENCH_RABBIT_API", "http://guest:guest@localhost:15672/api")
-TARGETS = {"GET": 0.75, "POST": 0.40}
+TARGETS = {"GET": 0.75, "POST": 0.45, "matches": 0.50, "search": 0.60}
+SERVICES = ("registration", "matching", "agreements", "payments", "gateway")
+IDLE_TARGET_PERCENT = 1.0
 
 
 def free_port() -> int:
@@ -74,7 +84,10 @@ class Bench:
         self.vhost = f"cxc_bench_{self.run_id}"
         self.db_name = f"cxc_bench_{self.run_id}_registration"
         self.db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.db_name
-        self.procs: list[subprocess.Popen] = []
+        self.matching_db = f"cxc_bench_{self.run_id}_matching"
+        self.matching_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.matching_db
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.spied = 0
         self.gateway_port = free_port()
         self.bare_port = free_port()
 
@@ -85,6 +98,7 @@ class Bench:
         env.update({
             "AMQP_URI": f"amqp://guest:guest@localhost:5672/{self.vhost}",
             "DATABASE_URL_REGISTRATION": self.db_url,
+            "DATABASE_URL_MATCHING": self.matching_url,
             "CXC_VAR_DIR": str(self.work / "var"),
             "JWT_KEYS_DIR": str(self.work / "keys"),
             "LOG_LEVEL": "WARNING",
@@ -100,13 +114,15 @@ class Bench:
         requests.put(f"{RABBIT_API}/permissions/{self.vhost}/guest", timeout=10,
                      json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
         pg_admin(f'CREATE DATABASE "{self.db_name}"')
+        pg_admin(f'CREATE DATABASE "{self.matching_db}"')
         os.environ.update({k: v for k, v in self.env().items() if k in (
-            "DATABASE_URL_REGISTRATION", "CXC_VAR_DIR", "JWT_KEYS_DIR")})
+            "DATABASE_URL_REGISTRATION", "DATABASE_URL_MATCHING", "CXC_VAR_DIR", "JWT_KEYS_DIR")})
         subprocess.run([sys.executable, "-m", "cli.main", "migrate", "--no-declare"], cwd=ROOT,
                        env=self.env(), check=True, stdout=subprocess.DEVNULL)
         subprocess.run([sys.executable, "-m", "cli.main", "seed"], cwd=ROOT, env=self.env(),
                        check=True, stdout=subprocess.DEVNULL)
         self.make_accounts()
+        self.make_catalogue()
 
     def make_accounts(self) -> None:
         from sqlalchemy import create_engine, insert, select
@@ -138,29 +154,89 @@ class Bench:
             for account_id in ids[1:]:
                 handle.write(tokens.issue(account_id, ["participant"], None, None)[0] + "\n")
         self.body = body
+        self.admin_token = tokens.issue(ids[0], ["admin"], None, None)[0]
+        self.partnership_id = partnership
+
+    def make_catalogue(self) -> None:
+        """The synthetic catalogue of bench/matching, written as matching's event
+        projection would have written it."""
+        import uuid
+
+        from sqlalchemy import create_engine, insert, update
+
+        from bench.matching import synthetic
+        from common.db import normalise_url
+        from services.matching.models import CatalogueChanges, CatalogueEntry
+
+        profiles = synthetic.catalogue(self.args.listed)
+        now = datetime.now(UTC)
+        rows = []
+        for seq, p in enumerate(profiles, start=1):
+            registration_id = str(uuid.UUID(int=seq))
+            name, _, text = p.text.partition(" ")
+            rows.append({
+                "registration_id": registration_id, "account_id": str(uuid.uuid4()),
+                "partnership_id": self.partnership_id, "registration_version": 1, "listed": True,
+                "has_visited": p.has_visited, "host_capacity": p.host_capacity,
+                "changed_at": now, "change_seq": seq,
+                "profile": {
+                    "registration_id": registration_id, "reference": f"CXC-{seq:06d}",
+                    "roles": sorted(p.roles), "partnership_id": self.partnership_id,
+                    "status": "accepted",
+                    "organisation": {"name": name, "type": p.organisation_type,
+                                     "country": p.country, "city": "Somewhere"},
+                    "motivation": text,
+                    "preferences": {
+                        "sectors": sorted(p.sectors), "objectives": sorted(p.objectives),
+                        "activity_types": sorted(p.activity_types),
+                        "languages": sorted(p.languages), "modes": sorted(p.modes),
+                        "target_countries": sorted(p.target_countries),
+                        "host_capacity": p.host_capacity,
+                        "availability": [{"start": s.isoformat(), "end": e.isoformat()}
+                                         for s, e in p.availability]}}})
+        engine = create_engine(normalise_url(self.matching_url))
+        with engine.begin() as conn:
+            for start in range(0, len(rows), 2000):
+                conn.execute(insert(CatalogueEntry.__table__), rows[start:start + 2000])
+            conn.execute(update(CatalogueChanges.__table__).values(value=len(rows)))
+        engine.dispose()
+        rng_ids = [row["registration_id"] for row in rows[:: max(len(rows) // 50, 1)]][:50]
+        (self.work / "matches.txt").write_text("".join(
+            f"/api/v1/matches?registration_id={rid}\n" for rid in rng_ids))
+        words = sorted({w for vocab in synthetic.SECTOR_WORDS.values() for w in vocab.split()})
+        (self.work / "search.txt").write_text("".join(
+            f"/api/v1/catalogue?q={w}\n" for w in words[:: max(len(words) // 50, 1)][:50]))
 
     def start(self) -> None:
-        commands = [
-            (["-m", "cli.serve", "registration"], {}),
-            (["-m", "cli.serve", "gateway"], {"WEB_SERVER_ADDRESS": f"127.0.0.1:{self.gateway_port}"}),
-            (["-m", "bench.gateway.serve_echo", "echo"], {}),
-            (["-m", "bench.gateway.serve_echo", "bare_http"],
-             {"WEB_SERVER_ADDRESS": f"127.0.0.1:{self.bare_port}"}),
-        ]
+        amqp = f"amqp://guest:guest@localhost:5672/{self.vhost}"
+        commands = {
+            **{name: (["-m", "cli.serve", name], {}) for name in SERVICES if name != "gateway"},
+            "gateway": (["-m", "cli.serve", "gateway"],
+                        {"WEB_SERVER_ADDRESS": f"127.0.0.1:{self.gateway_port}"}),
+            "echo": (["-m", "bench.gateway.serve_echo", "echo"], {}),
+            "bare_http": (["-m", "bench.gateway.serve_echo", "bare_http"],
+                          {"WEB_SERVER_ADDRESS": f"127.0.0.1:{self.bare_port}"}),
+            "pika_echo": (["-m", "bench.gateway.pika_echo", "serve", amqp], {}),
+        }
         log = (self.work / "services.log").open("w")
-        for argv, extra in commands:
-            self.procs.append(subprocess.Popen([sys.executable, *argv], cwd=ROOT,
-                                               env=self.env(**extra), stdout=log,
-                                               stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + 60
+        for name, (argv, extra) in commands.items():
+            self.procs[name] = subprocess.Popen([sys.executable, *argv], cwd=ROOT,
+                                                env=self.env(**extra), stdout=log,
+                                                stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        first_match = f"http://127.0.0.1:{self.gateway_port}" + (
+            self.work / "matches.txt").read_text().splitlines()[0]
         while time.monotonic() < deadline:
             try:
                 health = requests.get(f"http://127.0.0.1:{self.gateway_port}/health", timeout=2)
                 bare = requests.get(f"http://127.0.0.1:{self.bare_port}/echo/x", timeout=2)
-                # Only registration runs here; matching's absence makes /health say "degraded".
-                if health.json()["services"].get("registration") == "ok" and bare.text == "x":
+                matches = requests.get(first_match, timeout=5,
+                                       headers={"Authorization": f"Bearer {self.admin_token}"})
+                services = health.json()["services"]
+                if (all(services.get(name) == "ok" for name in SERVICES if name != "gateway")
+                        and bare.text == "x" and matches.status_code == 200):
                     break
-            except requests.RequestException:
+            except (requests.RequestException, ValueError, KeyError):
                 pass
             time.sleep(0.5)
         else:
@@ -173,43 +249,117 @@ class Bench:
 
     # --- measuring ------------------------------------------------------------------
 
+    def meter(self) -> CpuMeter:
+        def backends() -> list[int]:
+            conn = psycopg2.connect(PG_ADMIN)
+            with conn.cursor() as cur:
+                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname IN (%s, %s)",
+                            (self.db_name, self.matching_db))
+                pids = [row[0] for row in cur.fetchall()]
+            conn.close()
+            return pids
+
+        groups: dict[str, Any] = {name: [proc.pid] for name, proc in self.procs.items()}
+        groups["postgres"] = backends
+        groups["rabbitmq"] = lambda: pids_named("beam.smp")
+        return CpuMeter(groups)
+
     def wrk(self, url: str, seconds: int, script: str | None = None, **env: str) -> dict[str, Any]:
         argv = ["wrk", "-t1", f"-c{self.args.connections}", f"-d{seconds}s", "--latency",
                 "--timeout", "10s"]
         if script:
             argv += ["-s", str(HERE / script)]
+        meter = self.meter()
+        spies = self.spy(seconds)
+        meter.start()
         out = subprocess.run(argv + [url], capture_output=True, text=True, check=True,
                              env={**os.environ, **env}).stdout
-        return parse_wrk(out)
+        for spy in spies:
+            spy.wait()
+        result = parse_wrk(out)
+        result["cpu_s"] = meter.stop()
+        result["load"] = load()
+        return result
+
+    def spy(self, seconds: int) -> list[subprocess.Popen]:
+        """py-spy on the processes named by --profile while a run lasts (collapsed stacks in
+        the work directory; `python -m bench.profile_summary FILE` reads them)."""
+        spies = []
+        for name in self.args.profile:
+            self.spied += 1
+            out = self.work / f"profile-{self.spied:02d}-{name}.txt"
+            spies.append(subprocess.Popen(
+                ["py-spy", "record", "--format", "raw", "--nonblocking", "-r", "200",
+                 "-d", str(seconds), "-o", str(out), "-p", str(self.procs[name].pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return spies
+
+    def pika(self, seconds: int) -> dict[str, Any]:
+        meter = self.meter()
+        meter.start()
+        out = subprocess.run([sys.executable, "-m", "bench.gateway.pika_echo", "drive",
+                              f"amqp://guest:guest@localhost:5672/{self.vhost}",
+                              str(self.args.connections), str(seconds)],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        result = json.loads(out)
+        result["cpu_s"] = meter.stop()
+        result["load"] = load()
+        return result
 
     def measure(self) -> dict[str, dict[str, Any]]:
         seconds = self.args.seconds
+        base = f"http://127.0.0.1:{self.gateway_port}"
         bare = f"http://127.0.0.1:{self.bare_port}/echo/hello"
-        get = f"http://127.0.0.1:{self.gateway_port}/api/v1/registrations/{self.registration_id}"
-        post = f"http://127.0.0.1:{self.gateway_port}/api/v1/registrations"
+        get = f"{base}/api/v1/registrations/{self.registration_id}"
+        post = f"{base}/api/v1/registrations"
         get_env = {"BENCH_TOKEN": self.owner_token}
         post_env = {"BENCH_TOKENS_FILE": str(self.work / "tokens.txt"),
                     "BENCH_BODY_FILE": str(self.work / "body.json")}
+        matches_env = {"BENCH_TOKEN": self.admin_token,
+                       "BENCH_PATHS_FILE": str(self.work / "matches.txt")}
+        search_env = {"BENCH_TOKEN": self.admin_token,
+                      "BENCH_PATHS_FILE": str(self.work / "search.txt")}
         self.wrk(bare, 3)
         self.wrk(get, 3, "get.lua", **get_env)
+        self.wrk(base, 3, "paths.lua", **matches_env)
+        self.wrk(base, 3, "paths.lua", **search_env)
+        runs = {
+            "pika echo": lambda: self.pika(seconds),
+            "GET": lambda: self.wrk(get, seconds, "get.lua", **get_env),
+            "POST": lambda: self.wrk(post, seconds, "post.lua", **post_env),
+            "matches": lambda: self.wrk(base, seconds, "paths.lua", **matches_env),
+            "search": lambda: self.wrk(base, seconds, "paths.lua", **search_env),
+        }
         results = {"ceiling (before)": self.wrk(bare, seconds)}
-        results["GET"] = self.wrk(get, seconds, "get.lua", **get_env)
-        results["POST"] = self.wrk(post, seconds, "post.lua", **post_env)
+        for name, run in runs.items():
+            if not self.args.only or name in self.args.only:
+                results[name] = run()
         results["ceiling (after)"] = self.wrk(bare, seconds)
         return results
 
+    def idle(self) -> dict[str, Any]:
+        """Each service process's CPU while nothing is asked of it, after the runs above."""
+        time.sleep(self.args.idle_settle)
+        meter = CpuMeter({name: [self.procs[name].pid] for name in SERVICES})
+        meter.start()
+        time.sleep(self.args.idle_seconds)
+        used = meter.stop()
+        return {"percent": {name: 100 * cpu / self.args.idle_seconds for name, cpu in used.items()},
+                "load": load()}
+
     def teardown(self) -> None:
-        for proc in self.procs:
+        for proc in self.procs.values():
             proc.terminate()
-        for proc in self.procs:
+        for proc in self.procs.values():
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
         try:
-            pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     f"WHERE datname = '{self.db_name}' AND pid <> pg_backend_pid()")
-            pg_admin(f'DROP DATABASE IF EXISTS "{self.db_name}"')
+            for name in (self.db_name, self.matching_db):
+                pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+                pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
         finally:
             requests.delete(f"{RABBIT_API}/vhosts/{self.vhost}", timeout=10)
             if not self.args.keep:
@@ -233,12 +383,17 @@ def parse_wrk(out: str) -> dict[str, Any]:
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "requests": total, "errors": errors}
 
 
-def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> bool:
+CPU_COLUMNS = ("gateway", "registration", "matching", "bare_http", "echo", "pika_echo",
+               "rabbitmq", "postgres")
+
+
+def report(results: dict[str, dict[str, Any]], idle: dict[str, Any], args: argparse.Namespace) -> bool:
     ceiling = (results["ceiling (before)"]["rps"] + results["ceiling (after)"]["rps"]) / 2
     print(f"\ngateway benchmark: wrk -t1 -c{args.connections} -d{args.seconds}s, "
-          f"{os.cpu_count()} cores, MAX_WORKERS={args.workers}, PostgreSQL")
-    print(f"{'endpoint':<18}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}"
-          f"{'of ceiling':>12}{'target':>9}")
+          f"{os.cpu_count()} cores, MAX_WORKERS={args.workers}, PostgreSQL, "
+          f"{args.listed:,} listed in the catalogue")
+    print(f"{'endpoint':<18}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'errors':>7}"
+          f"{'of ceiling':>11}{'target':>8}  load (1/5/15 min)")
     ok = True
     for name, row in results.items():
         share = row["rps"] / ceiling if ceiling else 0
@@ -248,10 +403,24 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> bool
             passed = share >= target and row["errors"] == 0
             ok = ok and passed
             verdict = f"{'>=' if passed else '<'}{target:.0%}"
-        print(f"{name:<18}{row['rps']:>10.0f}{row['p50_ms']:>10.2f}{row['p99_ms']:>10.2f}"
-              f"{row['errors']:>8}{share:>12.0%}{verdict:>9}")
+        print(f"{name:<18}{row['rps']:>8.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+              f"{row['errors']:>7}{share:>11.0%}{verdict:>8}  {row['load']}")
     print(f"ceiling = mean of before/after = {ceiling:.0f} req/s "
-          "(bare nameko @http + one RPC to an echo service)")
+          "(bare nameko @http + one RPC through common.rpc to an echo service)")
+    print("\nCPU per request, ms (from /proc; rabbitmq is the shared broker, so it includes "
+          "whatever else it served meanwhile)")
+    print(f"{'endpoint':<18}" + "".join(f"{c:>13}" for c in CPU_COLUMNS) + f"{'total':>9}")
+    for name, row in results.items():
+        requests_done = max(row["requests"], 1)
+        cells = [row["cpu_s"].get(c, 0.0) * 1000 / requests_done for c in CPU_COLUMNS]
+        print(f"{name:<18}" + "".join(f"{v:>13.3f}" for v in cells) + f"{sum(cells):>9.3f}")
+    print(f"\nat rest: CPU of each service process over {args.idle_seconds:.0f} s with no "
+          f"requests, {args.idle_settle:.0f} s after the last run ({idle['load']}); "
+          f"target < {IDLE_TARGET_PERCENT:.0f} % of a core")
+    for name, percent in idle["percent"].items():
+        passed = percent < IDLE_TARGET_PERCENT
+        ok = ok and passed
+        print(f"  {name:<14}{percent:>6.2f} %  {'ok' if passed else 'BURNS'}")
     return ok
 
 
@@ -261,7 +430,16 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=32)
     parser.add_argument("--post-accounts", type=int, default=8000)
+    parser.add_argument("--listed", type=int, default=10_000, help="catalogue size for matches/search")
+    parser.add_argument("--idle-settle", type=float, default=30.0,
+                        help="seconds after the last run before the at-rest measure")
+    parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--only", type=lambda v: v.split(","), default=[],
+                        help="comma-separated runs besides the ceiling (GET,POST,matches,...)")
+    parser.add_argument("--profile", type=lambda v: v.split(","), default=[],
+                        help="comma-separated processes to sample with py-spy during each run "
+                             "(collapsed stacks in the work directory; use with --keep)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install wrk", file=sys.stderr)
@@ -271,12 +449,14 @@ def main() -> int:
         bench.setup()
         bench.start()
         results = bench.measure()
+        idle = bench.idle()
     finally:
         bench.teardown()
-    ok = report(results, args)
+    ok = report(results, idle, args)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "gateway.json").write_text(json.dumps({"args": vars(args), "results": results}, indent=2))
+    (out / "gateway.json").write_text(json.dumps({"args": vars(args), "results": results, "idle": idle},
+                                                        indent=2))
     return 0 if ok else 1
 
 

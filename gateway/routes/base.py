@@ -101,17 +101,18 @@ class Routes:
     request_context = RequestContext()
 
     def _call(self, request: Request, service: str, method: str, *args: Any,
-              auth: bool = True) -> Any:
+              auth: bool = True, **options: Any) -> Any:
         """The RPC for a request: its token, and its Idempotency-Key on routes that take one
-        (a replayed answer is flagged for the `Idempotent-Replayed` header)."""
+        (a replayed answer is flagged for the `Idempotent-Replayed` header). `options` are
+        the method's own keyword arguments."""
         token = bearer_token(request, self.tokens) if auth else None
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(options)
         if request.environ.get("cxc.route") in _idempotent_routes():
             key = idempotency_key(request)
             if key is not None:
                 kwargs["idempotency_key"] = key
         result = self.rpc.call(service, method, *args, auth_token=token, **kwargs)
-        if kwargs and isinstance(result, dict) and result.pop(REPLAYED_FIELD, False):
+        if "idempotency_key" in kwargs and isinstance(result, dict) and result.pop(REPLAYED_FIELD, False):
             request.environ[REPLAYED] = True
         return result
 
@@ -141,6 +142,8 @@ def paged(result: dict[str, Any], request: Request) -> Response:
     links = page_links(request, result["page"], result["per_page"], result["total"])
     if links:
         headers["Link"] = links
+    if "items_json" in result:  # encoded once by the service that prepared the page
+        return Response(result["items_json"], headers=headers, mimetype="application/json")
     return json_response(result["items"], headers=headers)
 
 

@@ -41,8 +41,8 @@ class MatchingRoutes(Routes):
          tags=["matching"], query=matching.CatalogueQuerySchema,
          response=matching.CatalogueEntrySchema, many=True, errors=(401, 403, 422))
     def search_catalogue(self, request: Request) -> Response:
-        return paged(self._call(request, "matching", "search_catalogue", query_args(request)),
-                     request)
+        return paged(self._call(request, "matching", "search_catalogue", query_args(request),
+                                encoded=True), request)
 
     @api("GET", f"{V1}/catalogue/<string:registration_id>", "One catalogue entry",
          tags=["matching"], response=matching.CatalogueEntrySchema, errors=(401, 403, 404),
@@ -62,7 +62,8 @@ class MatchingRoutes(Routes):
          tags=["matching"], query=matching.MatchQuerySchema, response=matching.MatchSchema,
          many=True, errors=(401, 403, 404, 422))
     def get_matches(self, request: Request) -> Response:
-        return paged(self._call(request, "matching", "get_matches", query_args(request)), request)
+        return paged(self._call(request, "matching", "get_matches", query_args(request),
+                                encoded=True), request)
 
     @api("GET", f"{V1}/contacts", "Your contact requests, sent and received", tags=["contacts"],
          query=matching.ContactListQuerySchema, response=matching.ContactSchema, many=True,

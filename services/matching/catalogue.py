@@ -1,4 +1,5 @@
-"""The catalogue's in-memory index, kept in step with the catalogue table.
+"""The catalogue: the projection of registration's and agreements' events into the catalogue
+table, and the in-memory index kept in step with that table.
 
 The table is the truth; every container keeps its own MatchIndex built from it at start and
 refreshed from rows changed since (a poll every MATCHING_INDEX_REFRESH_SECONDS). The
@@ -9,28 +10,83 @@ a refresh interval whichever instance consumed the event.
 clock: counter values are handed out in commit order, so a refresh that reads
 `change_seq > watermark` cannot miss a row that commits later with a smaller number, and a
 quiet catalogue costs one indexed query that returns nothing.
+
+What a read returns is prepared once per catalogue change, not per request: each entry's
+public view is dumped once (when its row is applied, or on first read) and kept, and whole
+pages of matches and search results are kept until the index next changes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import eventlet
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
-from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from common.db import Database
 from common.errors import ServiceUnavailable
-from services.matching import domain
+from common.outbox import first_delivery
+from services.matching import domain, exchanges, projection, repository
 from services.matching.engine import MatchIndex, Profile, Weights
-from services.matching.models import CatalogueEntry
+from services.matching.models import CatalogueEntry, InboxEvent
+from services.matching.schemas import CatalogueEntrySchema
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 5.0
+# Dumped public views kept (all of them up to here; past it the cache starts over).
+MAX_VIEWS = 200_000
+# Pages of matches and search results kept between two changes of the catalogue.
+MAX_PAGES = 4096
+
+_entry = CatalogueEntrySchema()
+
+
+def dump_view(profile: dict[str, Any]) -> dict[str, Any]:
+    """A catalogue entry as any accepted participant may see it, ready to send."""
+    return _entry.dump(domain.public_view(profile))
+
+
+# --- the projection: events into the catalogue table -------------------------------------
+
+def apply_registration_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
+    """Store a registration event's profile (first delivery only) and commit; returns the
+    registration ids whose rows changed."""
+    if not first_delivery(session, InboxEvent, payload["event_id"], handler):
+        return set()
+    entry = projection.store_profile(session, payload)
+    if entry is not None and entry.listed:
+        # A declared capacity may have changed: the open capacity follows it.
+        exchanges.refresh(session, {entry.registration_id})
+    session.commit()
+    return {entry.registration_id} if entry is not None else set()
+
+
+def apply_exchange_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
+    """Visits and open capacity of an exchange's parties (first delivery only), committed."""
+    if not first_delivery(session, InboxEvent, payload["event_id"], handler):
+        return set()
+    parties = {payload["visitor_registration_id"], payload["host_registration_id"]}
+    changed = exchanges.refresh(session, parties) if exchanges.store_link(session, payload) else []
+    session.commit()
+    return set(changed)
+
+
+def store_profiles_page(session: Session, profiles: list[dict[str, Any]]) -> set[str]:
+    """One page of a rebuild: replayed profiles, with the visits and capacity matching knows."""
+    page_ids = set()
+    for profile in profiles:
+        projection.store_profile(session, profile)
+        page_ids.add(profile["registration_id"])
+    exchanges.refresh(session, exchanges.linked(session, page_ids))
+    session.commit()
+    return page_ids
 
 
 def to_profile(entry: Any) -> Profile:
@@ -72,6 +128,13 @@ class CatalogueIndex(DependencyProvider):
         self.index = MatchIndex(self.weights)
         self.ready = eventlet.event.Event()
         self.watermark = 0
+        self.version = 0  # bumped by every change of the index
+        self._views: dict[str, dict[str, Any]] = {}
+        self._pages: dict[Hashable, Any] = {}
+        # Who owns each indexed entry, and each account's entry: who may see which matches
+        # is decided without a query (a registration not indexed yet is looked up).
+        self.owners: dict[str, tuple[str, str]] = {}
+        self.entry_of_account: dict[str, str] = {}
         self._running = False
 
     def start(self) -> None:
@@ -107,30 +170,88 @@ class CatalogueIndex(DependencyProvider):
     def rebuild(self) -> None:
         """A fresh index from the whole table, swapped in when complete."""
         with self.database.engine.connect() as conn:
-            entries = conn.execute(select(CatalogueEntry.__table__)).all()
+            entries = repository.every_entry(conn)
         profiles = [to_profile(e) for e in entries if e.listed]
         index = MatchIndex(self.weights)
         # Seconds of numpy work at 100k entries: in a native thread, so the hub keeps serving.
         tpool.execute(index.bulk_load, profiles)
         self.index = index
         self.watermark = max((e.change_seq for e in entries), default=0)
+        self.owners = {e.registration_id: (e.account_id, e.partnership_id) for e in entries if e.listed}
+        self.entry_of_account = {e.account_id: e.registration_id for e in entries if e.listed}
+        self._views = {}
+        self._changed()
 
     def refresh(self) -> int:
-        table = CatalogueEntry.__table__
         with self.database.engine.connect() as conn:
-            entries = conn.execute(select(table).where(table.c.change_seq > self.watermark)
-                                   .order_by(table.c.change_seq)).all()
+            entries = repository.changed_since(conn, self.watermark)
         for entry in entries:
             self.apply(entry)
             self.watermark = max(self.watermark, entry.change_seq)
         return len(entries)
 
+    def reindex(self, conn: Connection, registration_ids: set[str]) -> None:
+        """Apply these rows now (the process that wrote them does not wait for the poll)."""
+        for row in repository.entry_rows(conn, registration_ids):
+            self.apply(row)
+
     def apply(self, entry: CatalogueEntry) -> None:
+        self._changed()
         if not entry.listed:
             self.index.remove(entry.registration_id)
+            self._views.pop(entry.registration_id, None)
+            self.owners.pop(entry.registration_id, None)
+            if self.entry_of_account.get(entry.account_id) == entry.registration_id:
+                del self.entry_of_account[entry.account_id]
             return
+        self.owners[entry.registration_id] = (entry.account_id, entry.partnership_id)
+        self.entry_of_account[entry.account_id] = entry.registration_id
         # upsert ignores a version it already holds; capacity and visits change without
         # a new registration version, so they are applied from the row every time.
         self.index.upsert(to_profile(entry))
         self.index.set_host_capacity(entry.registration_id, entry.host_capacity)
         self.index.mark_visited(entry.registration_id, bool(entry.has_visited))
+        if entry.registration_id in self._views:
+            self._views[entry.registration_id] = dump_view(entry.profile)
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._pages.clear()
+
+    # --- what reads return, prepared once per change ----------------------------------------
+
+    def views(self, conn: Connection, registration_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The dumped public views of these listed entries (those not listed are left out)."""
+        missing = [rid for rid in registration_ids if rid not in self._views]
+        if missing:
+            version = self.version
+            rows = repository.listed_entries(conn, missing)
+            if version == self.version:  # nothing applied while we read: the rows are current
+                if len(self._views) + len(rows) > MAX_VIEWS:
+                    self._views = {}
+                for registration_id, row in rows.items():
+                    self._views[registration_id] = dump_view(row.profile)
+            else:
+                return {**{rid: self._views[rid] for rid in registration_ids if rid in self._views},
+                        **{rid: dump_view(row.profile) for rid, row in rows.items()}}
+        return {rid: self._views[rid] for rid in registration_ids if rid in self._views}
+
+    def page(self, key: Hashable, compute: Callable[[], dict[str, Any]],
+             encoded: bool = False) -> dict[str, Any]:
+        """`compute()`'s page (items, total, page, per_page), kept under `key` until the index
+        changes. `encoded`: the items as one JSON text (`items_json`), encoded once per
+        page, which the gateway sends as it is."""
+        found = self._pages.get(key)
+        if found is None:
+            version = self.version
+            found = [compute(), None]
+            if version == self.version:
+                if len(self._pages) >= MAX_PAGES:
+                    self._pages.clear()
+                self._pages[key] = found
+        if not encoded:
+            return found[0]
+        if found[1] is None:
+            found[1] = {**{k: v for k, v in found[0].items() if k != "items"},
+                        "items_json": json.dumps(found[0]["items"], separators=(",", ":"))}
+        return found[1]

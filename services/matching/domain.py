@@ -1,9 +1,12 @@
-"""Matching rules as plain Python: who is listed, who may search, contact requests."""
+"""Matching rules as plain Python: who is listed, who may be matched with whom, who may
+search, contact requests."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
+
+import numpy as np
 
 from common.auth import Caller
 from common.errors import Conflict, InvalidState, NotAllowed, NotFound
@@ -66,6 +69,31 @@ def availability(profile: dict[str, Any]) -> tuple[tuple[date, date], ...]:
         except (KeyError, TypeError, ValueError):
             continue
     return tuple(windows)
+
+
+# --- who may be matched with whom ------------------------------------------------------
+# The hard rules, before any scoring. Each works on one registration (plain values) or on
+# numpy columns of every registration at once, which is how the engine applies them.
+
+def may_host(has_host_role: Any, open_capacity: Any) -> Any:
+    """A host is proposed while it has capacity left (what it declared minus what it hosts)."""
+    return np.logical_and(has_host_role, np.greater(open_capacity, 0))
+
+
+def may_visit(has_visitor_role: Any, has_visited: Any) -> Any:
+    """A visitor is proposed until it has an exchange (one visit per registration)."""
+    return np.logical_and(has_visitor_role, np.logical_not(has_visited))
+
+
+def counterparts(my_country: Any, i_may_host: bool, i_may_visit: bool, countries: Any,
+                 they_may_host: Any, they_may_visit: Any, listed: Any) -> tuple[Any, Any]:
+    """Those who could host me and those who could visit me: listed, from another country,
+    on the other side of the exchange."""
+    elsewhere = np.logical_and(listed, np.not_equal(countries, my_country))
+    nobody = np.zeros_like(elsewhere)
+    hosts = np.logical_and(elsewhere, they_may_host) if i_may_visit else nobody
+    visitors = np.logical_and(elsewhere, they_may_visit) if i_may_host else nobody.copy()
+    return hosts, visitors
 
 
 def ensure_may_browse(caller: Caller, own_listed: bool) -> None:

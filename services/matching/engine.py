@@ -33,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 
 from common.reference import label
+from services.matching import domain
 from services.matching.text import TextIndex
 
 VISITOR = "visitor"
@@ -553,15 +554,14 @@ class MatchIndex:
         ], len(candidates)
 
     def _eligible(self, me: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Slots that could host me and slots that could visit me, under the hard rules."""
-        base = self._alive[:n] & (self._country[:n] != self._country[me])
-        base[me] = False
+        """Slots that could host me and slots that could visit me, under the hard rules
+        (services.matching.domain)."""
         roles = self._roles[:n]
-        none = np.zeros(n, bool)
-        can_host = (roles & _ROLE_BIT[HOST]).astype(bool) & (self._capacity_of[:n] > 0)
-        can_visit = (roles & _ROLE_BIT[VISITOR]).astype(bool) & ~self._visited[:n]
-        hosts = base & can_host if can_visit[me] else none
-        visitors = base & can_visit if can_host[me] else none
+        hosting = domain.may_host((roles & _ROLE_BIT[HOST]) != 0, self._capacity_of[:n])
+        visiting = domain.may_visit((roles & _ROLE_BIT[VISITOR]) != 0, self._visited[:n])
+        hosts, visitors = domain.counterparts(self._country[me], bool(hosting[me]), bool(visiting[me]),
+                                              self._country[:n], hosting, visiting, self._alive[:n])
+        hosts[me] = visitors[me] = False
         return hosts, visitors
 
     def _components(self, me: int, n: int) -> dict[str, tuple[_Part, _Part]]:

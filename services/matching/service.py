@@ -9,7 +9,7 @@ from typing import Any
 
 from nameko.dependency_providers import Config
 from nameko.timer import timer
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import text
 from sqlalchemy.orm.exc import StaleDataError
 
 from common.auth import Auth, Caller
@@ -19,14 +19,13 @@ from common.errors import GatewayTimeout, NotAllowed, NotFound, ServiceUnavailab
 from common.events import handles, make_event
 from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
-from common.outbox import OutboxRelay, first_delivery, record_event
+from common.outbox import OutboxRelay, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
-from services.matching import domain, exchanges, projection
+from services.matching import catalogue, domain, projection, repository
 from services.matching.catalogue import CatalogueIndex
 from services.matching.engine import SearchFilters
 from services.matching.models import (
-    CatalogueEntry,
     ContactRequest,
     IdempotencyKey,
     InboxEvent,
@@ -35,24 +34,20 @@ from services.matching.models import (
 )
 from services.matching.schemas import (
     AlumniQuerySchema,
-    CatalogueEntrySchema,
     CatalogueQuerySchema,
     ContactListQuerySchema,
     ContactSchema,
     CreateContactSchema,
     CreateMessageSchema,
     MatchQuerySchema,
-    MatchSchema,
     MessageSchema,
 )
 
 log = logging.getLogger(__name__)
 
-_entry = CatalogueEntrySchema()
 _catalogue_query = CatalogueQuerySchema()
 _alumni_query = AlumniQuerySchema()
 _match_query = MatchQuerySchema()
-_match = MatchSchema()
 _create_contact = CreateContactSchema()
 _contact = ContactSchema()
 _contact_query = ContactListQuerySchema()
@@ -96,16 +91,8 @@ class MatchingService:
         self._apply_registration_event(payload, "handle_registration_withdrawn")
 
     def _apply_registration_event(self, payload: dict[str, Any], handler: str) -> None:
-        session = self.db.session
-        if not first_delivery(session, InboxEvent, payload["event_id"], handler):
-            return
-        entry = projection.store_profile(session, payload)
-        if entry is not None and entry.listed:
-            # A declared capacity may have changed: the open capacity follows it.
-            exchanges.refresh(session, {entry.registration_id})
-        session.commit()
-        if entry is not None:
-            self._reindex({entry.registration_id})
+        changed = catalogue.apply_registration_event(self.db.session, payload, handler)
+        self.catalogue.reindex(self.db.reader, changed)
 
     # --- what exchanges change in the catalogue (agreements' events) --------------------
 
@@ -126,20 +113,8 @@ class MatchingService:
         self._apply_exchange_event(payload, "handle_exchange_completed")
 
     def _apply_exchange_event(self, payload: dict[str, Any], handler: str) -> None:
-        session = self.db.session
-        if not first_delivery(session, InboxEvent, payload["event_id"], handler):
-            return
-        parties = {payload["visitor_registration_id"], payload["host_registration_id"]}
-        changed = exchanges.refresh(session, parties) if exchanges.store_link(session, payload) else []
-        session.commit()
-        self._reindex(set(changed))
-
-    def _reindex(self, registration_ids: set[str]) -> None:
-        if not registration_ids:
-            return
-        for row in self.db.reader.execute(select(CatalogueEntry.__table__).where(
-                CatalogueEntry.registration_id.in_(sorted(registration_ids)))):
-            self.catalogue.apply(row)
+        changed = catalogue.apply_exchange_event(self.db.session, payload, handler)
+        self.catalogue.reindex(self.db.reader, changed)
 
     @rpc
     def rebuild_catalogue(self) -> dict[str, int]:
@@ -156,14 +131,7 @@ class MatchingService:
         while True:
             result = self.rpc_client.call("registration", "list_catalogue_profiles", after_id,
                                           REBUILD_PAGE, auth_token=caller.token, timeout=60)
-            page_ids = set()
-            for profile in result["items"]:
-                projection.store_profile(session, profile)
-                page_ids.add(profile["registration_id"])
-            # Visits and open capacity follow the exchanges matching knows of.
-            exchanges.refresh(session, exchanges.linked(session, page_ids))
-            session.commit()
-            seen |= page_ids
+            seen |= catalogue.store_profiles_page(session, result["items"])
             after_id = result["next_after"]
             if after_id is None:
                 break
@@ -180,21 +148,19 @@ class MatchingService:
         caller = self.auth.caller
         domain.ensure_may_browse(caller, self._own_entry(caller) is not None)
         params = load(_alumni_query, query or {})
-        rows = self.db.reader.execute(select(CatalogueEntry.__table__).where(
-            CatalogueEntry.listed.is_(True),
-            CatalogueEntry.registration_id.in_(exchanges.alumni_ids()))
-            .order_by(CatalogueEntry.registration_id)).all()
+        rows = repository.listed_alumni(self.db.reader)
         found = [row for row in rows if domain.is_alumnus(row.profile, params.get("sector"),
                                                           params.get("country"))]
         start = (params["page"] - 1) * params["per_page"]
-        items = [_entry.dump(domain.public_view(row.profile))
-                 for row in found[start:start + params["per_page"]]]
+        items = [catalogue.dump_view(row.profile) for row in found[start:start + params["per_page"]]]
         return page_of(items, len(found), params["page"], params["per_page"])
 
     @rpc
-    def search_catalogue(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def search_catalogue(self, query: dict[str, Any] | None = None,
+                         encoded: bool = False) -> dict[str, Any]:
+        """One page of the catalogue; `encoded`: the items as one JSON text (`items_json`)."""
         caller = self.auth.caller
-        own = self._own_entry(caller)
+        own = self._indexed_own_entry(caller)
         domain.ensure_may_browse(caller, own is not None)
         params = load(_catalogue_query, query or {})
         filters = SearchFilters(
@@ -203,17 +169,18 @@ class MatchingService:
             activity_type=params.get("activity_type"), language=params.get("language"),
             mode=params.get("mode"), available_from=_as_date(params.get("available_from")),
             available_to=_as_date(params.get("available_to")),
-            exclude_ids=frozenset([own.registration_id]) if own is not None else frozenset(),
+            exclude_ids=frozenset([own]) if own is not None else frozenset(),
         )
         self.catalogue.wait_ready()
+        key = ("search", params.get("q"), filters, params["page"], params["per_page"])
+        return self.catalogue.page(key, lambda: self._search_page(params, filters), encoded)
+
+    def _search_page(self, params: dict[str, Any], filters: SearchFilters) -> dict[str, Any]:
         offset = (params["page"] - 1) * params["per_page"]
         hits, total = self.catalogue.index.search(params.get("q"), filters, offset, params["per_page"])
-        entries = self._entries([registration_id for registration_id, _ in hits])
-        items = []
-        for registration_id, relevance in hits:
-            if registration_id in entries:
-                view = domain.public_view(entries[registration_id].profile)
-                items.append(_entry.dump({**view, "relevance": relevance if params.get("q") else None}))
+        views = self.catalogue.views(self.db.reader, [registration_id for registration_id, _ in hits])
+        items = [{**views[registration_id], "relevance": float(relevance) if params.get("q") else None}
+                 for registration_id, relevance in hits if registration_id in views]
         return page_of(items, total, params["page"], params["per_page"])
 
     @rpc
@@ -221,45 +188,45 @@ class MatchingService:
         caller = self.auth.caller
         own = self._own_entry(caller)
         domain.ensure_may_browse(caller, own is not None)
-        entry = self.db.reader.execute(
-            select(CatalogueEntry.__table__).where(
-                CatalogueEntry.registration_id == registration_id,
-                CatalogueEntry.listed.is_(True))).first()
+        entry = repository.listed_entry(self.db.reader, registration_id)
         if entry is None:
             raise NotFound("No such registration in the catalogue.")
-        view = domain.public_view(entry.profile)
-        if entry.account_id == caller.account_id or self._connected(caller.account_id,
-                                                                     entry.account_id):
+        view = catalogue.dump_view(entry.profile)
+        if entry.account_id == caller.account_id or repository.connected(
+                self.db.reader, caller.account_id, entry.account_id):
             view["contact"] = self._contact_details(caller, registration_id)
-        return _entry.dump(view)
+        return view
 
     @rpc
-    def get_matches(self, query: dict[str, Any]) -> dict[str, Any]:
-        """One page of the best matches of a registration (`total`: every counterpart)."""
+    def get_matches(self, query: dict[str, Any], encoded: bool = False) -> dict[str, Any]:
+        """One page of the best matches of a registration (`total`: every counterpart);
+        `encoded`: the items as one JSON text (`items_json`)."""
         caller = self.auth.caller
         params = load(_match_query, query or {})
-        entry = self.db.reader.execute(
-            select(CatalogueEntry.account_id, CatalogueEntry.partnership_id).where(
-                CatalogueEntry.registration_id == params["registration_id"],
-                CatalogueEntry.listed.is_(True))).first()
-        if entry is None:
-            raise NotFound("No such registration in the catalogue; matches come once it is accepted.")
-        domain.ensure_may_match(caller, entry.account_id, entry.partnership_id)
-        self.catalogue.wait_ready()
         registration_id = params["registration_id"]
+        owner = self.catalogue.owners.get(registration_id)
+        if owner is None:  # not indexed (yet): the table says
+            owner = repository.listed_owner(self.db.reader, registration_id)
+        if owner is None:
+            raise NotFound("No such registration in the catalogue; matches come once it is accepted.")
+        domain.ensure_may_match(caller, *owner)
+        self.catalogue.wait_ready()
         if registration_id not in self.catalogue.index:
             # Listed in the table but not yet folded into this process's index: fold it now.
-            self.catalogue.apply(self.db.reader.execute(select(CatalogueEntry.__table__).where(
-                CatalogueEntry.registration_id == registration_id)).first())
+            self.catalogue.reindex(self.db.reader, {registration_id})
+        key = ("matches", registration_id, params["page"], params["per_page"])
+        return self.catalogue.page(key, lambda: self._match_page(registration_id, params), encoded)
+
+    def _match_page(self, registration_id: str, params: dict[str, Any]) -> dict[str, Any]:
         found, total = self.catalogue.index.match_page(
             registration_id, (params["page"] - 1) * params["per_page"], params["per_page"])
-        entries = self._entries([m.registration_id for m in found])
-        items = [_match.dump({
-            "registration_id": m.registration_id, "score": round(m.score, 4), "side": m.side,
+        views = self.catalogue.views(self.db.reader, [m.registration_id for m in found])
+        items = [{
+            "registration_id": m.registration_id, "score": round(float(m.score), 4), "side": m.side,
             "reasons": [{"kind": r.kind, "detail": r.detail, "values": list(r.values)}
                         for r in m.reasons],
-            "profile": domain.public_view(entries[m.registration_id].profile),
-        }) for m in found if m.registration_id in entries]
+            "profile": views[m.registration_id],
+        } for m in found if m.registration_id in views]
         return page_of(items, total, params["page"], params["per_page"])
 
     # --- contacts ------------------------------------------------------------------------
@@ -276,25 +243,20 @@ class MatchingService:
 
     def _create_contact(self, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
         session = self.db.session
-        own = session.scalar(select(CatalogueEntry).where(
-            CatalogueEntry.account_id == caller.account_id, CatalogueEntry.listed.is_(True))
-            .with_for_update())
+        own = repository.own_entry_for_update(session, caller.account_id)
         if own is None:
             # Staff roles may browse, but only a listed participant can ask for contact.
             raise NotAllowed("Contact requests come from an accepted registration; yours is not "
                              "in the catalogue.")
-        target = session.get(CatalogueEntry, data["registration_id"])
+        target = repository.get_entry(session, data["registration_id"])
         if target is None or not target.listed:
             raise NotFound("No such registration in the catalogue.")
-        open_count = session.scalar(select(func.count()).select_from(ContactRequest).where(
-            ContactRequest.requester_registration_id == own.registration_id,
-            ContactRequest.status == domain.OPEN)) or 0
-        existing = session.scalar(select(func.count()).select_from(ContactRequest).where(
-            ContactRequest.status.in_((domain.OPEN, domain.ACCEPTED)),
-            _between(own.account_id, target.account_id))) or 0
         domain.check_new_contact(own.registration_id, own.account_id, target.registration_id,
-                                 target.account_id, open_count,
-                                 self.config["MATCHING"]["max_open_contacts"], existing > 0)
+                                 target.account_id,
+                                 repository.open_requests_from(session, own.registration_id),
+                                 self.config["MATCHING"]["max_open_contacts"],
+                                 repository.live_contact_between(session, own.account_id,
+                                                                 target.account_id))
         now = utcnow()
         contact = ContactRequest(
             requester_registration_id=own.registration_id, requester_account_id=own.account_id,
@@ -311,18 +273,10 @@ class MatchingService:
     def list_contacts(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         caller = self.auth.caller
         params = load(_contact_query, query or {})
-        table = ContactRequest.__table__
-        conditions = [or_(table.c.requester_account_id == caller.account_id,
-                          table.c.recipient_account_id == caller.account_id)]
-        if params.get("status"):
-            conditions.append(table.c.status == params["status"])
-        reader = self.db.reader
-        total = reader.scalar(select(func.count()).select_from(table).where(*conditions)) or 0
-        rows = reader.execute(select(table).where(*conditions)
-                              .order_by(table.c.created_at.desc(), table.c.id)
-                              .offset((params["page"] - 1) * params["per_page"])
-                              .limit(params["per_page"])).all()
-        names = self._public_names([_counterpart_id(row, caller) for row in rows])
+        rows, total = repository.contacts_of(self.db.reader, caller.account_id, params.get("status"),
+                                             (params["page"] - 1) * params["per_page"],
+                                             params["per_page"])
+        names = repository.public_names(self.db.reader, [_counterpart_id(row, caller) for row in rows])
         return page_of([self._contact_view(row, caller, names) for row in rows], total,
                        params["page"], params["per_page"])
 
@@ -354,14 +308,9 @@ class MatchingService:
         caller = self.auth.caller
         params = load(_contact_query, query or {})
         self._visible_contact(contact_id, caller)
-        table = Message.__table__
-        reader = self.db.reader
-        total = reader.scalar(select(func.count()).select_from(table)
-                              .where(table.c.contact_id == contact_id)) or 0
-        rows = reader.execute(select(table).where(table.c.contact_id == contact_id)
-                              .order_by(table.c.created_at, table.c.id)
-                              .offset((params["page"] - 1) * params["per_page"])
-                              .limit(params["per_page"])).all()
+        rows, total = repository.messages_of(self.db.reader, contact_id,
+                                             (params["page"] - 1) * params["per_page"],
+                                             params["per_page"])
         return page_of([_message_view(row, caller) for row in rows], total, params["page"],
                        params["per_page"])
 
@@ -369,9 +318,7 @@ class MatchingService:
     def get_message(self, contact_id: str, message_id: str) -> dict[str, Any]:
         caller = self.auth.caller
         self._visible_contact(contact_id, caller)
-        table = Message.__table__
-        row = self.db.reader.execute(select(table).where(
-            table.c.id == message_id, table.c.contact_id == contact_id)).first()
+        row = repository.message_row(self.db.reader, contact_id, message_id)
         if row is None:
             raise NotFound("No such message.")
         return _message_view(row, caller)
@@ -402,9 +349,7 @@ class MatchingService:
     def expire_contacts(self) -> int:
         """Open requests past their expiry date become expired (and say so)."""
         session = self.db.session
-        due = session.scalars(select(ContactRequest).where(
-            ContactRequest.status == domain.OPEN, ContactRequest.expires_at <= utcnow())
-            .order_by(ContactRequest.expires_at).limit(500)).all()
+        due = repository.expired_open(session, utcnow())
         for contact in due:
             contact.status = domain.EXPIRED
             self._emit(contact, "contact_expired", None)
@@ -418,18 +363,16 @@ class MatchingService:
     # --- helpers ---------------------------------------------------------------------------
 
     def _own_entry(self, caller: Caller) -> Any:
-        return self.db.reader.execute(
-            select(CatalogueEntry.registration_id, CatalogueEntry.account_id).where(
-                CatalogueEntry.account_id == caller.account_id,
-                CatalogueEntry.listed.is_(True))).first()
+        return repository.own_entry(self.db.reader, caller.account_id)
 
-    def _entries(self, registration_ids: list[str]) -> dict[str, Any]:
-        if not registration_ids:
-            return {}
-        rows = self.db.reader.execute(select(CatalogueEntry.__table__).where(
-            CatalogueEntry.registration_id.in_(registration_ids),
-            CatalogueEntry.listed.is_(True)))
-        return {row.registration_id: row for row in rows}
+    def _indexed_own_entry(self, caller: Caller) -> str | None:
+        """The caller's listed registration id, from the index; a participant not indexed
+        yet is looked up (staff have none, and are not)."""
+        found = self.catalogue.entry_of_account.get(caller.account_id)
+        if found is None and caller.has("participant"):
+            own = self._own_entry(caller)
+            found = own.registration_id if own is not None else None
+        return found
 
     def _contact_details(self, caller: Caller, registration_id: str) -> dict[str, Any] | None:
         """From registration, which owns them and checks the caller's right with its own
@@ -445,42 +388,25 @@ class MatchingService:
             log.warning("contact details of %s left out: %s", registration_id, exc)
             return None
 
-    def _connected(self, account_a: str, account_b: str) -> bool:
-        return bool(self.db.reader.scalar(select(func.count()).select_from(ContactRequest).where(
-            ContactRequest.status == domain.ACCEPTED, _between(account_a, account_b))))
-
     def _visible_contact(self, contact_id: str, caller: Caller, for_update: bool = False,
                          writing: bool = False) -> Any:
         """The contact if the caller is a party to it. Read through the session when the
         worker will write (so one connection serves it), else through the reader."""
         if writing or for_update:
-            query = select(ContactRequest).where(ContactRequest.id == contact_id)
-            if for_update:
-                query = query.with_for_update()
-            contact = self.db.session.scalar(query)
+            contact = repository.contact_for_update(self.db.session, contact_id, for_update)
         else:
-            contact = self.db.reader.execute(select(ContactRequest.__table__).where(
-                ContactRequest.id == contact_id)).first()
+            contact = repository.contact_row(self.db.reader, contact_id)
         if contact is None:
             raise NotFound("No such contact.")
         domain.ensure_party(caller, contact.requester_account_id, contact.recipient_account_id)
         return contact
-
-    def _public_names(self, registration_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Organisation name and country of catalogue entries, by registration id."""
-        if not registration_ids:
-            return {}
-        table = CatalogueEntry.__table__
-        rows = self.db.reader.execute(select(table.c.registration_id, table.c.profile).where(
-            table.c.registration_id.in_(set(registration_ids)), table.c.listed.is_(True)))
-        return {row.registration_id: (row.profile or {}).get("organisation") or {} for row in rows}
 
     def _contact_view(self, contact: Any, caller: Caller,
                       names: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         direction = "sent" if contact.requester_account_id == caller.account_id else "received"
         counterpart_id = _counterpart_id(contact, caller)
         if names is None:
-            names = self._public_names([counterpart_id])
+            names = repository.public_names(self.db.reader, [counterpart_id])
         organisation = names.get(counterpart_id) or {}
         return _contact.dump({
             "id": contact.id, "status": contact.status, "direction": direction,
@@ -495,14 +421,6 @@ class MatchingService:
     def _emit(self, contact: ContactRequest, event_type: str, actor_id: str | None) -> None:
         record_event(self.db.session, OutboxEvent,
                      make_event(event_type, _contact_parties(contact), actor_id))
-
-
-def _between(account_a: str, account_b: str) -> Any:
-    return or_(
-        and_(ContactRequest.requester_account_id == account_a,
-             ContactRequest.recipient_account_id == account_b),
-        and_(ContactRequest.requester_account_id == account_b,
-             ContactRequest.recipient_account_id == account_a))
 
 
 def _counterpart_id(contact: Any, caller: Caller) -> str:

@@ -213,3 +213,109 @@ def test_sent_outbox_and_old_inbox_rows_are_pruned_after_their_retention(
     container_factory(RegistrationService, {**config, "OUTBOX_RETENTION_DAYS": 1,
                                             "INBOX_RETENTION_DAYS": 1}).start()
     _wait_until(lambda: remaining() == (set(), set()))
+
+
+def _commit_events(engine, *event_types: str) -> list[str]:
+    with Session(engine) as session:
+        events = [make_event(event_type, {"registration_id": f"r{n}"})
+                  for n, event_type in enumerate(event_types)]
+        for event in events:
+            outbox.record_event(session, OutboxEvent, event)
+        session.commit()
+    return [event["event_id"] for event in events]
+
+
+def _sent(engine) -> dict[str, bool]:
+    with Session(engine) as session:
+        return {row.event_id: row.sent_at is not None
+                for row in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))}
+
+
+def test_a_batch_is_confirmed_once_and_every_row_marked_sent(config, db_engines):
+    conn, queue = _tap(config)
+    ids = _commit_events(db_engines["registration"], *["registration_withdrawn"] * 50)
+    publisher = outbox.BatchPublisher(config["AMQP_URI"], "registration")
+    with Session(db_engines["registration"]) as session:
+        assert outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration",
+                                      200, publisher) == 50
+    # The channel is kept for the next batch, whose delivery tags go on from the last.
+    more = _commit_events(db_engines["registration"], "registration_updated")
+    with Session(db_engines["registration"]) as session:
+        assert outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration",
+                                      200, publisher) == 1
+    publisher.close()
+    assert all(_sent(db_engines["registration"]).values())
+    received = [_get(queue).payload["event_id"] for _ in range(51)]
+    assert received == ids + more
+    conn.release()
+
+
+def test_a_nack_in_the_middle_of_a_batch_leaves_it_and_every_later_row_unsent(config, db_engines):
+    """A queue that refuses messages beyond two makes the broker nack the third
+    `registration_withdrawn`; the `registration_updated` after it is confirmed by the broker
+    but must stay unsent, so that it is not published before the refused one."""
+    conn = Connection(config["AMQP_URI"])
+    full = Queue("full_after_two", exchange=event_exchange("registration"),
+                 routing_key="registration_withdrawn", exclusive=True,
+                 queue_arguments={"x-max-length": 2, "x-overflow": "reject-publish"})
+    full(conn.default_channel).declare()
+    ids = _commit_events(db_engines["registration"], "registration_withdrawn",
+                         "registration_withdrawn", "registration_withdrawn", "registration_updated")
+    with Session(db_engines["registration"]) as session, pytest.raises(outbox.PublishIncomplete):
+        outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration", 200)
+    assert _sent(db_engines["registration"]) == dict(zip(ids, [True, True, False, False], strict=True))
+
+    # Once the queue has room again, the relay goes on from the refused row.
+    full(conn.default_channel).purge()
+    with Session(db_engines["registration"]) as session:
+        assert outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration",
+                                      200) == 2
+    assert all(_sent(db_engines["registration"]).values())
+    conn.release()
+
+
+def test_a_channel_lost_in_the_middle_of_a_batch_marks_nothing_sent(config, db_engines):
+    """The exchange is deleted under the relay's open channel: RabbitMQ closes the channel
+    at the first publish, and no row of the batch is marked sent."""
+    ids = _commit_events(db_engines["registration"], "registration_withdrawn")
+    publisher = outbox.BatchPublisher(config["AMQP_URI"], "registration")
+    with Session(db_engines["registration"]) as session:
+        assert outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration",
+                                      200, publisher) == 1
+    with Connection(config["AMQP_URI"]) as conn:
+        conn.default_channel.exchange_delete(event_exchange("registration").name)
+    later = _commit_events(db_engines["registration"], "registration_withdrawn",
+                           "registration_updated")
+    with Session(db_engines["registration"]) as session, pytest.raises(Exception):  # noqa: B017
+        outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration", 200,
+                               publisher)
+    assert _sent(db_engines["registration"]) == {ids[0]: True, later[0]: False, later[1]: False}
+    # A new channel declares the exchange again and publishes both.
+    with Session(db_engines["registration"]) as session:
+        assert outbox.publish_pending(session, OutboxEvent, config["AMQP_URI"], "registration",
+                                      200, publisher) == 2
+    publisher.close()
+    assert all(_sent(db_engines["registration"]).values())
+
+
+def test_a_commit_in_another_process_wakes_the_relay_without_waiting_for_the_poll(
+        container_factory, config, db_engines):
+    """On PostgreSQL the commit's NOTIFY wakes the relay; the poll is set to a minute here."""
+    from common.db import is_postgres
+    from services.registration.service import RegistrationService
+
+    if not is_postgres(db_engines["registration"]):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite relays poll")
+    conn, queue = _tap(config)
+    container = container_factory(RegistrationService, {**config, "OUTBOX_POLL_SECONDS": 60})
+    container.start()
+    eventlet.sleep(0.5)  # the relay's first pass and its LISTEN
+    # A session of "another process": the service's own Database hooks send the NOTIFY.
+    database = next(dep for dep in container.extensions if isinstance(dep, Database))
+    with database.new_session() as session:
+        event = make_event("registration_withdrawn", {"registration_id": "elsewhere"})
+        outbox.record_event(session, OutboxEvent, event)
+        database._commit_listeners.clear()  # no in-process wake-up: only the NOTIFY is left
+        session.commit()
+    assert _get(queue, timeout=10).payload["event_id"] == event["event_id"]
+    conn.release()
