@@ -31,6 +31,7 @@ def migrate(declare: bool) -> None:
     from common.events import EVENTS_BY_SOURCE
     from common.migrate import upgrade
     from common.outbox import IncompatibleQueue, declare_topology
+    from common.service_identity import service_secret
     from services.agreements.keys import ensure_local_keys
 
     config = build_config()
@@ -39,6 +40,8 @@ def migrate(declare: bool) -> None:
         click.echo(f"{service}: schema up to date")
     Keyring.load(config["JWT"]["keys_dir"], generate=True)
     ensure_local_keys(config["AGREEMENTS"])
+    for service in SERVICES:
+        service_secret(config, service)  # a local secret file when none is configured
     if declare and broker_reachable(config["AMQP_URI"]):
         for source in EVENTS_BY_SOURCE:
             try:

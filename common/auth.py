@@ -23,6 +23,8 @@ from nameko.extensions import DependencyProvider
 from common.errors import NotAllowed, Unauthorized
 
 ROLES = ("participant", "partnership_contact", "support_agent", "admin", "backoffice")
+# A platform service's own token (common.service_identity); never accepted over HTTP.
+SERVICE_ROLE = "service"
 ALGORITHM = "RS256"
 _VERIFIED_CACHE_SIZE = 10_000
 
@@ -118,9 +120,10 @@ class TokenService:
         self._verified: dict[str, tuple[float, Caller]] = {}
 
     def issue(self, account_id: str, roles: list[str], org_id: str | None,
-              partnership_id: str | None) -> tuple[str, int]:
+              partnership_id: str | None, ttl: int | None = None) -> tuple[str, int]:
         if self.keyring.private_key is None:
             raise RuntimeError("this process holds no signing key")
+        ttl = self.ttl if ttl is None else ttl
         now = int(time.time())
         claims = {
             "iss": self.issuer,
@@ -130,11 +133,11 @@ class TokenService:
             "org_id": org_id,
             "partnership_id": partnership_id,
             "iat": now,
-            "exp": now + self.ttl,
+            "exp": now + ttl,
         }
         token = jwt.encode(claims, self.keyring.private_key, algorithm=ALGORITHM,
                            headers={"kid": self.keyring.active_kid})
-        return token, self.ttl
+        return token, ttl
 
     def verify(self, token: str) -> Caller:
         cached = self._verified.get(token)
@@ -155,7 +158,7 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise Unauthorized("The token is not valid.") from exc
         roles = claims.get("roles") or []
-        if not isinstance(roles, list) or not set(roles) <= set(ROLES):
+        if not isinstance(roles, list) or not set(roles) <= {*ROLES, SERVICE_ROLE}:
             raise Unauthorized("The token carries unknown roles.")
         caller = Caller(
             account_id=claims["account_id"],

@@ -7,7 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from common.auth import TokenService
+from common.auth import SERVICE_ROLE, TokenService
 from common.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 
 MAX_JSON_BYTES = 256 * 1024
@@ -64,7 +64,9 @@ def bearer_token(request: Request, tokens: TokenService) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
-    tokens.verify(token.strip())
+    if SERVICE_ROLE in tokens.verify(token.strip()).roles:
+        # A service's token is for RPC between services only (common.service_identity).
+        raise Unauthorized("The token is not valid.")
     return token.strip()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.matching import MatchingRoutes
+from gateway.routes.notifications import NotificationRoutes
 from gateway.routes.ops import OpsRoutes
 from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
@@ -15,5 +16,5 @@ from gateway.routes.registration import RegistrationRoutes
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, MatchingRoutes,
-                     AgreementRoutes, PaymentRoutes):
+                     AgreementRoutes, PaymentRoutes, NotificationRoutes):
     name = "gateway"
