@@ -139,8 +139,16 @@ def rules_for(event_type: str) -> tuple[Rule, ...]:
     return RULES.get(event_type, ())
 
 
+# Named in messages (organisation and partnership names), whether or not they are recipients.
+NAMED_REGISTRATIONS = ("registration_id", "requester_registration_id", "recipient_registration_id",
+                       "visitor_registration_id", "host_registration_id")
+NAMED_PARTNERSHIPS = ("partnership_id", "visitor_partnership_id", "host_partnership_id")
+
+
 def lookups(event: dict[str, Any], rules: Iterable[Rule]) -> Lookups:
     wanted = Lookups()
+    wanted.registration_ids.update(str(event[name]) for name in NAMED_REGISTRATIONS if event.get(name))
+    wanted.partnership_ids.update(str(event[name]) for name in NAMED_PARTNERSHIPS if event.get(name))
     for rule in rules:
         value = event.get(rule.field)
         if not value:

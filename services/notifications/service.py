@@ -47,7 +47,9 @@ from common.schemas import load, page_of
 from common.service_identity import ServiceToken
 from services.notifications import repository
 from services.notifications.domain import DEFAULT_LANGUAGE, ESSENTIAL_KINDS, NON_ESSENTIAL_KINDS
+from services.notifications.email_worker import EmailWorker
 from services.notifications.models import InboxEvent, OutboxEvent, Preference
+from services.notifications.people import TellPeople
 from services.notifications.schemas import (
     NotificationListQuerySchema,
     NotificationSchema,
@@ -175,7 +177,7 @@ def _preferences_view(prefs: dict[str, Any]) -> dict[str, Any]:
                               "available_kinds": list(NON_ESSENTIAL_KINDS)})
 
 
-class NotificationsService(PersonalInbox, EventConsumption):
+class NotificationsService(TellPeople, PersonalInbox, EventConsumption):
     name = "notifications"
 
     config = Config()
@@ -184,6 +186,7 @@ class NotificationsService(PersonalInbox, EventConsumption):
     auth = Auth()
     rpc_client = Rpc()
     identity = ServiceToken()
+    email_worker = EmailWorker()
     request_context = RequestContext()
 
     @rpc
