@@ -72,8 +72,7 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
     [message] = wait_for(lambda: addressed_to(smtp_server, email), what="the participant's email")
     assert message["X-RcptTo"] == email
     assert event["reference"] in message["Subject"] and "accepted" in message["Subject"]
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode()
-             for part in message.walk() if not part.is_multipart()}
+    parts = smtp_server.parts(message)
     assert "Hello Ana Ferreira" in parts["text/plain"]
     assert f"/registrations/{event['registration_id']}" in parts["text/plain"]
     assert "<p>Hello Ana Ferreira,</p>" in parts["text/html"]
