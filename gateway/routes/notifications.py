@@ -18,12 +18,16 @@ _ID = {"notification_id": "$response.body#/id"}
 NOTIFICATION_LINKS = {
     "MarkRead": {"operationId": "post_api_v1_notifications_by_notification_id_read", "parameters": _ID},
 }
+LIST_LINKS = {
+    "MarkFirstRead": {"operationId": "post_api_v1_notifications_by_notification_id_read",
+                      "parameters": {"notification_id": "$response.body#/0/id"}},
+}
 
 
 class NotificationRoutes(Routes):
     @api("GET", NOTIFICATIONS, "Your notifications, unread first, then newest first",
          tags=["notifications"], query=notes.NotificationListQuerySchema,
-         response=notes.NotificationSchema, many=True, errors=(401, 403, 422))
+         response=notes.NotificationSchema, many=True, errors=(401, 403, 422), links=LIST_LINKS)
     def list_notifications(self, request: Request) -> Response:
         return paged(self._call(request, "notifications", "list_notifications", query_args(request)),
                      request)
