@@ -203,3 +203,17 @@ def test_a_chosen_email_says_how_to_stop_it_and_an_essential_one_does_not():
     essential = render("contact_requested", "recipient", "en", {**SAMPLE, "essential": True}, strict=True)
     assert "notification preferences" in chosen.text and "notification preferences" in chosen.html
     assert "notification preferences" not in essential.text
+
+
+def test_the_table_in_the_docs_is_the_rules():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| `?([\w—]+)`? \|[^|]*\|[^|]*\| (yes|no|—) \|$", doc, re.M)
+    documented = {(event, role, essential) for event, role, essential in rows}
+    expected = {(event, rule.role, "yes" if rule.essential else "no")
+                for event, rules in RULES.items() for rule in rules}
+    expected |= {(event, "—", "—") for event, rules in RULES.items() if not rules}
+    expected |= {(event, domain.ACCOUNT_OWNER, "yes") for event in ACCOUNT_EMAILS}
+    assert documented == expected
