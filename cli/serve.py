@@ -22,6 +22,7 @@ SERVICE_CLASSES = {
     "matching": "services.matching.service:MatchingService",
     "agreements": "services.agreements.service:AgreementsService",
     "payments": "services.payments.service:PaymentsService",
+    "notifications": "services.notifications.service:NotificationsService",
     "gateway": "gateway.service:GatewayService",
 }
 BACKOFF_START, BACKOFF_MAX = 0.5, 30.0

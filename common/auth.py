@@ -26,6 +26,7 @@ from common.errors import NotAllowed, Unauthorized
 # `service`: another service acting for itself (e.g. notifications asking for an email
 # address); its subject names which one, `service:<name>`.
 ROLES = ("participant", "partnership_contact", "support_agent", "admin", "backoffice", "service")
+SERVICE_ROLE = "service"
 ALGORITHM = "RS256"
 _VERIFIED_CACHE_SIZE = 10_000
 
@@ -169,7 +170,7 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise Unauthorized("The token is not valid.") from exc
         roles = claims.get("roles") or []
-        if not isinstance(roles, list) or not set(roles) <= set(ROLES):
+        if not isinstance(roles, list) or not set(roles) <= {*ROLES, SERVICE_ROLE}:
             raise Unauthorized("The token carries unknown roles.")
         caller = Caller(
             account_id=claims["account_id"],

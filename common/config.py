@@ -12,7 +12,7 @@ from typing import Any
 
 from common.logs import logging_config
 
-SERVICES = ("registration", "matching", "agreements", "payments")
+SERVICES = ("registration", "matching", "agreements", "payments", "notifications")
 
 
 def var_dir() -> Path:
@@ -41,6 +41,34 @@ def database_url(service: str) -> str:
     if explicit:
         return explicit
     return f"sqlite:///{var_dir() / (service + '.db')}"
+
+
+def notifications_config() -> dict[str, Any]:
+    return {
+        # "smtp" sends through SMTP_*; "file" (the local default) logs each message and writes
+        # it as .eml under MAIL_DIR, so nothing is lost without a mail server.
+        "email_transport": os.environ.get("EMAIL_TRANSPORT", "file"),
+        "mail_dir": os.environ.get("MAIL_DIR", str(var_dir() / "mail")),
+        "email_from": os.environ.get("EMAIL_FROM", "ClusterXchange <no-reply@clusterxchange.eu>"),
+        "public_base_url": os.environ.get("PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/"),
+        "smtp": {
+            "host": os.environ.get("SMTP_HOST", "localhost"),
+            "port": _int("SMTP_PORT", 25),
+            # "none", "starttls" or "tls" (implicit TLS, usually port 465)
+            "security": os.environ.get("SMTP_SECURITY", "starttls"),
+            "username": os.environ.get("SMTP_USERNAME", ""),
+            "password": os.environ.get("SMTP_PASSWORD", ""),
+            "timeout_seconds": _float("SMTP_TIMEOUT_SECONDS", 20),
+        },
+        "poll_seconds": _float("EMAIL_POLL_SECONDS", 5),
+        "batch_size": _int("EMAIL_BATCH_SIZE", 50),
+        "max_attempts": _int("EMAIL_MAX_ATTEMPTS", 8),
+        "retry_base_seconds": _float("EMAIL_RETRY_BASE_SECONDS", 30),
+        "retry_cap_seconds": _float("EMAIL_RETRY_CAP_SECONDS", 3600),
+        # A message claimed for sending by a process that then died is taken up again
+        # after this long (see docs/notifications.md: at most one duplicate, same Message-ID).
+        "lease_seconds": _float("EMAIL_LEASE_SECONDS", 120),
+    }
 
 
 def build_config(service: str | None = None) -> dict[str, Any]:
@@ -126,6 +154,14 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "index_refresh_seconds": _float("MATCHING_INDEX_REFRESH_SECONDS", 0.5),
             # JSON object overriding the score weights, e.g. {"sectors": 3, "text": 1}
             "weights": os.environ.get("MATCHING_WEIGHTS", ""),
+        },
+        "NOTIFICATIONS": notifications_config(),
+        "SERVICE_IDENTITY": {
+            # A service's secret for `issue_service_token`: SERVICE_SECRET_<NAME>, or a file
+            # made once in JWT_KEYS_DIR (local use; see common.service_identity).
+            "secrets": {name: os.environ.get(f"SERVICE_SECRET_{name.upper()}", "")
+                        for name in SERVICES},
+            "ttl_seconds": _int("SERVICE_TOKEN_TTL_SECONDS", 300),
         },
         "LOGGING": logging_config(os.environ.get("LOG_LEVEL", "INFO"),
                                   os.environ.get("LOG_FORMAT", "json")),

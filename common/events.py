@@ -100,6 +100,11 @@ EVENTS_BY_SOURCE: dict[str, tuple[str, ...]] = {
 }
 
 
+# The event type of a subscription to every event of its source: one queue bound with the
+# topic pattern `#` instead of one queue per event type (notifications consumes everything).
+ALL_EVENTS = "#"
+
+
 @dataclass(frozen=True)
 class Subscription:
     source: str
@@ -109,8 +114,10 @@ class Subscription:
 
     @property
     def queue_name(self) -> str:
-        # nameko's SERVICE_POOL naming, so the handler consumes the queue declared here.
-        return f"evt-{self.source}-{self.event_type}--{self.service}.{self.method}"
+        # nameko's SERVICE_POOL naming, so the handler consumes the queue declared here; a
+        # subscription to ALL_EVENTS says `all` (a `#` in a queue name is awkward to type).
+        event_type = "all" if self.event_type == ALL_EVENTS else self.event_type
+        return f"evt-{self.source}-{event_type}--{self.service}.{self.method}"
 
 
 SUBSCRIPTIONS: tuple[Subscription, ...] = (
@@ -127,6 +134,9 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
     Subscription("agreements", "exchange_cancelled", "payments", "handle_exchange_cancelled"),
     Subscription("agreements", "closing_report_submitted", "payments",
                  "handle_closing_report_submitted"),
+    # One queue per source, bound with `#`: notifications tells people about every event.
+    *(Subscription(source, ALL_EVENTS, "notifications", f"handle_{source}_event")
+      for source in ("registration", "matching", "agreements", "payments")),
 )
 
 
@@ -216,7 +226,8 @@ class ReliableEventHandler(EventHandler):
     def setup(self) -> None:
         super().setup()
         service = self.container.service_name
-        self.queue = subscriber_queue(self.source_service, self.event_type, self.queue.name, service)
+        name = Subscription(self.source_service, self.event_type, service, self.method_name).queue_name
+        self.queue = subscriber_queue(self.source_service, self.event_type, name, service)
         self._stopping = eventlet.event.Event()
         config = self.container.config
         self._retry_base = float(config.get("EVENT_RETRY_BASE_SECONDS", 0.5))

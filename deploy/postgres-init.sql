@@ -3,3 +3,4 @@ CREATE DATABASE cxc_registration;
 CREATE DATABASE cxc_matching;
 CREATE DATABASE cxc_agreements;
 CREATE DATABASE cxc_payments;
+CREATE DATABASE cxc_notifications;

@@ -7,7 +7,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from common.auth import TokenService
+from common.auth import SERVICE_ROLE, TokenService
 from common.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 
 MAX_JSON_BYTES = 256 * 1024
@@ -72,11 +72,10 @@ def bearer_token(request: Request, tokens: TokenService) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Send a bearer token: Authorization: Bearer <token>.")
     resolve = getattr(tokens, "resolve", None)
-    if resolve is not None:
-        resolved = resolve(token.strip())
-    else:
-        tokens.verify(token.strip())
-        resolved = token.strip()
+    resolved = resolve(token.strip()) if resolve is not None else token.strip()
+    if SERVICE_ROLE in tokens.verify(resolved).roles:
+        # A service's token is for RPC between services only (common.service_identity).
+        raise Unauthorized("The token is not valid.")
     request.environ[_RESOLVED] = resolved
     return resolved
 

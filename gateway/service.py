@@ -9,6 +9,7 @@ from __future__ import annotations
 from gateway.routes.accounts import AccountRoutes
 from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.matching import MatchingRoutes
+from gateway.routes.notifications import NotificationRoutes
 from gateway.routes.ops import OpsRoutes
 from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
@@ -16,5 +17,6 @@ from gateway.routes.registration import RegistrationRoutes
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
-                     MatchingRoutes, AgreementRoutes, PaymentRoutes):
+                     MatchingRoutes, AgreementRoutes, PaymentRoutes,
+                     NotificationRoutes):
     name = "gateway"

@@ -132,9 +132,73 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+class SmtpServer:
+    """A real SMTP server (aiosmtpd, its own process) that keeps what it receives in a Maildir;
+    `stop()` and `start()` take it down and back on the same port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.maildir = directory / "maildir"
+        self.log_path = directory / "aiosmtpd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{self.port}",
+                 "-c", "aiosmtpd.handlers.Mailbox", str(self.maildir)],
+                stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    def messages(self) -> list[Any]:
+        import mailbox
+
+        if not self.maildir.exists():
+            return []
+        return list(mailbox.Maildir(self.maildir, create=False))
+
+    @staticmethod
+    def parts(message: Any) -> dict[str, str]:
+        """A received message's text parts by content type (text/plain, text/html)."""
+        return {part.get_content_type(): part.get_payload(decode=True).decode(
+                    part.get_content_charset() or "utf-8")
+                for part in message.walk() if not part.is_multipart()}
+
+    def clear(self) -> None:
+        import mailbox
+
+        if self.maildir.exists():
+            box = mailbox.Maildir(self.maildir, create=False)
+            for key in list(box.keys()):
+                box.discard(key)
+
+
+@pytest.fixture(scope="session")
+def smtp_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
+    server = SmtpServer(tmp_path_factory.mktemp("smtp"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_server_process: SmtpServer) -> Iterator[SmtpServer]:
+    """The run's SMTP server, empty at the start of each test (and running again at its end)."""
+    smtp_server_process.clear()
+    yield smtp_server_process
+    if smtp_server_process.proc is None:
+        smtp_server_process.start()
+
+
 @pytest.fixture
 def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
-           keys_dir: Path) -> dict[str, Any]:
+           keys_dir: Path, smtp_server: SmtpServer) -> dict[str, Any]:
     cfg = build_config()
     cfg.update(rabbit_config)
     cfg["DATABASE_URLS"] = dict(database_urls)
@@ -147,6 +211,11 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
     cfg["JWT"] = {**cfg["JWT"], "keys_dir": str(keys_dir)}
     cfg["AGREEMENTS"] = {**cfg["AGREEMENTS"], "sealing_dir": str(keys_dir)}
     cfg["MATCHING"] = {**cfg["MATCHING"], "index_refresh_seconds": 0.1}
+    cfg["NOTIFICATIONS"] = {
+        **cfg["NOTIFICATIONS"], "email_transport": "smtp", "poll_seconds": 0.2,
+        "retry_base_seconds": 0.2, "retry_cap_seconds": 1, "max_attempts": 4, "lease_seconds": 5,
+        "smtp": {**cfg["NOTIFICATIONS"]["smtp"], "host": "127.0.0.1", "port": smtp_server.port,
+                 "security": "none", "timeout_seconds": 5}}
     cfg.pop("LOGGING", None)
     return cfg
 
@@ -193,6 +262,15 @@ def payments_container(container_factory: Any, config: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
+def notifications_container(container_factory: Any, config: dict[str, Any]) -> Any:
+    from services.notifications.service import NotificationsService
+
+    container = container_factory(NotificationsService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
 def lump_sum_table(db_engines: dict[str, Any]) -> None:
     """The shipped lump-sum table in payments' database (emptied after each test, like any
     table a test may change)."""
@@ -208,7 +286,8 @@ def lump_sum_table(db_engines: dict[str, Any]) -> None:
 
 @pytest.fixture
 def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any,
-                matching_container: Any, agreements_container: Any, payments_container: Any) -> str:
+                matching_container: Any, agreements_container: Any, payments_container: Any,
+                notifications_container: Any) -> str:
     from gateway.service import GatewayService
 
     container = container_factory(GatewayService, config)

@@ -167,3 +167,12 @@ def payout_accounts(session: Session, exchange_ids: list[str]) -> list[tuple[Exc
         select(Exchange, FinancialAgreement)
         .join(FinancialAgreement, FinancialAgreement.exchange_id == Exchange.id)
         .where(Exchange.id.in_(exchange_ids), FinancialAgreement.iban_encrypted.is_not(None))))
+
+
+def parties(conn: Connection, exchange_ids: list[str]) -> dict[str, dict[str, Any]]:
+    table = Exchange.__table__
+    columns = ("visitor_registration_id", "host_registration_id", "visitor_partnership_id",
+               "host_partnership_id")
+    rows = conn.execute(select(table.c.id, *(table.c[name] for name in columns))
+                        .where(table.c.id.in_(exchange_ids))) if exchange_ids else []
+    return {row.id: {name: getattr(row, name) for name in columns} for row in rows}

@@ -33,6 +33,7 @@ from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
 from common.schemas import load, page_of
+from common.service_identity import require_service
 from common.storage import PDF, ObjectStoreProvider, check_document
 from services.agreements import documents, domain, plan, repository, views
 from services.agreements import lifecycle as lc
@@ -492,6 +493,15 @@ class AgreementsService:
         repository.add_timeline(session, exchange, caller.account_id, "+".join(signing),
                                 "sign_financial_agreement", before)
         return self._flushed_view(exchange, parts)
+
+    @rpc
+    def notification_parties(self, exchange_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The parties of exchanges (registrations and partnerships), for notifications'
+        service token only: payments' events name the exchange, not its visitor."""
+        require_service(self.auth.caller, "notifications")
+        if not isinstance(exchange_ids, list) or len(exchange_ids) > 200:
+            raise ValidationFailed("Up to 200 exchange ids.", {"exchange_ids": ["Up to 200 ids."]})
+        return repository.parties(self.db.reader, [str(i) for i in exchange_ids])
 
     @rpc
     def get_payout_accounts(self, exchange_ids: list[str]) -> list[dict[str, Any]]:

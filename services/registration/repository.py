@@ -458,3 +458,42 @@ def list_api_keys(conn: Session | Connection, partnership_id: str, page: int,
 def live_api_keys(session: Session, partnership_id: str) -> int:
     return session.scalar(select(func.count()).select_from(ApiKey).where(
         ApiKey.partnership_id == partnership_id, ApiKey.revoked_at.is_(None))) or 0
+
+
+def notification_directory(conn: Connection, account_ids: list[str], registration_ids: list[str],
+                           partnership_ids: list[str]) -> dict[str, Any]:
+    """For notifications (with its service token): the registrations named (reference, owner,
+    organisation name), the accounts named and the owners' (name and email), and the
+    partnerships' names with their contact points."""
+    accounts, regs, orgs = Account.__table__, Registration.__table__, _ORG
+    registrations: dict[str, dict[str, Any]] = {}
+    if registration_ids:
+        rows = conn.execute(select(regs.c.id, regs.c.reference, regs.c.account_id, regs.c.partnership_id,
+                                   orgs.c.name).join(orgs, orgs.c.id == regs.c.organisation_id)
+                            .where(regs.c.id.in_(registration_ids)))
+        for rid, ref, owner, partnership_id, org_name in rows:
+            registrations[rid] = {"registration_id": rid, "reference": ref, "account_id": owner,
+                                  "partnership_id": partnership_id, "organisation_name": org_name}
+    wanted = set(account_ids) | {reg["account_id"] for reg in registrations.values()}
+    people: dict[str, dict[str, Any]] = {}
+    if wanted:
+        for account_id, name, email in conn.execute(select(accounts.c.id, accounts.c.full_name,
+                                                           accounts.c.email)
+                                                    .where(accounts.c.id.in_(sorted(wanted)))):
+            people[account_id] = {"account_id": account_id, "name": name, "email": email}
+    contact_points: dict[str, list[dict[str, Any]]] = {}
+    partnerships: dict[str, dict[str, Any]] = {}
+    if partnership_ids:
+        table = Partnership.__table__
+        for pid, code, name in conn.execute(select(table.c.id, table.c.code, table.c.name)
+                                            .where(table.c.id.in_(partnership_ids))):
+            partnerships[pid] = {"partnership_id": pid, "code": code, "name": name}
+        for account_id, pid, name, email in conn.execute(
+                select(accounts.c.id, accounts.c.partnership_id, accounts.c.full_name, accounts.c.email)
+                .where(accounts.c.partnership_id.in_(partnership_ids),
+                       cast(accounts.c.roles, String).contains('"partnership_contact"'))
+                .order_by(accounts.c.full_name, accounts.c.id)):
+            contact_points.setdefault(pid, []).append(
+                {"account_id": account_id, "name": name, "email": email})
+    return {"accounts": people, "registrations": registrations, "partnerships": partnerships,
+            "contact_points": contact_points}

@@ -299,3 +299,16 @@ class ReferenceDataSchema(Schema):
     activity_types = fields.Dict(keys=fields.String(), values=fields.String())
     organisation_types = fields.Dict(keys=fields.String(), values=fields.Dict())
     languages = fields.List(fields.String())
+
+
+def _id_list() -> fields.List:
+    return fields.List(fields.String(validate=validate.Length(max=36)),
+                       validate=validate.Length(max=200), load_default=list)
+
+
+class RecipientsRequestSchema(Schema):
+    """`notification_recipients`: whom notifications must tell about one event (its token only)."""
+
+    account_ids = _id_list()
+    registration_ids = _id_list()
+    partnership_ids = _id_list()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from common.auth import Auth
+from common.config import SERVICES
 from common.db import Database, utcnow
 from common.entrypoints import rpc
 from common.errors import (
@@ -31,6 +32,7 @@ from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rules import RuleResult, failures_by_field
 from common.schemas import load, page_of
+from common.service_identity import SERVICE_ROLE, require_service, secret_matches, service_subject
 from common.storage import (
     DOCUMENT_TYPES,
     SNIFF_BYTES,
@@ -55,6 +57,7 @@ from services.registration.schemas import (
     CreateRegistrationSchema,
     EligibilitySchema,
     PartnershipSchema,
+    RecipientsRequestSchema,
     ReferenceDataSchema,
     RegistrationListQuerySchema,
     RegistrationSchema,
@@ -75,6 +78,7 @@ _assessment = AssessmentSchema()
 _eligibility = EligibilitySchema()
 _account = AccountSchema()
 _reference = ReferenceDataSchema()
+_recipients_request = RecipientsRequestSchema()
 
 
 class RegistrationService(IdentityEntrypoints):
@@ -133,6 +137,27 @@ class RegistrationService(IdentityEntrypoints):
         token, ttl = self.auth.tokens.issue(account.id, account.roles, org.id if org else None,
                                             account.partnership_id)
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
+
+    @rpc
+    def issue_service_token(self, service: str, secret: str) -> dict[str, Any]:
+        """A short-lived token for a platform service that offers its secret
+        (common.service_identity): role `service`, subject `service:<name>`."""
+        if service not in SERVICES or service == self.name or not secret_matches(
+                self.config, service, secret):
+            raise Unauthorized("Unknown service or wrong secret.")
+        ttl = int((self.config.get("SERVICE_IDENTITY") or {}).get("ttl_seconds", 300))
+        token, expires_in = self.auth.tokens.issue(service_subject(service), [SERVICE_ROLE], None,
+                                                   None, ttl=ttl)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+
+    @rpc
+    def notification_recipients(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Names and addresses of the people an event concerns, for notifications' service
+        token only (read-only; docs/architecture.md, service identity)."""
+        require_service(self.auth.caller, "notifications")
+        data = load(_recipients_request, request or {})
+        return repository.notification_directory(self.db.reader, data["account_ids"],
+                                                 data["registration_ids"], data["partnership_ids"])
 
     @rpc
     def get_me(self) -> dict[str, Any]:
