@@ -20,6 +20,7 @@ from common.events import make_event
 from common.idempotency import ANONYMOUS
 from common.outbox import record_event
 from common.schemas import PageQuerySchema, load, page_of
+from common.service_identity import require_service
 from services.registration import account_tokens as links
 from services.registration import repository
 from services.registration.models import Account, ApiKey, OutboxEvent
@@ -35,7 +36,6 @@ from services.registration.schemas import (
     VerifyEmailSchema,
 )
 
-NOTIFICATIONS = "service:notifications"
 # A revocation is kept this much longer than the longest token it covers (clock skew).
 _REVOCATION_MARGIN = timedelta(seconds=60)
 
@@ -165,8 +165,7 @@ class IdentityEntrypoints:
         """Address, name, language and (for a request) the link's token — for the
         notifications service only. The token is recomputed, never read from storage."""
         caller = self.auth.caller
-        if not (caller.has("service") and caller.account_id == NOTIFICATIONS):
-            raise NotAllowed("Only the notifications service may read this.")
+        require_service(caller, "notifications")
         data = load(_message_context, payload)
         session = self.db.session  # one connection only: SQLite's pool holds one
         account = repository.get_account(session, data["account_id"])
