@@ -51,6 +51,8 @@ ACCOUNT_EVENTS = (
     "account_sessions_revoked",
 )
 INTERNAL_EVENTS = frozenset(ACCOUNT_EVENTS)
+# What token verifiers follow (common.revocation); nobody is told about these.
+SESSION_EVENTS = ("session_revoked", "account_sessions_revoked")
 
 REGISTRATION_EVENTS = (
     "registration_submitted",

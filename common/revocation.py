@@ -21,11 +21,11 @@ import eventlet
 from kombu import Connection, Queue, binding
 
 from common.auth import RevocationList
-from common.events import event_exchange
+from common.events import SESSION_EVENTS, event_exchange
 
 log = logging.getLogger(__name__)
 
-REVOCATION_EVENTS = ("session_revoked", "account_sessions_revoked")
+REVOCATION_EVENTS = SESSION_EVENTS
 _SNAPSHOT_TIMEOUT = 5.0
 
 
