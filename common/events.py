@@ -131,6 +131,7 @@ SUBSCRIPTIONS: tuple[Subscription, ...] = (
         "exchange_proposed", "exchange_confirmed", "exchange_cancelled", "exchange_completed")),
     Subscription("payments", "payout_approved", "agreements", "handle_payout_approved"),
     Subscription("payments", "payout_paid", "agreements", "handle_payout_paid"),
+    Subscription("payments", "payout_failed", "agreements", "handle_payout_failed"),
     Subscription("agreements", "financial_agreement_signed", "payments",
                  "handle_financial_agreement_signed"),
     Subscription("agreements", "exchange_cancelled", "payments", "handle_exchange_cancelled"),

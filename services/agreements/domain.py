@@ -131,3 +131,15 @@ def signing_party(requested: str | None, parts: frozenset[str]) -> str:
 
 def format_reference(year: int, number: int) -> str:
     return f"CXC-{year}-{number:06d}"
+
+
+# Payments' events about one payout, in the order they happen: approved once, then for each
+# payment run (attempt) paid, and possibly failed (refused, or returned after being paid).
+_PAYOUT_STEPS = {"payout_approved": 0, "payout_paid": 1, "payout_failed": 2}
+
+
+def payout_position(event: dict[str, Any]) -> int:
+    """Where a payout event stands in its payout's history. Events reach their handlers by
+    separate queues, so a later one may be handled first; an exchange applies only events
+    past the last it applied (`Exchange.payout_position`)."""
+    return int(event.get("attempt") or 0) * len(_PAYOUT_STEPS) + _PAYOUT_STEPS[event["event_type"]] + 1

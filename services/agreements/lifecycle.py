@@ -32,6 +32,7 @@ CANCELLED = "cancelled"
 
 STATES = (PROPOSED, DRAFT, SUBMITTED, VALIDATED, SIGNED, READY, IN_PROGRESS, COMPLETED,
           REPORTED, APPROVED, PAID, CLOSED, REJECTED, CANCELLED)
+# Nobody acts on them; only a transfer the bank returns reopens a closed exchange.
 FINAL_STATES = (CLOSED, CANCELLED)
 
 CONFIRM = "confirm"
@@ -48,11 +49,12 @@ REPORT = "report"
 HOST_REPORT = "host_report"
 APPROVE_PAYOUT = "approve_payout"
 PAY = "pay"
+RETURN_PAYOUT = "return_payout"
 CLOSE = "close"
 CANCEL = "cancel"
 
 ACTIONS = (CONFIRM, DECLINE, EDIT, SUBMIT, VALIDATE, REJECT, SIGN, SIGN_FINANCIAL_AGREEMENT,
-           START, COMPLETE, REPORT, HOST_REPORT, APPROVE_PAYOUT, PAY, CLOSE, CANCEL)
+           START, COMPLETE, REPORT, HOST_REPORT, APPROVE_PAYOUT, PAY, RETURN_PAYOUT, CLOSE, CANCEL)
 
 # Content may change until the money is committed; a change after validation sends the
 # exchange back to its contact points (and voids the signatures).
@@ -82,6 +84,10 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (REPORTED, APPROVE_PAYOUT): APPROVED,
     (APPROVED, PAY): PAID,
     (PAID, CLOSE): CLOSED,
+    # The bank returned the transfer (payments' `payout_failed` after `payout_paid`): the
+    # exchange waits for the payment again, and the next `payout_paid` closes it once more.
+    (PAID, RETURN_PAYOUT): APPROVED,
+    (CLOSED, RETURN_PAYOUT): APPROVED,
     **{(state, CANCEL): CANCELLED for state in CANCELLABLE},
 }
 
@@ -104,6 +110,7 @@ ACTORS: dict[str, frozenset[str]] = {
     HOST_REPORT: frozenset({"ho"}),
     APPROVE_PAYOUT: frozenset({"system"}),
     PAY: frozenset({"system"}),
+    RETURN_PAYOUT: frozenset({"system"}),
     CLOSE: frozenset({"system", "admin"}),
     CANCEL: frozenset({"vo", "ho", "vop", "hop", "admin"}),
 }
@@ -115,7 +122,7 @@ LABELS = {
     SIGN_FINANCIAL_AGREEMENT: "sign the financial agreement", START: "start the stay",
     COMPLETE: "complete the stay", REPORT: "submit the closing report",
     HOST_REPORT: "submit the host's closing report", APPROVE_PAYOUT: "approve the payout",
-    PAY: "record the payment", CLOSE: "close", CANCEL: "cancel",
+    PAY: "record the payment", RETURN_PAYOUT: "record a returned payment", CLOSE: "close", CANCEL: "cancel",
 }
 
 

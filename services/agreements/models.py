@@ -59,6 +59,8 @@ class Exchange(Base):
     # The content's version: it changes whenever the plan does, and signatures belong to one.
     content_version: Mapped[int] = mapped_column(Integer, default=1)
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The last payments event applied (domain.payout_position); 0 before any.
+    payout_position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -600,6 +600,12 @@ class AgreementsService:
         self._payment_event(payload, "handle_payout_paid",
                             [(lc.PAY, None), (lc.CLOSE, "exchange_closed")])
 
+    @handles("payments", "payout_failed")
+    def handle_payout_failed(self, payload: dict[str, Any]) -> None:
+        """A refused transfer leaves an approved exchange as it is; a returned one (after
+        `payout_paid`) reopens the exchange until the next run pays it."""
+        self._payment_event(payload, "handle_payout_failed", [(lc.RETURN_PAYOUT, None)])
+
     # --- helpers --------------------------------------------------------------------------
 
     def _visible(self, exchange_id: str, for_update: bool = False) -> tuple[Exchange, frozenset[str]]:
@@ -642,6 +648,11 @@ class AgreementsService:
         if not first_delivery(session, InboxEvent, payload["event_id"], handler):
             return
         exchange = repository.load_exchange(session, payload["exchange_id"], for_update=True)
+        position = domain.payout_position(payload)
+        if position <= exchange.payout_position:
+            session.commit()  # older than what the exchange already shows
+            return
+        exchange.payout_position = position
         for action, event in steps:
             if (exchange.status, action) in lc.TRANSITIONS:
                 self._system_transition(exchange, action, event)

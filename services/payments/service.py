@@ -723,7 +723,7 @@ class PaymentsService:
             "payout_id": payout.id, "claim_id": payout.claim_id, "exchange_id": payout.exchange_id,
             "reference": payout.exchange_reference, "partnership_id": payout.partnership_id,
             "amount_cents": payout.amount_cents, "state": payout.state,
-            "due_on": payout.due_on.isoformat(), **extra}, actor_id))
+            "attempt": payout.attempts, "due_on": payout.due_on.isoformat(), **extra}, actor_id))
 
     def _flush(self) -> None:
         try:

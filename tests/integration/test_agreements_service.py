@@ -64,9 +64,15 @@ def test_stays_start_on_their_first_day_and_complete_after_their_last(
     assert _events(engine, ending) == ["exchange_completed"]
 
 
-def _payment_event(event_type: str, exchange_id: str) -> dict[str, Any]:
+def _payment_event(event_type: str, exchange_id: str, attempt: int = 0) -> dict[str, Any]:
     return make_event(event_type, {"payout_id": str(uuid.uuid4()), "exchange_id": exchange_id,
-                                   "amount_cents": 78000, "partnership_id": "p-vo"})
+                                   "amount_cents": 78000, "partnership_id": "p-vo",
+                                   "attempt": attempt})
+
+
+def _deliver(container: Any, config: Any, handler: str, event: dict[str, Any]) -> None:
+    with entrypoint_waiter(container, handler, callback=_deliveries(1)):
+        publish_event(config, "payments", event)
 
 
 def test_payments_events_approve_pay_and_close_an_exchange_once(
@@ -99,3 +105,44 @@ def _deliveries(count: int):
         return len(seen) >= count
 
     return done
+
+
+def test_a_returned_transfer_reopens_a_closed_exchange_until_the_next_run_pays_it(
+        agreements_container, config, db_engines):
+    engine = db_engines["agreements"]
+    exchange_id = _exchange(engine, lc.REPORTED, date(2026, 3, 2), date(2026, 3, 6))
+    _deliver(agreements_container, config, "handle_payout_approved",
+             _payment_event("payout_approved", exchange_id))
+    _deliver(agreements_container, config, "handle_payout_paid",
+             _payment_event("payout_paid", exchange_id, attempt=1))
+    assert _state(engine, exchange_id) == lc.CLOSED
+    returned = _payment_event("payout_failed", exchange_id, attempt=1)
+    with entrypoint_waiter(agreements_container, "handle_payout_failed", callback=_deliveries(2)):
+        publish_event(config, "payments", returned, times=2)  # delivered twice
+    assert _state(engine, exchange_id) == lc.APPROVED
+    _deliver(agreements_container, config, "handle_payout_paid",
+             _payment_event("payout_paid", exchange_id, attempt=2))
+    assert _state(engine, exchange_id) == lc.CLOSED
+    with Session(engine) as session:
+        steps = session.scalars(select(TimelineEntry.action).where(
+            TimelineEntry.exchange_id == exchange_id).order_by(TimelineEntry.at)).all()
+    assert steps == [lc.APPROVE_PAYOUT, lc.PAY, lc.CLOSE, lc.RETURN_PAYOUT, lc.PAY, lc.CLOSE]
+    assert _events(engine, exchange_id) == ["exchange_closed", "exchange_closed"]
+
+
+def test_a_payout_event_handled_after_a_later_one_changes_nothing(
+        agreements_container, config, db_engines):
+    """The run's failure overtook its `payout_paid` (separate queues): the exchange stays
+    approved, waiting for the next run, instead of closing on the stale event."""
+    engine = db_engines["agreements"]
+    exchange_id = _exchange(engine, lc.REPORTED, date(2026, 3, 2), date(2026, 3, 6))
+    _deliver(agreements_container, config, "handle_payout_approved",
+             _payment_event("payout_approved", exchange_id))
+    _deliver(agreements_container, config, "handle_payout_failed",
+             _payment_event("payout_failed", exchange_id, attempt=1))
+    _deliver(agreements_container, config, "handle_payout_paid",
+             _payment_event("payout_paid", exchange_id, attempt=1))
+    assert _state(engine, exchange_id) == lc.APPROVED
+    _deliver(agreements_container, config, "handle_payout_paid",
+             _payment_event("payout_paid", exchange_id, attempt=2))
+    assert _state(engine, exchange_id) == lc.CLOSED

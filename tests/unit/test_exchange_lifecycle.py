@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.errors import InvalidState, NotAllowed
+from services.agreements import domain
 from services.agreements import lifecycle as lc
 
 ALL_PAIRS = [(state, action) for state in lc.STATES for action in lc.ACTIONS]
@@ -60,9 +61,31 @@ def test_everything_before_the_payout_is_approved_can_be_cancelled(state):
     assert lc.next_state(state, lc.CANCEL) == lc.CANCELLED
 
 
-def test_final_states_allow_nothing():
-    for state in lc.FINAL_STATES:
-        assert lc.allowed_actions(state) == []
+def test_final_states_allow_nothing_but_a_returned_payment():
+    assert lc.allowed_actions(lc.CANCELLED) == []
+    assert lc.allowed_actions(lc.CLOSED) == [lc.RETURN_PAYOUT]
+    assert lc.ACTORS[lc.RETURN_PAYOUT] == {"system"}
+
+
+def test_a_returned_payment_sends_a_paid_or_closed_exchange_back_to_approved():
+    assert lc.next_state(lc.PAID, lc.RETURN_PAYOUT) == lc.APPROVED
+    assert lc.next_state(lc.CLOSED, lc.RETURN_PAYOUT) == lc.APPROVED
+    assert lc.next_state(lc.APPROVED, lc.PAY) == lc.PAID
+
+
+@pytest.mark.parametrize(("older", "newer"), [
+    ({"event_type": "payout_approved", "attempt": 0}, {"event_type": "payout_paid", "attempt": 1}),
+    ({"event_type": "payout_paid", "attempt": 1}, {"event_type": "payout_failed", "attempt": 1}),
+    ({"event_type": "payout_failed", "attempt": 1}, {"event_type": "payout_paid", "attempt": 2}),
+    ({"event_type": "payout_failed", "attempt": 1}, {"event_type": "payout_failed", "attempt": 2}),
+])
+def test_payout_events_are_ordered_by_attempt_then_step(older, newer):
+    assert domain.payout_position(older) < domain.payout_position(newer)
+
+
+def test_a_payout_event_from_before_attempts_were_counted_is_placed_by_its_step():
+    assert domain.payout_position({"event_type": "payout_paid"}) > domain.payout_position(
+        {"event_type": "payout_approved"})
 
 
 def test_every_state_but_the_first_is_reachable():
