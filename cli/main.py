@@ -38,6 +38,7 @@ def migrate(declare: bool) -> None:
         upgrade(service, config["DATABASE_URLS"][service])
         click.echo(f"{service}: schema up to date")
     Keyring.load(config["JWT"]["keys_dir"], generate=True)
+    _publish_public_keys(config["JWT"]["keys_dir"])
     ensure_local_keys(config["AGREEMENTS"])
     if declare and broker_reachable(config["AMQP_URI"]):
         for source in EVENTS_BY_SOURCE:
@@ -181,8 +182,30 @@ def rotate_keys() -> None:
     """Add a new token signing key; old keys still verify until you delete them."""
     from common.auth import generate_key
 
-    kid = generate_key(build_config()["JWT"]["keys_dir"])
+    keys_dir = build_config()["JWT"]["keys_dir"]
+    kid = generate_key(keys_dir)
+    _publish_public_keys(keys_dir)
     click.echo(f"new signing key {kid}; restart registration to sign with it")
+
+
+def _publish_public_keys(keys_dir: str) -> None:
+    """Copy the public halves to JWT_PUBLIC_KEYS_DIR when it is set: the directory the
+    processes that only verify tokens mount, so that no private key reaches them."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    target = os.environ.get("JWT_PUBLIC_KEYS_DIR", "").strip()
+    if not target or Path(target).resolve() == Path(keys_dir).resolve():
+        return
+    Path(target).mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for public in sorted(Path(keys_dir).glob("*.pub.pem")):
+        if not (Path(target) / public.name).exists():
+            shutil.copyfile(public, Path(target) / public.name)
+            copied += 1
+    if copied:
+        click.echo(f"{copied} public key(s) published to {target}")
 
 
 if __name__ == "__main__":
