@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from common.config import SERVICES, build_config
 from common.db import make_engine
@@ -70,10 +69,28 @@ def seed(demo: bool) -> None:
     if demo:
         from cli.demo import seed_demo
 
-        with _session("registration") as session:
-            for line in seed_demo(session):
+        with _registration() as registration:
+            for line in seed_demo(registration, _system_admin_token()):
                 click.echo(line)
-            session.commit()
+
+
+def _registration():
+    """Registration's service functions, run in this process (cli.local)."""
+    from cli.local import LocalService
+    from services.registration.service import RegistrationService
+
+    config = build_config("registration")
+    config.pop("LOGGING", None)
+    return LocalService(RegistrationService, config)
+
+
+def _system_admin_token() -> str:
+    """A short-lived administrator's token for the CLI itself (needs the signing key)."""
+    from common.auth import TokenService
+
+    token, _ = TokenService(build_config()["JWT"], generate=False).issue(
+        "system:cli", ["admin"], None, None)
+    return token
 
 
 @cli.command("create-account")
@@ -87,26 +104,21 @@ def seed(demo: bool) -> None:
 @click.option("--partnership", "partnership_code", help="Partnership code, for contact points.")
 def create_account(email: str, password: str, full_name: str, roles: tuple[str, ...],
                    partnership_code: str | None) -> None:
-    """Create an account with any role (contact points, agents, administrators)."""
-    from services.registration.models import Partnership
-    from services.registration.repository import create_account as create
+    """Create an account with any role (contact points, agents, administrators), through
+    registration's own rules."""
+    from common.errors import AppError
 
-    if len(password) < 12:
-        raise click.BadParameter("at least 12 characters", param_hint="--password")
-    with _session("registration") as session:
-        partnership_id = None
-        if partnership_code:
-            partnership = session.scalar(select(Partnership).where(
-                Partnership.code == partnership_code))
-            if partnership is None:
-                raise click.BadParameter(f"no partnership {partnership_code}",
-                                         param_hint="--partnership")
-            partnership_id = partnership.id
-        if "partnership_contact" in roles and partnership_id is None:
-            raise click.BadParameter("a contact point needs --partnership")
-        account = create(session, email, password, full_name, list(roles), partnership_id)
-        session.commit()
-        click.echo(f"created {account.email} ({', '.join(account.roles)}) id={account.id}")
+    with _registration() as registration:
+        try:
+            account = registration.call("create_staff_account", {
+                "email": email, "password": password, "full_name": full_name,
+                "roles": list(roles), "partnership_code": partnership_code,
+            }, token=_system_admin_token())
+        except AppError as exc:
+            problems = "; ".join(f"{field}: {' '.join(messages)}"
+                                 for field, messages in (exc.errors or {}).items())
+            raise click.ClickException(f"{exc.detail} {problems}".strip()) from exc
+    click.echo(f"created {account['email']} ({', '.join(account['roles'])}) id={account['id']}")
 
 
 @cli.command("rebuild-catalogue")

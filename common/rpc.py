@@ -90,6 +90,7 @@ class QuickReconnectQueueConsumer(QueueConsumer):
         if self._ever_connected:
             self.broker_reconnects += 1
             BROKER_RECONNECTS.labels(self.container.service_name).inc()
+            log.info("connection to the broker is back; consuming again")
         self._ever_connected = self.broker_connected = True
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
