@@ -45,6 +45,7 @@ from sqlalchemy import func, select, text
 from common import metrics
 from common.db import Database, utcnow
 from common.events import consuming_services
+from common.outbox import OutboxRelay
 from common.parking import parked_count
 from common.rpc import QuickReconnectQueueConsumer
 
@@ -168,8 +169,8 @@ class HealthServer(DependencyProvider):
                     log.warning("metrics hook of %s failed", type(ext).__name__, exc_info=True)
 
     def _outbox(self) -> None:
-        relay = next((dep for dep in self.container.dependencies if hasattr(dep, "model")
-                      and hasattr(dep, "database") and hasattr(dep.model, "sent_at")), None)
+        relay = next((dep for dep in self.container.dependencies if isinstance(dep, OutboxRelay)),
+                     None)
         if relay is None:
             return
         model = relay.model
