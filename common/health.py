@@ -102,7 +102,8 @@ class HealthServer(DependencyProvider):
 
     def worker_result(self, worker_ctx: Any, result: Any = None, exc_info: Any = None) -> None:
         started = self._started.pop(worker_ctx, None)
-        elapsed = time.perf_counter() - started if started is not None else 0.0
+        finished = getattr(worker_ctx, "handler_finished_at", None) or time.perf_counter()
+        elapsed = finished - started if started is not None else 0.0
         entrypoint = worker_ctx.entrypoint
         method = entrypoint.method_name
         if isinstance(entrypoint, EventHandler):

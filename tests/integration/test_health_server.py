@@ -99,3 +99,43 @@ def test_a_services_own_readiness_and_metrics_hooks(container_factory, health_co
     index.built = True
     assert get(port, "/readyz").status_code == 200
     assert sample(get(port, "/metrics").text, "cxc_matching_index_entries", service="hooked") == 42
+
+
+def test_event_handling_time_and_failures_per_handler(container_factory, health_config):
+    import time
+    import uuid
+
+    from common.events import make_event
+    from services.registration.service import RegistrationService
+    from tests.helpers import publish_event
+
+    # A long back-off: the handler's own time must not include it.
+    config = {**health_config, "EVENT_RETRY_BASE_SECONDS": 3.0}
+    container_factory(with_health(RegistrationService), config).start()
+    port = int(config["HEALTH_PORT"])
+    labels = {"service": "registration", "handler": "handle_contact_accepted"}
+
+    def scrape() -> str:
+        return get(port, "/metrics").text
+
+    before = scrape()
+    good = make_event("contact_accepted", {"contact_id": str(uuid.uuid4()),
+                                           "requester_registration_id": str(uuid.uuid4()),
+                                           "recipient_registration_id": str(uuid.uuid4())})
+    bad = make_event("contact_accepted", {"contact_id": str(uuid.uuid4())})  # ids missing
+    publish_event(config, "matching", good)
+    publish_event(config, "matching", bad)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        after = scrape()
+        failures = (sample(after, "cxc_event_failures_total", **labels) or 0) - (
+            sample(before, "cxc_event_failures_total", **labels) or 0)
+        handled = (sample(after, "cxc_event_handling_seconds_count", **labels) or 0) - (
+            sample(before, "cxc_event_handling_seconds_count", **labels) or 0)
+        if failures >= 1 and handled >= 2:
+            break
+        time.sleep(0.2)
+    assert failures == 1 and handled == 2
+    spent = (sample(after, "cxc_event_handling_seconds_sum", **labels) or 0) - (
+        sample(before, "cxc_event_handling_seconds_sum", **labels) or 0)
+    assert spent < 2.5  # two handler runs, without the 3 s back-off of the failed one
