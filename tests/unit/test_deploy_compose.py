@@ -229,3 +229,25 @@ def test_postgres_gives_each_service_a_role_that_reaches_only_its_own_database()
         for statement in cleanup.split(";"):
             if statement:
                 subprocess.run(["psql", admin_dsn, "-q", "-c", statement], capture_output=True)
+
+
+def test_a_missing_service_password_stops_the_init_script():
+    if not shutil.which("psql"):
+        pytest.skip("psql is needed to run the init script")
+    admin_dsn = os.environ.get("TEST_PG_DSN", "postgresql://postgres@localhost:5432/postgres")
+    prefix = f"cxc_t{secrets.token_hex(3)}_"
+    script = (ROOT / "deploy" / "postgres-init.sql").read_text().replace("cxc_", prefix)
+    env = {key: value for key, value in {**os.environ, **SECRETS}.items()
+           if key != "MATCHING_DB_PASSWORD"}
+    try:
+        done = subprocess.run(["psql", admin_dsn, "-q", "-f", "-"], input=script, env=env,
+                              text=True, capture_output=True)
+        assert done.returncode != 0
+        roles = subprocess.run(["psql", admin_dsn, "-tAc", f"SELECT rolname FROM pg_roles WHERE "
+                                f"rolname LIKE '{prefix}%' ORDER BY 1"], capture_output=True,
+                               text=True, check=True).stdout.split()
+        assert roles == [f"{prefix}registration"]  # stopped at the first role without one
+    finally:
+        for statement in (f'DROP DATABASE IF EXISTS "{prefix}registration"',
+                          f'DROP ROLE IF EXISTS "{prefix}registration"'):
+            subprocess.run(["psql", admin_dsn, "-q", "-c", statement], capture_output=True)
