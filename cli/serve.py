@@ -7,6 +7,9 @@
 again, with a growing pause, whenever it exits with an error or is killed; honcho stops
 every process as soon as one exits, so without it one crashed service would stop them
 all. SIGTERM and SIGINT are passed on to the child, and the supervisor exits with it.
+
+Each process gets a health port when HEALTH_PORT is set (`/livez`, `/readyz`, `/metrics`,
+common.health) and says in one log line when it is ready.
 """
 
 from __future__ import annotations
