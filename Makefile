@@ -5,10 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-ifneq (,$(wildcard .env))
-include .env
-export
-endif
+# Every command runs with .env's settings (cp .env.example .env); a variable set in the
+# environment wins over .env: `AMQP_URI=amqp://... make run`.
+ENV := bash scripts/with-env.sh
 
 .PHONY: run test fuzz bench lint install services clean demo
 
@@ -20,26 +19,31 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A local RabbitMQ that is installed but stopped is started; then schemas, reference data
+# (and the demo set), then every process. Plain logs for reading at a terminal unless
+# LOG_FORMAT says otherwise (processes default to JSON). Ctrl-C stops everything quietly.
 run: $(STAMP)
-	@$(BIN)/python -c "from cli.broker import require_broker; from common.config import build_config; require_broker(build_config()['AMQP_URI'])"
-	$(BIN)/cxc migrate
-	$(BIN)/cxc seed $(if $(DEMO),--demo,)
-	# Plain logs for reading at a terminal unless LOG_FORMAT says otherwise (processes default to JSON).
-	LOG_FORMAT=$${LOG_FORMAT:-plain} PATH=$(abspath $(BIN)):$$PATH $(BIN)/honcho start -f Procfile
+	@$(ENV) bash scripts/ensure-services.sh broker
+	@$(ENV) $(BIN)/python -c "from cli.broker import require_broker; from common.config import build_config; require_broker(build_config()['AMQP_URI'])"
+	@$(ENV) $(BIN)/cxc migrate
+	@$(ENV) $(BIN)/cxc seed $(if $(DEMO),--demo,)
+	@$(ENV) sh -c 'LOG_FORMAT=$${LOG_FORMAT:-plain} PATH=$(abspath $(BIN)):$$PATH \
+	  exec honcho start --no-colour --env /dev/null -f Procfile'; code=$$?; \
+	  case $$code in 0|130|143) exit 0 ;; *) exit $$code ;; esac
 
 demo:
 	$(MAKE) run DEMO=1
 
 services:
-	@bash scripts/ensure-services.sh
+	@$(ENV) bash scripts/ensure-services.sh
 
 test: $(STAMP) services
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The whole schemathesis run (every phase, more examples); `make test` runs a bounded pass.
 fuzz: $(STAMP) services
-	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} \
+	$(ENV) env FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-100} \
 	FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
 	$(BIN)/python -m pytest -m fuzz -s $(PYTEST_ARGS)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from common.config import SERVICES, build_config
 from common.db import make_engine
@@ -39,6 +38,7 @@ def migrate(declare: bool) -> None:
         upgrade(service, config["DATABASE_URLS"][service])
         click.echo(f"{service}: schema up to date")
     Keyring.load(config["JWT"]["keys_dir"], generate=True)
+    _publish_public_keys(config["JWT"]["keys_dir"])
     ensure_local_keys(config["AGREEMENTS"])
     for service in SERVICES:
         if service != "registration":  # it signs tokens; it needs none for itself
@@ -73,10 +73,28 @@ def seed(demo: bool) -> None:
     if demo:
         from cli.demo import seed_demo
 
-        with _session("registration") as session:
-            for line in seed_demo(session):
+        with _registration() as registration:
+            for line in seed_demo(registration, _system_admin_token()):
                 click.echo(line)
-            session.commit()
+
+
+def _registration():
+    """Registration's service functions, run in this process (cli.local)."""
+    from cli.local import LocalService
+    from services.registration.service import RegistrationService
+
+    config = build_config("registration")
+    config.pop("LOGGING", None)
+    return LocalService(RegistrationService, config)
+
+
+def _system_admin_token() -> str:
+    """A short-lived administrator's token for the CLI itself (needs the signing key)."""
+    from common.auth import TokenService
+
+    token, _ = TokenService(build_config()["JWT"], generate=False).issue(
+        "system:cli", ["admin"], None, None)
+    return token
 
 
 @cli.command("create-account")
@@ -90,26 +108,21 @@ def seed(demo: bool) -> None:
 @click.option("--partnership", "partnership_code", help="Partnership code, for contact points.")
 def create_account(email: str, password: str, full_name: str, roles: tuple[str, ...],
                    partnership_code: str | None) -> None:
-    """Create an account with any role (contact points, agents, administrators)."""
-    from services.registration.models import Partnership
-    from services.registration.repository import create_account as create
+    """Create an account with any role (contact points, agents, administrators), through
+    registration's own rules."""
+    from common.errors import AppError
 
-    if len(password) < 12:
-        raise click.BadParameter("at least 12 characters", param_hint="--password")
-    with _session("registration") as session:
-        partnership_id = None
-        if partnership_code:
-            partnership = session.scalar(select(Partnership).where(
-                Partnership.code == partnership_code))
-            if partnership is None:
-                raise click.BadParameter(f"no partnership {partnership_code}",
-                                         param_hint="--partnership")
-            partnership_id = partnership.id
-        if "partnership_contact" in roles and partnership_id is None:
-            raise click.BadParameter("a contact point needs --partnership")
-        account = create(session, email, password, full_name, list(roles), partnership_id)
-        session.commit()
-        click.echo(f"created {account.email} ({', '.join(account.roles)}) id={account.id}")
+    with _registration() as registration:
+        try:
+            account = registration.call("create_staff_account", {
+                "email": email, "password": password, "full_name": full_name,
+                "roles": list(roles), "partnership_code": partnership_code,
+            }, token=_system_admin_token())
+        except AppError as exc:
+            problems = "; ".join(f"{field}: {' '.join(messages)}"
+                                 for field, messages in (exc.errors or {}).items())
+            raise click.ClickException(f"{exc.detail} {problems}".strip()) from exc
+    click.echo(f"created {account['email']} ({', '.join(account['roles'])}) id={account['id']}")
 
 
 @cli.command("rebuild-catalogue")
@@ -191,6 +204,8 @@ def emails() -> None:
 @click.option("--limit", default=100, show_default=True)
 def emails_list(status: str, limit: int) -> None:
     """Queued emails in one state, oldest first (address, attempts, last error)."""
+    from sqlalchemy import select
+
     from services.notifications.models import EmailMessage
 
     with _session("notifications") as session:
@@ -230,8 +245,30 @@ def rotate_keys() -> None:
     """Add a new token signing key; old keys still verify until you delete them."""
     from common.auth import generate_key
 
-    kid = generate_key(build_config()["JWT"]["keys_dir"])
+    keys_dir = build_config()["JWT"]["keys_dir"]
+    kid = generate_key(keys_dir)
+    _publish_public_keys(keys_dir)
     click.echo(f"new signing key {kid}; restart registration to sign with it")
+
+
+def _publish_public_keys(keys_dir: str) -> None:
+    """Copy the public halves to JWT_PUBLIC_KEYS_DIR when it is set: the directory the
+    processes that only verify tokens mount, so that no private key reaches them."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    target = os.environ.get("JWT_PUBLIC_KEYS_DIR", "").strip()
+    if not target or Path(target).resolve() == Path(keys_dir).resolve():
+        return
+    Path(target).mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for public in sorted(Path(keys_dir).glob("*.pub.pem")):
+        if not (Path(target) / public.name).exists():
+            shutil.copyfile(public, Path(target) / public.name)
+            copied += 1
+    if copied:
+        click.echo(f"{copied} public key(s) published to {target}")
 
 
 if __name__ == "__main__":

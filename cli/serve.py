@@ -7,6 +7,9 @@
 again, with a growing pause, whenever it exits with an error or is killed; honcho stops
 every process as soon as one exits, so without it one crashed service would stop them
 all. SIGTERM and SIGINT are passed on to the child, and the supervisor exits with it.
+
+Each process gets a health port when HEALTH_PORT is set (`/livez`, `/readyz`, `/metrics`,
+common.health) and says in one log line when it is ready.
 """
 
 from __future__ import annotations
@@ -31,9 +34,6 @@ STOP_GRACE_SECONDS = 10  # after SIGTERM/SIGINT, then SIGKILL
 
 
 def serve(name: str) -> int:
-    import warnings
-
-    warnings.filterwarnings("ignore", message=".*Eventlet is deprecated.*")
     import eventlet
 
     eventlet.monkey_patch()
@@ -43,19 +43,53 @@ def serve(name: str) -> int:
 
     import importlib
 
-    from nameko.cli.run import run
-
     from cli.broker import require_broker
     from common.config import build_config
+    from common.health import with_health
     from common.logs import configure
 
     config = build_config(name)
     configure(config)
     require_broker(config["AMQP_URI"])
     module_name, class_name = SERVICE_CLASSES[name].split(":")
-    service_cls = getattr(importlib.import_module(module_name), class_name)
-    run([service_cls], config)
+    service_cls = with_health(getattr(importlib.import_module(module_name), class_name))
+    _run(name, service_cls, config)
     return 0
+
+
+def _run(name: str, service_cls: type, config: dict) -> None:
+    """nameko's `run`, saying once when the service is ready and stopping quietly."""
+    import errno
+    import logging
+
+    import eventlet
+    from nameko.runners import ServiceRunner
+
+    from common.health import HealthServer
+
+    runner = ServiceRunner(config)
+    runner.add_service(service_cls)
+
+    def shutdown(_signum: int, _frame: object) -> None:
+        eventlet.spawn_n(runner.stop)  # signal handlers may not block on eventlet
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    health = next((ext.port for container in runner.containers for ext in container.extensions
+                   if isinstance(ext, HealthServer)), None)
+    where = f"{config['WEB_SERVER_ADDRESS']}" if name == "gateway" else "RabbitMQ"
+    logging.getLogger("cli.serve").info(
+        "%s ready (serving on %s%s)", name, where,
+        f"; /livez /readyz /metrics on :{health}" if health else "")
+    waiter = eventlet.spawn(runner.wait)
+    while True:
+        try:
+            waiter.wait()
+            return
+        except OSError as exc:  # a signal interrupted the hub's wait
+            if exc.errno != errno.EINTR:
+                raise
 
 
 def _die_with_parent() -> None:

@@ -111,6 +111,12 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
             # Password reset, verification and its re-send: per client address and hour.
             "rate_limit_account_email_per_hour": _int("RATE_LIMIT_ACCOUNT_EMAIL_PER_HOUR", 10),
+            # Shared limits across gateway processes (redis://host:6379/0); empty: per process.
+            "rate_limit_redis_url": os.environ.get("RATE_LIMIT_REDIS_URL", ""),
+            "rate_limit_key_prefix": os.environ.get("RATE_LIMIT_KEY_PREFIX", "cxc:ratelimit:"),
+            # Reverse proxies (addresses or CIDR networks, comma-separated) whose
+            # X-Forwarded-For is believed; empty: the peer address is the client.
+            "trusted_proxies": os.environ.get("TRUSTED_PROXIES", ""),
         },
         "ACCOUNTS": {
             # HMAC key of the links in account emails. Empty: a key file made on first run
@@ -166,6 +172,9 @@ def build_config(service: str | None = None) -> dict[str, Any]:
         "LOGGING": logging_config(os.environ.get("LOG_LEVEL", "INFO"),
                                   os.environ.get("LOG_FORMAT", "json")),
         "IDEMPOTENCY_TTL_HOURS": _float("IDEMPOTENCY_TTL_HOURS", 24),
+        # Each process's /livez, /readyz and /metrics (common.health); empty: no such port.
+        "HEALTH_PORT": os.environ.get("HEALTH_PORT", ""),
+        "HEALTH_HOST": os.environ.get("HEALTH_HOST", "0.0.0.0"),  # noqa: S104 - probes come from outside
     }
     if service:
         config["SERVICE_NAME"] = service

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -247,6 +248,8 @@ class ReliableEventHandler(EventHandler):
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
                       exc_info: Any = None) -> Any:
+        # The handler's own time ends here, before any back-off (common.health's metrics).
+        worker_ctx.handler_finished_at = time.perf_counter()
         if exc_info is not None:
             # The worker's method already closed its database session (see `handles`), so
             # this pause holds no transaction or connection.

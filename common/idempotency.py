@@ -153,10 +153,16 @@ class IdempotencyKeys(DependencyProvider):
 
     def start(self) -> None:
         self._running = True
-        self.container.spawn_managed_thread(self._prune_forever, identifier="idempotency_prune")
+        self._thread = self.container.spawn_managed_thread(self._prune_forever,
+                                                           identifier="idempotency_prune")
 
     def stop(self) -> None:
         self._running = False
+        # It sleeps an hour between runs: end it now rather than have nameko kill it (and
+        # warn about it) after the other extensions stopped.
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.kill()
 
     def _prune_forever(self) -> None:
         while self._running:

@@ -125,7 +125,12 @@ def logging_config(level: str = "INFO", fmt: str = "json") -> dict[str, Any]:
                                  "filters": ["context"]}},
         "root": {"level": level, "handlers": ["console"]},
         # eventlet's wsgi server logs every request line; the gateway logs its own.
-        "loggers": {"nameko.web.server": {"level": "WARNING"}},
+        # nameko.runners says "starting/stopping services" and kombu "Connected to" per
+        # process: cli.serve says once that a process is ready, common.rpc when its broker
+        # connection is back.
+        "loggers": {"nameko.web.server": {"level": "WARNING"},
+                    "nameko.runners": {"level": "WARNING"},
+                    "kombu.mixins": {"level": "WARNING"}},
     }
 
 

@@ -43,6 +43,7 @@ from nameko.rpc import Rpc as RpcEntrypoint
 
 from common.errors import GatewayTimeout, ServiceUnavailable
 from common.logs import current_request_id
+from common.metrics import BROKER_RECONNECTS
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,34 @@ class QuickReconnectQueueConsumer(QueueConsumer):
     """nameko's consumer, back within about two seconds of the broker's return (kombu's
     default pause between attempts grows to 30 s, and RPC would wait that long)."""
 
+    # Whether the consumer connection is up, for the process's readiness (common.health):
+    # down from a loss until the consumers are declared again on a new connection.
+    broker_connected = False
+    broker_reconnects = 0
+    _ever_connected = False
+
     @contextmanager
     def establish_connection(self) -> Iterator[Connection]:
+        self.broker_connected = False
         with self.create_connection() as conn:
             conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
                                    interval_start=0.2, interval_step=0.5, interval_max=2)
-            yield conn
+            try:
+                yield conn
+            finally:
+                self.broker_connected = False
+
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        self.broker_connected = False
+        super().on_connection_error(exc, interval)
+
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        if self._ever_connected:
+            self.broker_reconnects += 1
+            BROKER_RECONNECTS.labels(self.container.service_name).inc()
+            log.info("connection to the broker is back; consuming again")
+        self._ever_connected = self.broker_connected = True
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
 
 
 class RpcClient:

@@ -21,14 +21,14 @@ class AccountRoutes(Routes):
          auth=False, tags=["accounts"], body=reg.VerifyEmailSchema, response=reg.AcceptedSchema,
          errors=(422, 429))
     def verify_email(self, request: Request) -> Response:
-        self.limits.check("account_email", request.remote_addr or "?")
+        self.limits.check("account_email", self.limits.client(request))
         return json_response(self.rpc.call("registration", "verify_email", json_body(request)),
                              headers=NO_STORE)
 
     @api("POST", f"{ACCOUNT}/verify/resend", "Send a new verification email (once a minute)",
          tags=["accounts"], response=reg.AcceptedSchema, status=202, errors=(409, 429))
     def resend_verification(self, request: Request) -> Response:
-        self.limits.check("account_email", request.remote_addr or "?")
+        self.limits.check("account_email", self.limits.client(request))
         optional_json_body(request)
         return json_response(self._call(request, "registration", "resend_verification"), 202)
 
@@ -39,7 +39,7 @@ class AccountRoutes(Routes):
          auth=False, tags=["accounts"], body=reg.PasswordResetRequestSchema,
          response=reg.AcceptedSchema, status=202, errors=(422, 429))
     def request_password_reset(self, request: Request) -> Response:
-        self.limits.check("account_email", request.remote_addr or "?")
+        self.limits.check("account_email", self.limits.client(request))
         return json_response(self.rpc.call("registration", "request_password_reset",
                                            json_body(request)), 202, NO_STORE)
 
@@ -48,7 +48,7 @@ class AccountRoutes(Routes):
          "every session", auth=False, tags=["accounts"], body=reg.PasswordResetConfirmSchema,
          response=reg.AcceptedSchema, errors=(422, 429))
     def confirm_password_reset(self, request: Request) -> Response:
-        self.limits.check("account_email", request.remote_addr or "?")
+        self.limits.check("account_email", self.limits.client(request))
         return json_response(self.rpc.call("registration", "confirm_password_reset",
                                            json_body(request)), headers=NO_STORE)
 

@@ -130,7 +130,7 @@ class AgreementRoutes(Routes):
          body=agr.SignSchema, response=agr.ExchangeSchema, errors=WRITE_ERRORS, idempotent=True)
     def sign_commitment(self, request: Request, exchange_id: str) -> Response:
         body = json_body(request)
-        client = {"ip": request.remote_addr or "",
+        client = {"ip": self.limits.client(request),
                   "user_agent": request.headers.get("User-Agent", "")}
         return with_etag(self._call(request, "agreements", "sign_commitment", exchange_id, body,
                                      client))
@@ -147,7 +147,7 @@ class AgreementRoutes(Routes):
         data, _filename = upload_bytes(request, SIGNED_COPY_MAX_BYTES)
         check_document(data, frozenset({PDF}), SIGNED_COPY_MAX_BYTES)
         stored = self.store.put(f"signed/{exchange_id}", data, PDF)
-        client = {"ip": request.remote_addr or "", "user_agent": request.headers.get("User-Agent", "")}
+        client = {"ip": self.limits.client(request), "user_agent": request.headers.get("User-Agent", "")}
         try:
             result = self._call(request, "agreements", "attach_signed_document", exchange_id, party,
                                 stored.key, client)

@@ -7,20 +7,19 @@ from typing import Any
 
 import swagger_ui_bundle
 from kombu import Connection
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.wrappers import Request, Response
 
 from common.config import SERVICES
 from common.errors import AppError, NotFound
 from common.events import consuming_services
+from common.metrics import PARKED
 from common.parking import parked_count
 from gateway.http import api, json_response
 from gateway.openapi import openapi_document
 from gateway.routes.base import V1, Routes
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PARKED = Gauge("cxc_parked_events", "Events parked after failing the delivery limit, per consuming "
-               "service (cxc events parked / replay)", ["service"])
 SWAGGER_FILES = {"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
                  "favicon-32x32.png", "favicon-16x16.png"}
 

@@ -56,7 +56,7 @@ class RegistrationRoutes(Routes):
          auth=False, tags=["accounts"], body=reg.CreateAccountSchema, response=reg.SignUpSchema,
          status=202, errors=(422, 429), idempotent=True)
     def create_account(self, request: Request) -> Response:
-        self.limits.check("signup", request.remote_addr or "?")
+        self.limits.check("signup", self.limits.client(request))
         answer = self._call(request, "registration", "create_account", json_body(request),
                             auth=False)
         return json_response(answer, 202, {"Cache-Control": "no-store"})
@@ -65,7 +65,7 @@ class RegistrationRoutes(Routes):
          auth=False, tags=["accounts"], body=reg.TokenRequestSchema, response=reg.TokenSchema,
          errors=(401, 422, 429))
     def create_token(self, request: Request) -> Response:
-        self.limits.check("login", request.remote_addr or "?")
+        self.limits.check("login", self.limits.client(request))
         token = self.rpc.call("registration", "create_token", json_body(request))
         return json_response(token, headers={"Cache-Control": "no-store"})
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from common import reference
 from common.auth import Caller
-from common.errors import InvalidState, NotAllowed, NotFound
+from common.errors import InvalidState, NotAllowed, NotFound, ValidationFailed
 from common.rules import RuleResult, failures_by_field, lookup  # noqa: F401 - the domain's API
 
 DRAFT = "draft"
@@ -100,6 +100,13 @@ def ensure_assessor(caller: Caller, partnership_id: str) -> None:
         raise NotAllowed("Only a contact point of the chosen partnership may assess.")
 
 
+def ensure_staff_account(roles: list[str], partnership_id: str | None) -> None:
+    """A contact point speaks for one partnership: it must name it."""
+    if "partnership_contact" in roles and partnership_id is None:
+        raise ValidationFailed("A contact point needs a partnership.",
+                               {"partnership_code": ["Name the contact point's partnership."]})
+
+
 def ensure_may_change_cv(caller: Caller, account_id: str, partnership_id: str, status: str) -> None:
     ensure_visible(caller, account_id, partnership_id)
     ensure_owner(caller, account_id)
@@ -118,6 +125,34 @@ def ensure_editable(status: str, changed_fields: set[str]) -> None:
                 "An accepted registration keeps its " + ", ".join(frozen) + "; withdraw and "
                 "register again to change them."
             )
+
+
+# --- edits (JSON merge patch, RFC 7396) -----------------------------------------------
+
+# Replaced whole by the patch; the organisation's fields are set one by one.
+REPLACED_MEMBERS = ("partnership_id", "roles", "motivation", "expertise")
+# JSON objects merged member by member (a null member removes it).
+MERGED_MEMBERS = ("representative", "preferences")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What a merge patch changes: registration columns and organisation columns."""
+
+    registration: dict[str, Any]
+    organisation: dict[str, Any]
+
+
+def edit_from_patch(data: dict[str, Any], patch: dict[str, Any],
+                    stored: dict[str, Any]) -> Edit:
+    """`data` is the loaded patch (Python values), `patch` the same as JSON values, `stored`
+    the merged members as they are now (JSON columns)."""
+    registration = {member: data[member] for member in REPLACED_MEMBERS if member in data}
+    for member in MERGED_MEMBERS:
+        if member in patch:
+            merged = merge_patch({member: stored.get(member) or {}}, {member: patch[member]})
+            registration[member] = merged.get(member) or {}
+    return Edit(registration, dict(data.get("organisation", {})))
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -148,6 +183,33 @@ def changed_members(current: dict[str, Any], patch: dict[str, Any]) -> set[str]:
     change); both sides as JSON values."""
     merged = merge_patch(current, patch)
     return {key for key in patch if _compact(merged.get(key)) != _compact(current.get(key))}
+
+
+# --- sign-in lockout --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """LOGIN_MAX_FAILURES wrong passwords in a row lock the account for LOCKOUT_SECONDS. A
+    locked account answers exactly like a wrong password, so the lockout does not reveal
+    that an email is registered; a right password ends the count."""
+
+    max_failures: int
+    lockout_seconds: int
+
+    @classmethod
+    def from_config(cls, security: dict[str, Any]) -> LockoutPolicy:
+        return cls(int(security["login_max_failures"]), int(security["lockout_seconds"]))
+
+    @staticmethod
+    def is_locked(locked_until: datetime | None, now: datetime) -> bool:
+        return locked_until is not None and locked_until > now
+
+    def after_failure(self, failures: int, now: datetime) -> tuple[int, datetime | None]:
+        """(the failure count to keep, locked until) after `failures` wrong passwords in a
+        row: the count starts over when the account gets locked."""
+        if failures >= self.max_failures:
+            return 0, now + timedelta(seconds=self.lockout_seconds)
+        return failures, None
 
 
 def next_state_on_submit(status: str) -> str:

@@ -224,6 +224,10 @@ _ACTIVE_PARTNERSHIPS: dict[str, tuple[float, frozenset[str]]] = {}
 _PARTNERSHIP_TTL = 60.0
 
 
+def partnership_id_by_code(session: Session, code: str) -> str | None:
+    return session.scalar(select(Partnership.id).where(Partnership.code == code))
+
+
 def ensure_partnership(session: Session, partnership_id: str) -> None:
     """NotFound unless the partnership exists and is active; the list is reference data,
     so it is cached for a minute instead of read on every write."""

@@ -92,6 +92,15 @@ class CreatedApiKeySchema(ApiKeySchema):
                        "<key>`. Only its hash is kept."})
 
 
+class CreateStaffAccountSchema(CreateAccountSchema):
+    """An account with any role, made by an administrator (`cxc create-account`)."""
+
+    roles = fields.List(fields.String(validate=validate.OneOf(
+        ("participant", "partnership_contact", "support_agent", "admin", "backoffice"))),
+        required=True, validate=validate.Length(min=1))
+    partnership_code = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
 class TokenRequestSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))

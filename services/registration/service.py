@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,6 +56,7 @@ from services.registration.schemas import (
     AccountSchema,
     AssessmentSchema,
     CreateRegistrationSchema,
+    CreateStaffAccountSchema,
     EligibilitySchema,
     PartnershipSchema,
     RecipientsRequestSchema,
@@ -70,6 +72,7 @@ log = logging.getLogger(__name__)
 # Schemas are built once: building one deep-copies every field, which costs more than a load.
 _registration = RegistrationSchema()
 _partnership = PartnershipSchema()
+_create_staff_account = CreateStaffAccountSchema()
 _token_request = TokenRequestSchema()
 _create_registration = CreateRegistrationSchema()
 _update_registration = UpdateRegistrationSchema()
@@ -102,18 +105,39 @@ class RegistrationService(IdentityEntrypoints):
     # --- accounts -----------------------------------------------------------------
 
     @rpc
+    def create_staff_account(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """An account with any role (contact points, agents, administrators), made by an
+        administrator: what `cxc create-account` and the demo set call. No HTTP route."""
+        self.auth.caller.require("admin")
+        data = load(_create_staff_account, payload)
+        session = self.db.session
+        partnership_id = None
+        if data["partnership_code"]:
+            partnership_id = repository.partnership_id_by_code(session, data["partnership_code"])
+            if partnership_id is None:
+                raise ValidationFailed("No such partnership.",
+                                       {"partnership_code": [f"No partnership {data['partnership_code']}."]})
+        domain.ensure_staff_account(data["roles"], partnership_id)
+        try:
+            account = repository.create_account(session, data["email"], data["password"],
+                                                data["full_name"], data["roles"], partnership_id)
+            session.commit()
+        except IntegrityError as exc:
+            raise Conflict("An account with this email already exists.",
+                           {"email": ["Already registered."]}) from exc
+        return self._account(account, None)
+
+    @rpc
     def create_token(self, payload: dict[str, Any]) -> dict[str, Any]:
         data = load(_token_request, payload)
-        security = self.config["SECURITY"]
+        policy = domain.LockoutPolicy.from_config(self.config["SECURITY"])
         session = self.db.session
         # The row lock serialises sign-ins to one account, so parallel guesses cannot all
         # pass the lockout check before the first failure is counted.
         account = repository.account_by_email(session, data["email"], for_update=True)
         now = utcnow()
-        locked = account is not None and account.locked_until is not None and (
-            account.locked_until > now)
-        # A locked account answers exactly like a wrong password (and takes as long), so
-        # the lockout does not reveal that the email is registered.
+        locked = account is not None and policy.is_locked(account.locked_until, now)
+        # Verified even when locked or unknown, so that every refusal takes as long.
         password_ok = verify_password(account.password_hash if account else None, data["password"])
         if locked:
             session.rollback()
@@ -124,9 +148,9 @@ class RegistrationService(IdentityEntrypoints):
                 account.failed_logins = Account.failed_logins + 1
                 session.flush()
                 session.refresh(account, ["failed_logins"])
-                if account.failed_logins >= security["login_max_failures"]:
-                    account.locked_until = now + timedelta(seconds=security["lockout_seconds"])
-                    account.failed_logins = 0
+                account.failed_logins, locked_until = policy.after_failure(account.failed_logins, now)
+                if locked_until is not None:
+                    account.locked_until = locked_until
                 session.commit()
             raise Unauthorized("The email or password is not right.")
         account.failed_logins = 0
@@ -251,16 +275,12 @@ class RegistrationService(IdentityEntrypoints):
         domain.ensure_editable(reg.status, domain.changed_members(current, patch))
         if "partnership_id" in data:
             repository.ensure_partnership(session, data["partnership_id"])
-            reg.partnership_id = data["partnership_id"]
-        for field, value in data.get("organisation", {}).items():
+        edit = domain.edit_from_patch(data, patch, {member: getattr(reg, member)
+                                                    for member in domain.MERGED_MEMBERS})
+        for field, value in edit.organisation.items():
             setattr(org, field, value)
-        for field in ("roles", "motivation", "expertise"):
-            if field in data:
-                setattr(reg, field, data[field])
-        for field in ("representative", "preferences"):  # JSON columns: merged member by member
-            if field in patch:
-                merged = domain.merge_patch({field: getattr(reg, field) or {}}, {field: patch[field]})
-                setattr(reg, field, merged.get(field) or {})
+        for field, value in edit.registration.items():
+            setattr(reg, field, value)
         reg.updated_at = utcnow()
         if domain.emits_update(reg.status):
             self._emit(reg, org, "registration_updated", caller.account_id)
