@@ -50,13 +50,14 @@ class NotificationRoutes(Routes):
 
     @api("GET", f"{NOTIFICATIONS}/preferences", "Which non-essential notifications you also "
          "receive by email, and your language", tags=["notifications"],
-         response=notes.PreferencesSchema, errors=(401, 403))
+         response=notes.NotificationPreferencesSchema, errors=(401, 403))
     def get_notification_preferences(self, request: Request) -> Response:
         return with_etag(self._call(request, "notifications", "get_preferences"))
 
     @api("PUT", f"{NOTIFICATIONS}/preferences", "Choose which non-essential notifications you "
          "also receive by email (essential ones always are); `version` or If-Match",
-         tags=["notifications"], body=notes.SetPreferencesSchema, response=notes.PreferencesSchema,
+         tags=["notifications"], body=notes.SetNotificationPreferencesSchema,
+         response=notes.NotificationPreferencesSchema,
          errors=(400, 401, 403, 409, 415, 422))
     def set_notification_preferences(self, request: Request) -> Response:
         body = versioned(request, json_body(request))
