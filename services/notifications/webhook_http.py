@@ -40,14 +40,15 @@ def post(url: str, body: bytes, headers: dict[str, str], *, connect_timeout: flo
     def answer(status: int | None, error: str | None) -> Answer:
         return Answer(status, int((time.perf_counter() - started) * 1000), error)
 
-    try:
-        target, addresses = ssrf.check(url, allow_insecure, resolver)
-    except ssrf.UnsafeTarget as exc:
-        return answer(None, f"refused: {exc}")
-    # A hard ceiling over connect, TLS, send and read, besides the per-operation timeouts.
-    deadline = connect_timeout + 2 * read_timeout
+    # A hard ceiling over resolution, connect, TLS, send and read, besides the per-operation
+    # timeouts.
+    deadline = 2 * connect_timeout + 2 * read_timeout
     try:
         with eventlet.Timeout(deadline):
+            try:
+                target, addresses = ssrf.check(url, allow_insecure, resolver)
+            except ssrf.UnsafeTarget as exc:
+                return answer(None, f"refused: {exc}")
             status, location = _exchange(target, addresses[0], body, headers, connect_timeout,
                                          read_timeout)
     except eventlet.Timeout:

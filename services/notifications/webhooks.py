@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import eventlet
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,6 +37,7 @@ from services.notifications.webhook_models import (
 log = logging.getLogger(__name__)
 
 PING_EVENT = "webhook_ping"
+RESOLVE_SECONDS = 5  # well within the gateway's RPC timeout
 MANAGERS = ("partnership_contact", "backoffice")
 
 _create = schemas.CreateWebhookSchema()
@@ -83,8 +85,15 @@ class Webhooks:
         return self.config["WEBHOOKS"]
 
     def _checked_url(self, url: str) -> str:
+        insecure = bool(self._webhook_settings.get("allow_insecure"))
         try:
-            ssrf.check(url, bool(self._webhook_settings.get("allow_insecure")))
+            # Allowing any address, there is nothing a resolution could refuse (development).
+            if insecure:
+                ssrf.parse(url, insecure)
+            else:
+                with eventlet.Timeout(RESOLVE_SECONDS, ssrf.UnsafeTarget("The host name did not "
+                                                                          "resolve in time.")):
+                    ssrf.check(url)
         except ssrf.UnsafeTarget as exc:
             raise ValidationFailed("This URL cannot receive webhooks.", {"url": [str(exc)]}) from exc
         return url

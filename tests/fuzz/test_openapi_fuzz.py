@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,10 @@ ST = str(Path(sys.executable).with_name("st"))
 
 
 @pytest.fixture
-def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, str]]:
+def role_headers(api: Any, db_engines: dict[str, Any], tokens: Any) -> dict[str, dict[str, str]]:
     """A participant with an accepted registration and a counterpart to match, the
-    partnership's contact point, an administrator, and nobody."""
+    partnership's contact point, a back-office key of the partnership (with a webhook), an
+    administrator, and nobody."""
     greenmob = partnership_id(db_engines["registration"], "GREENMOB")
     contact_email, admin_email = unique_email("contact"), unique_email("admin")
     make_account(db_engines["registration"], contact_email, ["partnership_contact"], "GREENMOB")
@@ -41,8 +43,14 @@ def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, st
     contact = login(api, contact_email)
     participant, _reg = _accepted(api, contact, greenmob, "PT", ["visitor"], "Textile recycling.")
     _accepted(api, contact, greenmob, "DE", ["host"], "Recycling plants.")
-    return {"participant": participant, "contact_point": contact, "admin": login(api, admin_email),
-            "anonymous": {}}
+    backoffice_token, _ttl = tokens.issue(str(uuid.uuid4()), ["backoffice"], None, greenmob)
+    backoffice = {"Authorization": f"Bearer {backoffice_token}"}
+    hook = api.post("/api/v1/webhooks", json={"url": "https://hooks.example.eu/cxc",
+                                              "event_types": ["registration_accepted"]},
+                    headers=backoffice)
+    assert hook.status_code == 201, hook.text
+    return {"participant": participant, "contact_point": contact, "backoffice": backoffice,
+            "admin": login(api, admin_email), "anonymous": {}}
 
 
 def _run(base: str, role: str, headers: dict[str, str], report: Path) -> tuple[int, str]:
