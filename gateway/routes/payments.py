@@ -121,7 +121,7 @@ class PaymentRoutes(Routes):
     @api("GET", f"{V1}/payments", "Payment claims: a visitor's own, a contact point's "
          "partnership's, every one for administrators", tags=["payments"],
          query=pay.ClaimListQuerySchema, response=pay.ClaimSchema, many=True,
-         errors=(401, 422))
+         errors=(401, 403, 422))
     def list_claims(self, request: Request) -> Response:
         return paged(self._call(request, "payments", "list_claims", query_args(request)), request)
 
@@ -207,7 +207,7 @@ class PaymentRoutes(Routes):
 
     @api("GET", f"{V1}/payouts", "Payouts you may see; `overdue=true`: past their due date, "
          "not paid", tags=["payouts"], query=pay.PayoutListQuerySchema,
-         response=pay.PayoutSchema, many=True, errors=(401, 422))
+         response=pay.PayoutSchema, many=True, errors=(401, 403, 422))
     def list_payouts(self, request: Request) -> Response:
         return paged(self._call(request, "payments", "list_payouts", query_args(request)),
                      request)

@@ -134,10 +134,10 @@ def headers_for(item: Claimed, secrets: list[str], timestamp: int) -> dict[str, 
 
 def record(session: Session, item: Claimed, answer: webhook_http.Answer, started: datetime,
            now: datetime, settings: dict[str, Any]) -> str:
-    """The attempt in the log, and what becomes of the delivery; the outcome."""
+    """The attempt in the log, and what becomes of the delivery; the outcome (the caller
+    commits, once for a whole batch)."""
     row = session.get(WebhookDelivery, item.id, with_for_update=is_postgres(session))
     if row is None or row.status != SENDING or row.attempts != item.attempt:
-        session.rollback()
         return "superseded"  # our lease ran out and another worker took it over
     row.lease_until, row.claim_token = None, None
     row.last_status, row.last_error = answer.status, answer.error
@@ -153,7 +153,6 @@ def record(session: Session, item: Claimed, answer: webhook_http.Answer, started
     session.add(WebhookAttempt(delivery_id=item.id, attempt=item.attempt, started_at=started,
                                duration_ms=answer.duration_ms, response_status=answer.status,
                                error=answer.error, outcome=outcome, next_attempt_at=next_at))
-    session.commit()
     return outcome
 
 
@@ -212,16 +211,33 @@ class WebhookWorker(DependencyProvider):
                 pass
 
     def run_once(self) -> int:
-        """Claim one batch and send it concurrently; how many deliveries it held."""
+        """Claim one batch, send it concurrently, record every attempt in one transaction;
+        how many deliveries it held."""
         with self.database.new_session() as session:
             claimed = claim_due(session, utcnow(), int(self.settings.get("batch_size", 50)),
                                 float(self.settings.get("lease_seconds", 60)))
-        for item in claimed:
-            self._pool.spawn_n(self._deliver, item)
-        self._pool.waitall()
+        if not claimed:
+            return 0
+        # spawn, then wait: GreenPool.imap keeps far fewer requests in flight than the pool allows.
+        sending = [self._pool.spawn(self._send, item) for item in claimed]
+        sent = [thread.wait() for thread in sending]
+        try:
+            with self.database.new_session() as session:
+                outcomes = [record(session, item, answer, started, utcnow(), self.settings)
+                            for item, answer, started in sent]
+                session.commit()
+        except Exception:
+            # Left `sending`: taken up again when the lease ends.
+            log.exception("webhook deliveries %s: the outcomes could not be recorded",
+                          [item.id for item in claimed])
+            return len(claimed)
+        for (item, answer, _started), outcome in zip(sent, outcomes, strict=True):
+            if outcome != DELIVERED:
+                log.warning("webhook delivery %s (event %s, attempt %d) %s: %s", item.id,
+                            item.event_id, item.attempt, outcome, answer.error)
         return len(claimed)
 
-    def _deliver(self, item: Claimed) -> None:
+    def _send(self, item: Claimed) -> tuple[Claimed, webhook_http.Answer, datetime]:
         settings = self.settings
         started = utcnow()
         try:
@@ -229,22 +245,13 @@ class WebhookWorker(DependencyProvider):
             headers = headers_for(item, secrets, int(time.time()))
         except Exception as exc:  # a key that cannot open the secret: an operator must act
             log.error("webhook delivery %s cannot be signed: %s", item.id, exc)
-            answer = webhook_http.Answer(None, 0, "cannot be signed: check WEBHOOKS_SECRET_KEYS")
-        else:
-            answer = webhook_http.post(
-                item.url, item.body.encode(), headers,
-                connect_timeout=float(settings["connect_timeout_seconds"]),
-                read_timeout=float(settings["read_timeout_seconds"]),
-                allow_insecure=bool(settings.get("allow_insecure")))
-        try:
-            with self.database.new_session() as session:
-                outcome = record(session, item, answer, started, utcnow(), settings)
-        except Exception:
-            log.exception("webhook delivery %s: the outcome could not be recorded", item.id)
-            return
-        if outcome != DELIVERED:
-            log.warning("webhook delivery %s (event %s, attempt %d) %s: %s", item.id, item.event_id,
-                        item.attempt, outcome, answer.error)
+            return item, webhook_http.Answer(None, 0, "cannot be signed: check WEBHOOKS_SECRET_KEYS"), started
+        answer = webhook_http.post(
+            item.url, item.body.encode(), headers,
+            connect_timeout=float(settings["connect_timeout_seconds"]),
+            read_timeout=float(settings["read_timeout_seconds"]),
+            allow_insecure=bool(settings.get("allow_insecure")))
+        return item, answer, started
 
     def get_dependency(self, worker_ctx: Any) -> WebhookWorker:
         return self

@@ -186,6 +186,7 @@ def test_workers_claim_disjoint_batches_on_sqlite_and_take_up_expired_leases(sql
                                        settings) == "superseded"
         assert webhook_delivery.record(session, item, webhook_http.Answer(500, 5, "answered 500"), now,
                                        now, settings) == webhook_delivery.FAILED
+        session.commit()
         row = session.scalars(select(WebhookDelivery).where(WebhookDelivery.id == item.id)).one()
         assert (row.status, row.last_status, row.claim_token) == ("failed", 500, None)
 
