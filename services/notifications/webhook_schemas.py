@@ -21,12 +21,14 @@ class _Unique(validate.Validator):
         return value
 
 
+# The shape only; whether the address may be called is the SSRF check's (ssrf.py).
+_URL = validate.Regexp(r"^https?://[^\s/?#@]+(/[^\s#]*)?$", error="Give an absolute https URL.")
 _EVENT_TYPES = {"description": "The event types to receive (AsyncAPI: GET /api/v1/asyncapi.json)",
                 "uniqueItems": True}
 
 
 class CreateWebhookSchema(Schema):
-    url = fields.String(required=True, validate=validate.Length(min=8, max=MAX_URL_LENGTH),
+    url = fields.String(required=True, validate=[validate.Length(min=8, max=MAX_URL_LENGTH), _URL],
                         metadata={"description": "A public https URL", "example": "https://example.eu/hooks"})
     event_types = fields.List(
         fields.String(validate=validate.OneOf(PUBLIC_EVENTS)), required=True,
@@ -36,7 +38,7 @@ class CreateWebhookSchema(Schema):
 
 
 class UpdateWebhookSchema(Schema):
-    url = fields.String(validate=validate.Length(min=8, max=MAX_URL_LENGTH))
+    url = fields.String(validate=[validate.Length(min=8, max=MAX_URL_LENGTH), _URL])
     event_types = fields.List(fields.String(validate=validate.OneOf(PUBLIC_EVENTS)),
                               validate=[validate.Length(min=1, max=len(PUBLIC_EVENTS)), _Unique()],
                               metadata=_EVENT_TYPES)
