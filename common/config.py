@@ -73,6 +73,30 @@ def notifications_config() -> dict[str, Any]:
     }
 
 
+def webhooks_config() -> dict[str, Any]:
+    return {
+        # Plain http and loopback/private/link-local addresses: development only (docs/webhooks.md).
+        "allow_insecure": _bool("WEBHOOKS_ALLOW_INSECURE", False),
+        # Comma-separated Fernet keys for the endpoints' secrets at rest; the first encrypts.
+        # Empty: a key file made once in JWT_KEYS_DIR (local use only).
+        "secret_keys": os.environ.get("WEBHOOKS_SECRET_KEYS", ""),
+        "keys_dir": os.environ.get("JWT_KEYS_DIR", str(var_dir() / "keys")),
+        "connect_timeout_seconds": _float("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", 3),
+        "read_timeout_seconds": _float("WEBHOOKS_READ_TIMEOUT_SECONDS", 10),
+        "max_attempts": _int("WEBHOOKS_MAX_ATTEMPTS", 10),
+        "retry_base_seconds": _float("WEBHOOKS_RETRY_BASE_SECONDS", 30),
+        "retry_cap_seconds": _float("WEBHOOKS_RETRY_CAP_SECONDS", 6 * 3600),
+        "poll_seconds": _float("WEBHOOKS_POLL_SECONDS", 2),
+        "batch_size": _int("WEBHOOKS_BATCH_SIZE", 50),
+        "concurrency": _int("WEBHOOKS_CONCURRENCY", 10),
+        # A delivery claimed by a process that died is taken up again after this long.
+        "lease_seconds": _float("WEBHOOKS_LEASE_SECONDS", 60),
+        # After a rotation the old secret still signs (a second v1) for this long.
+        "rotation_overlap_seconds": _int("WEBHOOKS_ROTATION_OVERLAP_SECONDS", 24 * 3600),
+        "max_endpoints_per_partnership": _int("WEBHOOKS_MAX_PER_PARTNERSHIP", 10),
+    }
+
+
 def build_config(service: str | None = None) -> dict[str, Any]:
     """The nameko config for one process (a service, the gateway or the CLI)."""
     config: dict[str, Any] = {
@@ -164,6 +188,7 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "weights": os.environ.get("MATCHING_WEIGHTS", ""),
         },
         "NOTIFICATIONS": notifications_config(),
+        "WEBHOOKS": webhooks_config(),
         "SERVICE_IDENTITY": {
             # A service's secret for `issue_service_token`: SERVICE_SECRET_<NAME>, or a file
             # made once in JWT_KEYS_DIR (local use; see common.service_identity).

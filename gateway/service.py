@@ -14,9 +14,10 @@ from gateway.routes.ops import OpsRoutes
 from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
+from gateway.routes.webhooks import WebhookRoutes
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
-                     NotificationRoutes):
+                     NotificationRoutes, WebhookRoutes):
     name = "gateway"

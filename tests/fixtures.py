@@ -216,6 +216,12 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
         "retry_base_seconds": 0.2, "retry_cap_seconds": 1, "max_attempts": 4, "lease_seconds": 5,
         "smtp": {**cfg["NOTIFICATIONS"]["smtp"], "host": "127.0.0.1", "port": smtp_server.port,
                  "security": "none", "timeout_seconds": 5}}
+    # A local receiver (http://127.0.0.1) is the tests' webhook endpoint; the SSRF tests
+    # turn allow_insecure off again (tests/e2e/test_webhooks.py).
+    cfg["WEBHOOKS"] = {
+        **cfg["WEBHOOKS"], "allow_insecure": True, "keys_dir": str(keys_dir), "poll_seconds": 0.2,
+        "retry_base_seconds": 0.2, "retry_cap_seconds": 1, "max_attempts": 4, "lease_seconds": 5,
+        "connect_timeout_seconds": 2, "read_timeout_seconds": 3}
     cfg.pop("LOGGING", None)
     return cfg
 

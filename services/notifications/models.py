@@ -107,3 +107,7 @@ class Preference(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# Tables kept in modules of their own (imported here so Alembic and create_all see them).
+from services.notifications import webhook_models  # noqa: E402, F401

@@ -58,6 +58,7 @@ from services.notifications.schemas import (
     NotificationSchema,
     SetNotificationPreferencesSchema,
 )
+from services.notifications.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def _preferences_view(prefs: dict[str, Any]) -> dict[str, Any]:
                               "available_kinds": list(NON_ESSENTIAL_KINDS)})
 
 
-class NotificationsService(TellPeople, PersonalInbox, EventConsumption):
+class NotificationsService(TellPeople, Webhooks, PersonalInbox, EventConsumption):
     name = "notifications"
 
     config = Config()

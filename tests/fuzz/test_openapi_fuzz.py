@@ -33,7 +33,8 @@ ST = str(Path(sys.executable).with_name("st"))
 @pytest.fixture
 def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, str]]:
     """A participant with an accepted registration and a counterpart to match, the
-    partnership's contact point, its back-office's API key, an administrator, and nobody."""
+    partnership's contact point, a back-office key of the partnership (with a webhook), an
+    administrator, and nobody."""
     greenmob = partnership_id(db_engines["registration"], "GREENMOB")
     contact_email, admin_email = unique_email("contact"), unique_email("admin")
     make_account(db_engines["registration"], contact_email, ["partnership_contact"], "GREENMOB")
@@ -42,8 +43,13 @@ def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, st
     participant, _reg = _accepted(api, contact, greenmob, "PT", ["visitor"], "Textile recycling.")
     _accepted(api, contact, greenmob, "DE", ["host"], "Recycling plants.")
     key = api.post("/api/v1/api-keys", json={"name": "fuzz"}, headers=contact).json()["key"]
-    return {"participant": participant, "contact_point": contact, "admin": login(api, admin_email),
-            "backoffice": {"Authorization": f"Bearer {key}"}, "anonymous": {}}
+    backoffice = {"Authorization": f"Bearer {key}"}
+    hook = api.post("/api/v1/webhooks", json={"url": "https://hooks.example.eu/cxc",
+                                              "event_types": ["registration_accepted"]},
+                    headers=backoffice)
+    assert hook.status_code == 201, hook.text
+    return {"participant": participant, "contact_point": contact, "backoffice": backoffice,
+            "admin": login(api, admin_email), "anonymous": {}}
 
 
 # Signing out ends the session a role's runs use: those operations run last, on their own.
