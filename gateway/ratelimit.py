@@ -41,6 +41,7 @@ class RateLimits(DependencyProvider):
         self.windows = {
             "login": SlidingWindow(security["rate_limit_login_per_minute"], 60),
             "signup": SlidingWindow(security["rate_limit_signup_per_hour"], 3600),
+            "support": SlidingWindow(security.get("rate_limit_support_per_hour", 10), 3600),
         }
 
     def get_dependency(self, worker_ctx: Any) -> RateLimits:

@@ -13,8 +13,9 @@ from gateway.routes.ops import OpsRoutes
 from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
+from gateway.routes.support import SupportRoutes
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, MatchingRoutes,
-                     AgreementRoutes, PaymentRoutes, NotificationRoutes):
+                     AgreementRoutes, PaymentRoutes, NotificationRoutes, SupportRoutes):
     name = "gateway"

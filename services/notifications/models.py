@@ -107,3 +107,7 @@ class Preference(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# Tables of feature modules (Alembic sees them through this import).
+from services.notifications import support_models  # noqa: E402, F401
