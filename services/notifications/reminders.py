@@ -137,10 +137,8 @@ class Reminders:
         return self.remind_at(utcnow())
 
     def remind_at(self, now: datetime) -> int:
-        with self.db.new_session() as session:
-            return run_reminders(session, now, reminder_settings(self.config),
-                                 self.config["NOTIFICATIONS"],
-                                 lambda lookups: self._ask_directory(lookups))
+        return run_reminders(self.db.session, now, reminder_settings(self.config),
+                             self.config["NOTIFICATIONS"], self._ask_directory)
 
     def _ask_directory(self, lookups: dict[str, Any]) -> dict[str, Any]:
         return self.rpc_client.call("registration", "notification_recipients", lookups,
