@@ -41,7 +41,8 @@ def migrate(declare: bool) -> None:
     Keyring.load(config["JWT"]["keys_dir"], generate=True)
     ensure_local_keys(config["AGREEMENTS"])
     for service in SERVICES:
-        service_secret(config, service)  # a local secret file when none is configured
+        if service != "registration":  # it signs tokens; it needs none for itself
+            service_secret(config, service)  # a local secret file when none is configured
     if declare and broker_reachable(config["AMQP_URI"]):
         for source in EVENTS_BY_SOURCE:
             try:
@@ -177,6 +178,51 @@ def events_replay(event_ids: tuple[str, ...], replay_all: bool, service: tuple[s
     if missing:
         raise click.ClickException(f"not parked: {', '.join(sorted(missing))}")
     click.echo(f"{len(done)} event(s) replayed")
+
+
+@cli.group()
+def emails() -> None:
+    """The notifications email queue: what failed, and sending it again."""
+
+
+@emails.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed"]),
+              default="failed", show_default=True)
+@click.option("--limit", default=100, show_default=True)
+def emails_list(status: str, limit: int) -> None:
+    """Queued emails in one state, oldest first (address, attempts, last error)."""
+    from services.notifications.models import EmailMessage
+
+    with _session("notifications") as session:
+        rows = session.scalars(select(EmailMessage).where(EmailMessage.status == status)
+                               .order_by(EmailMessage.id).limit(limit)).all()
+        for row in rows:
+            click.echo(f"{row.id}  {row.event_type}  to={row.to_address}  attempts={row.attempts}  "
+                       f"created={row.created_at.isoformat()}  error={row.last_error or '-'}")
+    click.echo(f"{len(rows)} {status} email(s)")
+
+
+@emails.command("retry")
+@click.option("--id", "ids", multiple=True, type=int, help="A failed email's id (repeatable).")
+@click.option("--all-failed", is_flag=True, help="Every failed email.")
+def emails_retry(ids: tuple[int, ...], all_failed: bool) -> None:
+    """Send failed emails again (after fixing the mail server or the address): back to
+    pending with a fresh count of attempts. Account emails are sent as they were queued."""
+    from sqlalchemy import update
+
+    from common.db import utcnow
+    from services.notifications.models import EmailMessage
+
+    if bool(ids) == all_failed:
+        raise click.UsageError("say which: --id ID (repeatable) or --all-failed")
+    where = [EmailMessage.status == "failed"]
+    if ids:
+        where.append(EmailMessage.id.in_(ids))
+    with _session("notifications") as session:
+        count = session.execute(update(EmailMessage).where(*where).values(
+            status="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)).rowcount
+        session.commit()
+    click.echo(f"{count} email(s) queued again")
 
 
 @cli.command("rotate-keys")

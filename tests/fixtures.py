@@ -163,6 +163,13 @@ class SmtpServer:
             return []
         return list(mailbox.Maildir(self.maildir, create=False))
 
+    @staticmethod
+    def parts(message: Any) -> dict[str, str]:
+        """A received message's text parts by content type (text/plain, text/html)."""
+        return {part.get_content_type(): part.get_payload(decode=True).decode(
+                    part.get_content_charset() or "utf-8")
+                for part in message.walk() if not part.is_multipart()}
+
     def clear(self) -> None:
         import mailbox
 

@@ -18,12 +18,16 @@ _ID = {"notification_id": "$response.body#/id"}
 NOTIFICATION_LINKS = {
     "MarkRead": {"operationId": "post_api_v1_notifications_by_notification_id_read", "parameters": _ID},
 }
+LIST_LINKS = {
+    "MarkFirstRead": {"operationId": "post_api_v1_notifications_by_notification_id_read",
+                      "parameters": {"notification_id": "$response.body#/0/id"}},
+}
 
 
 class NotificationRoutes(Routes):
     @api("GET", NOTIFICATIONS, "Your notifications, unread first, then newest first",
          tags=["notifications"], query=notes.NotificationListQuerySchema,
-         response=notes.NotificationSchema, many=True, errors=(401, 403, 422))
+         response=notes.NotificationSchema, many=True, errors=(401, 403, 422), links=LIST_LINKS)
     def list_notifications(self, request: Request) -> Response:
         return paged(self._call(request, "notifications", "list_notifications", query_args(request)),
                      request)
@@ -46,13 +50,14 @@ class NotificationRoutes(Routes):
 
     @api("GET", f"{NOTIFICATIONS}/preferences", "Which non-essential notifications you also "
          "receive by email, and your language", tags=["notifications"],
-         response=notes.PreferencesSchema, errors=(401, 403))
+         response=notes.NotificationPreferencesSchema, errors=(401, 403))
     def get_notification_preferences(self, request: Request) -> Response:
         return with_etag(self._call(request, "notifications", "get_preferences"))
 
     @api("PUT", f"{NOTIFICATIONS}/preferences", "Choose which non-essential notifications you "
          "also receive by email (essential ones always are); `version` or If-Match",
-         tags=["notifications"], body=notes.SetPreferencesSchema, response=notes.PreferencesSchema,
+         tags=["notifications"], body=notes.SetNotificationPreferencesSchema,
+         response=notes.NotificationPreferencesSchema,
          errors=(400, 401, 403, 409, 415, 422))
     def set_notification_preferences(self, request: Request) -> Response:
         body = versioned(request, json_body(request))

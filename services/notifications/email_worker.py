@@ -6,12 +6,14 @@ back-off is over and messages whose claim expired)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import eventlet
 from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
 
 from common.db import Database, utcnow
 from services.notifications import email_queue
@@ -72,24 +74,27 @@ class EmailWorker(DependencyProvider):
                 pass
 
     def run_once(self) -> int:
-        """Claim, send and record one batch; how many messages it held."""
-        settings = self.settings
-        with self.database.new_session() as session:
-            claimed = email_queue.claim_due(session, utcnow(), int(settings.get("batch_size", 50)),
-                                            float(settings.get("lease_seconds", 120)))
-        if not claimed:
-            return 0
-        outcomes = self.transport.send(claimed)
-        with self.database.new_session() as session:
-            email_queue.record(session, claimed, outcomes, utcnow(),
-                               int(settings.get("max_attempts", 8)),
-                               float(settings.get("retry_base_seconds", 30)),
-                               float(settings.get("retry_cap_seconds", 3600)))
-        for item in claimed:
-            outcome = outcomes.get(item.id)
-            if outcome is not None and not outcome.sent:
-                log.warning("email %s not sent (attempt %d): %s", item.id, item.attempt, outcome.error)
-        return len(claimed)
+        return deliver_batch(self.database.new_session, self.transport, self.settings)
 
     def get_dependency(self, worker_ctx: Any) -> EmailWorker:
         return self
+
+
+def deliver_batch(new_session: Callable[[], Session], transport: Transport,
+                  settings: dict[str, Any]) -> int:
+    """Claim, send and record one batch; how many messages it held."""
+    with new_session() as session:
+        claimed = email_queue.claim_due(session, utcnow(), int(settings.get("batch_size", 50)),
+                                        float(settings.get("lease_seconds", 120)))
+    if not claimed:
+        return 0
+    outcomes = transport.send(claimed)
+    with new_session() as session:
+        email_queue.record(session, claimed, outcomes, utcnow(), int(settings.get("max_attempts", 8)),
+                           float(settings.get("retry_base_seconds", 30)),
+                           float(settings.get("retry_cap_seconds", 3600)))
+    for item in claimed:
+        outcome = outcomes.get(item.id)
+        if outcome is not None and not outcome.sent:
+            log.warning("email %s not sent (attempt %d): %s", item.id, item.attempt, outcome.error)
+    return len(claimed)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from common.db import utcnow
-from common.errors import NotFound
+from common.errors import Conflict, NotFound
 from services.notifications import domain, email_queue, repository
 from services.notifications.rendering import has_template, render
 
@@ -63,9 +63,10 @@ class TellPeople:
         try:
             found = self._ask("registration", "account_message_context",
                               {"account_id": event.get("account_id"), "request_id": event.get("request_id")})
-        except NotFound:
-            log.info("account email %s: registration no longer knows the request; nothing to send",
-                     event.get("event_id"))
+        except (NotFound, Conflict):
+            # The account or request is gone, or the request was used or expired meanwhile:
+            # there is nothing to send, and retrying would not change that.
+            log.info("account email %s: registration has nothing to send for it", event.get("event_id"))
             return
         settings = self.config["NOTIFICATIONS"]
         token = found.get("token")

@@ -67,7 +67,9 @@ def render(event_type: str, role: str, language: str, context: dict[str, Any],
         env = _environment(html, strict)
         template = _pick(env, language, f"events/{event_type}.j2")
         layout = _pick(env, language, f"layout.{fmt}.j2")
-        values = {**context, "role": role, "language": language, "layout": layout}
+        # The language the message is really in (the fallback's, when it has no translation).
+        used = template.name.split("/", 1)[0]
+        values = {**context, "role": role, "language": used, "layout": layout}
         rendered[fmt] = (template, template.render(values), values)
     text_template, text, values = rendered["txt"]
     return Rendered(subject=_block(text_template, "subject", values),

@@ -42,7 +42,7 @@ class MarkedReadSchema(Schema):
     marked = fields.Integer(metadata={"description": "How many were unread and are now read."})
 
 
-class PreferencesSchema(Schema):
+class NotificationPreferencesSchema(Schema):
     email_kinds = fields.List(fields.String(), metadata={
         "description": "The non-essential notifications you also receive by email."})
     language = fields.String()
@@ -53,7 +53,7 @@ class PreferencesSchema(Schema):
     version = fields.Integer()
 
 
-class SetPreferencesSchema(Schema):
+class SetNotificationPreferencesSchema(Schema):
     email_kinds = fields.List(fields.String(validate=validate.OneOf(NON_ESSENTIAL_KINDS)),
                               required=True, validate=[validate.Length(max=len(NON_ESSENTIAL_KINDS)),
                                                        _unique],

@@ -1,11 +1,13 @@
 """Notifications service: tells people what concerns them (in-app inbox and email).
 
 It consumes every other service's events, one quorum queue per source bound with `#`
-(`common.events.ALL_EVENTS`), claims each event in its inbox table and hands it to every
-*reaction* of the service class: each method named `react_<something>(session, event)`,
-called in name order inside the one transaction that claimed the event. A reaction that
-raises rolls the whole event back; it is retried and finally parked like any event, and a
-replay runs every reaction again (each must therefore be idempotent on its own rows too).
+(`common.events.ALL_EVENTS`), and hands each to every *reaction* of the service class: each
+method named `react_<something>(session, event)`, called in name order; what they write is
+committed in one transaction with the event's claim in the inbox table (taken last, so no
+transaction is open while a reaction asks another service over RPC). A reaction that raises
+rolls the whole event back; it is retried and finally parked like any event, and a replay
+runs every reaction again (each must therefore be idempotent on its own rows too: unique
+keys with inserts that ignore conflicts).
 
 Adding to it without editing this module much:
 - a feature lives in a mixin class in its own module (e.g. `webhooks.py`) and is added to
@@ -55,9 +57,9 @@ from services.notifications.people import TellPeople
 from services.notifications.reminders import Reminders
 from services.notifications.schemas import (
     NotificationListQuerySchema,
+    NotificationPreferencesSchema,
     NotificationSchema,
-    PreferencesSchema,
-    SetPreferencesSchema,
+    SetNotificationPreferencesSchema,
 )
 from services.notifications.support_desk import SupportDesk
 from services.notifications.support_models import IdempotencyKey
@@ -68,8 +70,8 @@ REACTION_PREFIX = "react_"
 
 _notification = NotificationSchema()
 _list_query = NotificationListQuerySchema()
-_preferences = PreferencesSchema()
-_set_preferences = SetPreferencesSchema()
+_preferences = NotificationPreferencesSchema()
+_set_preferences = SetNotificationPreferencesSchema()
 
 
 @cache
@@ -100,11 +102,18 @@ class EventConsumption:
 
     def _react(self, handler: str, event: dict[str, Any]) -> None:
         session = self.db.session
-        if not first_delivery(session, InboxEvent, event["event_id"], handler):
-            session.rollback()
+        seen = session.get(InboxEvent, (event["event_id"], handler)) is not None
+        # No connection is held while reactions ask other services over RPC.
+        session.rollback()
+        if seen:
             return
         for name in reactions_of(type(self)):
             getattr(self, name)(session, event)
+        # The claim comes last: a twin delivery that got here first (or meanwhile) wins, and
+        # everything this one wrote is rolled back.
+        if not first_delivery(session, InboxEvent, event["event_id"], handler):
+            session.rollback()
+            return
         session.commit()
 
 

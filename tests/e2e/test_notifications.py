@@ -72,8 +72,7 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
     [message] = wait_for(lambda: addressed_to(smtp_server, email), what="the participant's email")
     assert message["X-RcptTo"] == email
     assert event["reference"] in message["Subject"] and "accepted" in message["Subject"]
-    parts = {part.get_content_type(): part.get_payload(decode=True).decode()
-             for part in message.walk() if not part.is_multipart()}
+    parts = smtp_server.parts(message)
     assert "Hello Ana Ferreira" in parts["text/plain"]
     assert f"/registrations/{event['registration_id']}" in parts["text/plain"]
     assert "<p>Hello Ana Ferreira,</p>" in parts["text/html"]
@@ -94,7 +93,7 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
     with entrypoint_waiter(notifications_container, "handle_registration_event", timeout=10):
         publish_event(config, "registration", event)
     assert len(emails(db_engines, "registration_accepted")) == 1
-    assert all(row.status == "sent" for row in emails(db_engines))
+    wait_for(lambda: all(row.status == "sent" for row in emails(db_engines)), what="all sent")
     assert len(addressed_to(smtp_server, email)) == 1
     assert api.get("/api/v1/notifications", headers=headers).headers["X-Total-Count"] == "1"
 
@@ -110,8 +109,9 @@ def test_email_waits_for_the_smtp_server_and_goes_once_it_is_back(
     smtp_server.start()
     [message] = wait_for(lambda: addressed_to(smtp_server, email), what="the email after the outage")
     assert "accepted" in message["Subject"]
-    [row] = emails(db_engines, "registration_accepted")
-    assert row.status == "sent" and row.sent_at is not None and row.last_error is None
+    [row] = wait_for(lambda: [row for row in emails(db_engines, "registration_accepted")
+                              if row.status == "sent"], what="the email marked sent")
+    assert row.sent_at is not None and row.last_error is None
     assert len(addressed_to(smtp_server, email)) == 1
 
 

@@ -50,3 +50,170 @@ def test_one_queue_per_source_bound_to_every_event():
 def test_every_event_type_has_a_rule():
     every = {event for events in EVENTS_BY_SOURCE.values() for event in events}
     assert every == set(RULES) | set(ACCOUNT_EMAILS)
+
+
+# --- who hears what -----------------------------------------------------------------------
+
+from services.notifications import domain  # noqa: E402
+from services.notifications.rendering import render  # noqa: E402
+
+DIRECTORY = {
+    "accounts": {a: {"account_id": a, "name": f"Name {a}", "email": f"{a}@example.eu"}
+                 for a in ("owner", "visitor", "host", "cp1", "cp2", "cp3", "requester", "recipient")},
+    "registrations": {
+        "reg": {"registration_id": "reg", "account_id": "owner", "reference": "CX-1",
+                "organisation_name": "Owner Org", "partnership_id": "p1"},
+        "vreg": {"registration_id": "vreg", "account_id": "visitor", "organisation_name": "Visitor Org"},
+        "hreg": {"registration_id": "hreg", "account_id": "host", "organisation_name": "Host Org"},
+    },
+    "contact_points": {"p1": [{"account_id": "cp1", "name": "C1", "email": "cp1@example.eu"},
+                              {"account_id": "cp2", "name": "C2", "email": "cp2@example.eu"}],
+                       "p2": [{"account_id": "cp3", "name": "C3", "email": "cp3@example.eu"}]},
+    "partnerships": {"p1": {"name": "GreenMob"}, "p2": {"name": "TexCirc"}},
+}
+
+
+def _people(event_type: str, **payload) -> dict[str, tuple[str, bool]]:
+    event = {"event_type": event_type, **payload}
+    found = domain.recipients(event, domain.rules_for(event_type), DIRECTORY)
+    return {person.account_id: (person.role, person.essential) for person in found}
+
+
+def test_a_decision_goes_to_the_participant_not_to_the_contact_point_who_made_it():
+    assert _people("registration_accepted", registration_id="reg", partnership_id="p1",
+                   actor_id="cp1") == {"owner": ("participant", True)}
+
+
+def test_a_submission_goes_to_every_contact_point_of_the_partnership():
+    assert _people("registration_submitted", registration_id="reg", partnership_id="p1",
+                   actor_id="owner") == {"cp1": ("contact_point", False), "cp2": ("contact_point", False)}
+
+
+def test_a_message_goes_to_the_other_party_only():
+    assert _people("message_posted", requester_account_id="requester", recipient_account_id="recipient",
+                   actor_id="recipient", author_account_id="recipient") == {
+        "requester": ("requester", False)}
+
+
+def test_an_exchange_event_reaches_both_parties_and_both_partnerships():
+    found = _people("exchange_cancelled", visitor_registration_id="vreg", host_registration_id="hreg",
+                    visitor_partnership_id="p1", host_partnership_id="p2", actor_id="host")
+    assert found == {"visitor": ("visitor", True), "cp1": ("visitor_contact_point", False),
+                     "cp2": ("visitor_contact_point", False), "cp3": ("host_contact_point", False)}
+
+
+def test_one_message_per_person_and_essential_wins():
+    # The contact point is also the visitor's owner here: one recipient, essential.
+    directory = {**DIRECTORY, "contact_points": {"p1": [{"account_id": "visitor", "name": "V",
+                                                          "email": "v@example.eu"}]}}
+    event = {"event_type": "payout_failed", "visitor_registration_id": "vreg", "partnership_id": "p1"}
+    found = domain.recipients(event, domain.rules_for("payout_failed"), directory)
+    assert [(p.account_id, p.role, p.essential) for p in found] == [("visitor", "visitor", True)]
+    rules = (domain.Rule("visitor_contact_point", domain.CONTACT_POINTS, "partnership_id"),
+             domain.Rule("visitor", domain.OWNER, "visitor_registration_id", essential=True))
+    [upgraded] = domain.recipients(event, rules, directory)
+    assert (upgraded.role, upgraded.essential) == ("visitor_contact_point", True)
+
+
+def test_someone_registration_does_not_know_hears_nothing():
+    assert _people("contact_requested", recipient_account_id="gone") == {}
+    assert _people("registration_updated", registration_id="reg") == {}
+
+
+def test_email_is_for_essential_messages_and_chosen_kinds():
+    person = domain.Recipient("a", "A", "a@example.eu", "recipient", essential=False)
+    assert domain.wants_email(person, "contact_requested", domain.DEFAULT_EMAIL_KINDS)
+    assert not domain.wants_email(person, "message_posted", domain.DEFAULT_EMAIL_KINDS)
+    assert not domain.wants_email(person, "contact_requested", [])
+    essential = domain.Recipient("a", "A", "a@example.eu", "participant", essential=True)
+    assert domain.wants_email(essential, "registration_accepted", [])
+
+
+def test_lookups_ask_for_recipients_and_for_the_names_in_the_message():
+    event = {"event_type": "contact_requested", "recipient_account_id": "recipient",
+             "requester_registration_id": "r1", "recipient_registration_id": "r2"}
+    assert domain.lookups(event, domain.rules_for("contact_requested")).as_request() == {
+        "account_ids": ["recipient"], "registration_ids": ["r1", "r2"], "partnership_ids": []}
+
+
+def test_the_kinds_a_person_may_choose_are_the_non_essential_ones():
+    assert set(domain.DEFAULT_EMAIL_KINDS) <= set(domain.NON_ESSENTIAL_KINDS)
+    assert "registration_accepted" in domain.ESSENTIAL_KINDS
+    assert "registration_accepted" not in domain.NON_ESSENTIAL_KINDS
+    assert set(domain.ACCOUNT_EMAILS) <= set(domain.ESSENTIAL_KINDS)
+
+
+# --- templates ----------------------------------------------------------------------------
+
+SAMPLE = {
+    "event_id": "e1", "reference": "CXC-2026-000123", "registration_id": "reg", "status": "x",
+    "partnership_id": "p1", "contact_id": "c1", "exchange_id": "x1", "start_date": "2027-03-01",
+    "end_date": "2027-03-12", "mode": "physical", "party": "vo", "amount_cents": 110000,
+    "due_on": "2027-04-01", "organisation": "Owner <Org>", "requester_organisation": "Req Org",
+    "recipient_organisation": "Rec Org", "visitor_organisation": "Visitor Org",
+    "host_organisation": "Host Org", "partnership": "GreenMob", "visitor_partnership": "GreenMob",
+    "host_partnership": "TexCirc", "name": "Ana & Co", "essential": False, "kind": "x",
+    "action_url": "https://cxc.example/a?b=1&c=2", "expires_at": "2027-01-01T10:00:00+00:00",
+}
+
+
+def _roles(event_type: str) -> set[str]:
+    if event_type in domain.ACCOUNT_EMAILS:
+        return {domain.ACCOUNT_OWNER}
+    return {rule.role for rule in domain.rules_for(event_type)} or {"participant"}
+
+
+def test_every_event_renders_for_every_role_in_text_and_html():
+    for events in EVENTS_BY_SOURCE.values():
+        for event_type in events:
+            for role in _roles(event_type):
+                message = render(event_type, role, "en", {**SAMPLE, "event_type": event_type},
+                                 strict=True)
+                assert message.subject and "\n" not in message.subject, event_type
+                assert message.summary, event_type
+                assert message.text.startswith("Hello Ana & Co,"), event_type
+                assert "Hello Ana &amp; Co," in message.html, event_type
+                assert "https://cxc.example/a?b=1&amp;c=2" in message.html, event_type
+                assert "https://cxc.example/a?b=1&c=2" in message.text, event_type
+                assert "{{" not in message.text + message.html, event_type
+
+
+def test_html_escapes_what_people_typed_and_text_keeps_it():
+    message = render("registration_accepted", "participant", "en",
+                     {**SAMPLE, "organisation": "<script>x</script>"}, strict=True)
+    assert "<script>" not in message.html and "&lt;script&gt;" in message.html
+    assert "<script>x</script>" in message.text
+
+
+def test_an_unknown_language_falls_back_to_english():
+    english = render("contact_accepted", "requester", "en", SAMPLE, strict=True)
+    assert render("contact_accepted", "requester", "pt", SAMPLE, strict=True) == english
+
+
+def test_a_role_picks_its_wording():
+    visitor = render("exchange_completed", "visitor", "en", SAMPLE, strict=True)
+    host = render("exchange_completed", "host", "en", SAMPLE, strict=True)
+    assert "Please write your closing report" in visitor.text
+    assert "Please write your closing report" not in host.text
+    assert "Thank you for hosting Visitor Org" in host.text
+
+
+def test_a_chosen_email_says_how_to_stop_it_and_an_essential_one_does_not():
+    chosen = render("contact_requested", "recipient", "en", {**SAMPLE, "essential": False}, strict=True)
+    essential = render("contact_requested", "recipient", "en", {**SAMPLE, "essential": True}, strict=True)
+    assert "notification preferences" in chosen.text and "notification preferences" in chosen.html
+    assert "notification preferences" not in essential.text
+
+
+def test_the_table_in_the_docs_is_the_rules():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "notifications.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| `?([\w—]+)`? \|[^|]*\|[^|]*\| (yes|no|—) \|$", doc, re.M)
+    documented = {(event, role, essential) for event, role, essential in rows}
+    expected = {(event, rule.role, "yes" if rule.essential else "no")
+                for event, rules in RULES.items() for rule in rules}
+    expected |= {(event, "—", "—") for event, rules in RULES.items() if not rules}
+    expected |= {(event, domain.ACCOUNT_OWNER, "yes") for event in ACCOUNT_EMAILS}
+    assert documented == expected
