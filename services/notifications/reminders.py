@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from nameko.timer import timer
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 REMINDER_CHECK_SECONDS = float(os.environ.get("REMINDER_CHECK_SECONDS", "300"))
 REMINDER_KIND = "step_reminder"
 _S = PendingStep.__table__
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)  # a placeholder's `changed_at`: any event is newer
 
 
 def track(session: Session, event: dict[str, Any], settings: steps.Settings) -> None:
@@ -44,11 +45,8 @@ def track(session: Session, event: dict[str, Any], settings: steps.Settings) -> 
         elif row.changed_at <= occurred:
             row.cleared_at, row.next_at, row.changed_at = occurred, None, occurred
         session.flush()
-    if event.get("event_type") == "commitment_signed":
-        row = session.get(PendingStep, f"{steps.SIGNATURE}:{event.get('exchange_id')}",
-                          with_for_update=is_postgres(session))
-        if row is not None and row.cleared_at is None:
-            row.rules = steps.without_signatory(list(row.rules), event.get("party"))
+    if event.get("event_type") == "commitment_signed" and event.get("exchange_id"):
+        _record_signature(session, event, occurred)
     for spec in steps.opened(event):
         key = steps.step_key(spec, event)
         due = steps.first_due(spec.kind, event, settings)
@@ -57,12 +55,27 @@ def track(session: Session, event: dict[str, Any], settings: steps.Settings) -> 
                   "reminders_sent": 0, "changed_at": occurred, "cleared_at": None}
         row = session.get(PendingStep, key, with_for_update=is_postgres(session))
         if row is None:
-            session.add(PendingStep(step_key=key, round=1, **fields))
+            session.add(PendingStep(step_key=key, round=1, done=[], **fields))
         elif row.changed_at <= occurred:
             for name, value in fields.items():
                 setattr(row, name, value)
             row.round += 1
         session.flush()
+
+
+def _record_signature(session: Session, event: dict[str, Any], occurred: datetime) -> None:
+    """Remember who signed, even before the signature step is opened (another instance may
+    still be handling the validation): a placeholder that is never due until it opens."""
+    key = f"{steps.SIGNATURE}:{event['exchange_id']}"
+    signed = [str(event.get("content_version") or ""), str(event.get("party") or "")]
+    row = session.get(PendingStep, key, with_for_update=is_postgres(session))
+    if row is None:
+        session.add(PendingStep(step_key=key, kind=steps.SIGNATURE, rules=[], subject={}, done=[signed],
+                                since=occurred, due_at=occurred, next_at=None, round=0,
+                                reminders_sent=0, changed_at=NEVER, cleared_at=None))
+    elif signed not in row.done:
+        row.done = [*row.done, signed]
+    session.flush()
 
 
 def due_steps(session: Session, now: datetime, batch: int) -> list[PendingStep]:
@@ -101,7 +114,7 @@ def run_reminders(session: Session, now: datetime, settings: steps.Settings, not
             continue
         if not claim(session, step, n, settings):
             continue
-        rules = steps.rules_from_rows(step.rules)
+        rules = steps.rules_from_rows(steps.still_to_act(step.rules, step.done or [], step.subject))
         subject = dict(step.subject)
         found = directory(domain.lookups(subject, rules).as_request()) if rules else {}
         people = domain.recipients(subject, rules, found)

@@ -31,7 +31,7 @@ SUBJECT_FIELDS = ("registration_id", "partnership_id", "exchange_id", "reference
                   "visitor_registration_id", "host_registration_id", "visitor_partnership_id",
                   "host_partnership_id", "contact_id", "requester_registration_id",
                   "recipient_registration_id", "recipient_account_id", "payout_id", "due_on",
-                  "end_date")
+                  "end_date", "content_version")
 
 _VISITOR = Rule("visitor", OWNER, "visitor_registration_id", True)
 _HOST = Rule("host", OWNER, "host_registration_id", True)
@@ -177,9 +177,10 @@ def rules_from_rows(rows: list[list[Any]]) -> list[Rule]:
     return [Rule(role, selector, field_name, True) for role, selector, field_name in rows]
 
 
-def without_signatory(rows: list[list[Any]], party: str | None) -> list[list[Any]]:
-    """The signature step's people once `party` (vo, ho, vop, hop) signed."""
-    rule = SIGNATORY_RULES.get(party or "")
-    if rule is None:
-        return rows
-    return [row for row in rows if row[0] != rule.role]
+def still_to_act(rows: list[list[Any]], done: list[list[Any]], subject: dict[str, Any]) -> list[list[Any]]:
+    """A step's people without the parties (vo, ho, vop, hop) that signed the version of the
+    document the step is about."""
+    version = str(subject.get("content_version") or "")
+    roles = {SIGNATORY_RULES[party].role for signed_version, party in done
+             if party in SIGNATORY_RULES and str(signed_version or "") == version}
+    return [row for row in rows if row[0] not in roles]

@@ -32,6 +32,9 @@ class PendingStep(Base):
     # Who is reminded: [role, selector, field] rules over `subject` (domain.Rule).
     rules: Mapped[list] = mapped_column()
     subject: Mapped[dict] = mapped_column()  # ids and the reference, from the event
+    # Parties that already did their part, as [content version, party] (signatures), kept
+    # whichever of the opening and the signing events is handled first.
+    done: Mapped[list] = mapped_column(default=list)
     since: Mapped[datetime] = mapped_column()
     due_at: Mapped[datetime] = mapped_column()
     next_at: Mapped[datetime | None] = mapped_column(nullable=True)  # None: nothing more to send

@@ -13,6 +13,7 @@ from nameko.testing.services import entrypoint_hook
 from sqlalchemy import text
 
 from common.events import make_event
+from services.notifications.steps import still_to_act
 from tests.helpers import make_account, partnership_id, publish_event, unique_email
 
 
@@ -124,15 +125,20 @@ def test_a_signature_narrows_who_is_reminded(two_instances, db_engines, config):
     exchange = "00000000-0000-4000-8000-0000000000cc"
     fields = {"exchange_id": exchange, "reference": "CXC-2026-000777", "status": "validated",
               "visitor_registration_id": "r-v", "host_registration_id": "r-h",
-              "visitor_partnership_id": "p-v", "host_partnership_id": "p-h"}
+              "visitor_partnership_id": "p-v", "host_partnership_id": "p-h", "content_version": 3}
     validated = make_event("exchange_validated", fields)
     publish_event(config, "agreements", validated)
     signed = make_event("commitment_signed", {**fields, "party": "vo"})
     publish_event(config, "agreements", signed)
     wait_for(lambda: rows(db_engines, "SELECT * FROM inbox WHERE event_id = :e", e=signed["event_id"]),
              what="the signature handled")
+    # The two instances compete for events: the signature may be handled before the validation.
+    wait_for(lambda: rows(db_engines, "SELECT * FROM inbox WHERE event_id = :e", e=validated["event_id"]),
+             what="the validation handled")
     [step] = rows(db_engines, "SELECT * FROM pending_steps WHERE kind = 'signature'")
-    assert [rule[0] for rule in step.rules] == ["host", "visitor_contact_point", "host_contact_point"]
+    assert step.round == 1 and step.next_at is not None and step.done == [["3", "vo"]]
+    left = still_to_act(step.rules, step.done, step.subject)
+    assert [rule[0] for rule in left] == ["host", "visitor_contact_point", "host_contact_point"]
     publish_event(config, "agreements", make_event("commitment_fully_signed", fields))
     wait_for(lambda: rows(db_engines, "SELECT * FROM pending_steps WHERE kind = 'financial_agreement'"),
              what="the financial agreement step")

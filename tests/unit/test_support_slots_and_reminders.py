@@ -111,9 +111,9 @@ def test_one_reminder_per_interval_and_no_more_than_the_maximum():
 
 def test_a_signature_no_longer_reminds_the_party_that_signed():
     rows = steps.rules_as_rows(steps.SPEC_BY_KIND[steps.SIGNATURE].rules)
-    left = steps.without_signatory(rows, "vo")
+    left = steps.still_to_act(rows, [["2", "vo"], ["1", "hop"]], {"content_version": "2"})
     assert [row[0] for row in left] == ["host", "visitor_contact_point", "host_contact_point"]
-    assert steps.without_signatory(rows, "nobody") == rows
+    assert steps.still_to_act(rows, [["2", "nobody"]], {"content_version": "2"}) == rows
 
 
 def test_settings_come_from_configuration():

@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('rules', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('subject', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('done', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('since', common.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_at', common.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('next_at', common.db.UTCDateTime(timezone=True), nullable=True),
