@@ -30,7 +30,14 @@ QUERY = f"{QUERIES}/<string:query_id>"
 MEETINGS = f"{SUPPORT}/meetings"
 SCREENSHOT_FIELD = "screenshot"
 TOKEN_HEADER = "X-Support-Token"  # noqa: S105 - a header name
+MEETING = f"{MEETINGS}/<string:meeting_id>"
 _QUERY_ID = {"query_id": "$response.body#/id"}
+_MEETING_ID = {"meeting_id": "$response.body#/id"}
+MEETING_LINKS = {
+    "GetMeeting": {"operationId": "get_api_v1_support_meetings_by_meeting_id", "parameters": _MEETING_ID},
+    "CancelMeeting": {"operationId": "post_api_v1_support_meetings_by_meeting_id_cancel",
+                      "parameters": _MEETING_ID},
+}
 QUERY_LINKS = {
     "GetQuery": {"operationId": "get_api_v1_support_queries_by_query_id", "parameters": _QUERY_ID},
     "Reply": {"operationId": "post_api_v1_support_queries_by_query_id_replies", "parameters": _QUERY_ID},
@@ -71,7 +78,8 @@ class SupportRoutes(Routes):
          "JPEG, at most 5 MB). The browser is taken from the User-Agent unless sent.",
          tags=["support"], auth=False, body=ss.CreateSupportQuerySchema,
          form_files=(SCREENSHOT_FIELD,), response=ss.SupportQuerySchema, status=201,
-         idempotent=True, errors=(400, 401, 403, 409, 413, 415, 422, 429), links=QUERY_LINKS)
+         idempotent=True, location=True, errors=(400, 401, 403, 409, 413, 415, 422, 429),
+         links=QUERY_LINKS)
     def create_support_query(self, request: Request) -> Response:
         token = self._optional_token(request)
         if token is None:
@@ -135,13 +143,13 @@ class SupportRoutes(Routes):
          "requester is told by email, and in their inbox when signed in) or the requester's "
          "reply, which opens the query again", tags=["support"], auth=False,
          query=SupportAccessQuerySchema, body=ss.ReplySchema, response=ss.SupportQuerySchema,
-         status=201, idempotent=True, errors=(401, 404, 409), links=QUERY_LINKS)
+         status=201, idempotent=True, location=True, errors=(401, 404, 409), links=QUERY_LINKS)
     def reply_support_query(self, request: Request, query_id: str) -> Response:
         token = self._optional_token(request)
         body = json_body(request)
-        return json_response(self._support_call(request, "reply_support_query", query_id, body,
-                                                None if token else _access_token(request),
-                                                token=token), 201)
+        result = self._support_call(request, "reply_support_query", query_id, body,
+                                    None if token else _access_token(request), token=token)
+        return json_response(result, 201, {"Location": f"{QUERIES}/{result['id']}"})
 
     @api("POST", f"{QUERY}/close", "Close a query (support agents)", tags=["support"],
          response=ss.SupportQuerySchema, errors=(401, 403, 404, 409))
@@ -173,10 +181,16 @@ class SupportRoutes(Routes):
 
     @api("POST", MEETINGS, "Book a slot (participants; one upcoming meeting at a time). A slot "
          "someone else holds is 409", tags=["support"], body=ss.BookMeetingSchema,
-         response=ss.MeetingSchema, status=201, idempotent=True, errors=(401, 403, 409, 422))
+         response=ss.MeetingSchema, status=201, idempotent=True, location=True,
+         errors=(401, 403, 409, 422), links=MEETING_LINKS)
     def book_meeting(self, request: Request) -> Response:
         result = self._call(request, "notifications", "book_meeting", json_body(request))
-        return json_response(result, 201)
+        return json_response(result, 201, {"Location": f"{MEETINGS}/{result['id']}"})
+
+    @api("GET", MEETING, "One meeting (its participant, or a support agent)", tags=["support"],
+         response=ss.MeetingSchema, errors=(401, 404), links=MEETING_LINKS)
+    def get_meeting(self, request: Request, meeting_id: str) -> Response:
+        return json_response(self._call(request, "notifications", "get_meeting", meeting_id))
 
     @api("GET", MEETINGS, "Meetings: the agenda for support agents, your own for a participant",
          tags=["support"], query=ss.MeetingListQuerySchema, response=ss.MeetingSchema, many=True,
@@ -185,7 +199,7 @@ class SupportRoutes(Routes):
         return paged(self._call(request, "notifications", "list_meetings", query_args(request)),
                      request)
 
-    @api("POST", f"{MEETINGS}/<string:meeting_id>/cancel", "Cancel a meeting still to come (its "
+    @api("POST", f"{MEETING}/cancel", "Cancel a meeting still to come (its "
          "participant, or a support agent); both sides are told", tags=["support"],
          response=ss.MeetingSchema, errors=(401, 403, 404, 409))
     def cancel_meeting(self, request: Request, meeting_id: str) -> Response:

@@ -111,6 +111,16 @@ class Meetings:
             raise Conflict("Someone else booked this slot a moment ago; pick another.") from exc
 
     @rpc
+    def get_meeting(self, meeting_id: str) -> dict[str, Any]:
+        caller = self.auth.caller
+        meeting = self.db.session.get(Meeting, str(meeting_id))
+        if meeting is None or not (is_agent(caller) or meeting.account_id == caller.account_id):
+            raise NotFound("No such meeting.")
+        view = meeting_view(meeting)
+        self.db.session.rollback()
+        return view
+
+    @rpc
     def cancel_meeting(self, meeting_id: str) -> dict[str, Any]:
         caller = self.auth.caller
         session = self.db.session

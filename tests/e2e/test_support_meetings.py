@@ -93,6 +93,9 @@ def test_a_participant_books_cancels_and_rebooks_and_both_sides_hear_of_it(
     assert (meeting["status"], meeting["start"], meeting["local_start"]) == (
         "booked", first["start"], first["local_start"])
     assert first["start"] not in {s["start"] for s in free_slots(api, participant)}
+    assert booked.headers["Location"] == f"{MEETINGS}/{meeting['id']}"
+    assert api.get(booked.headers["Location"], headers=participant).json() == meeting
+    assert api.get(booked.headers["Location"], headers=agent).status_code == 200
     wait_for(lambda: addressed_to(smtp_server, email), what="the participant's confirmation")
     wait_for(lambda: addressed_to(smtp_server, SUPPORT_MAILBOX), what="the support office's copy")
 
@@ -100,6 +103,7 @@ def test_a_participant_books_cancels_and_rebooks_and_both_sides_hear_of_it(
     _other_email, other = sign_up(api)
     assert api.post(MEETINGS, headers=other, json={"start": first["start"]}).status_code == 409
     assert api.post(f"{MEETINGS}/{meeting['id']}/cancel", headers=other).status_code == 404
+    assert api.get(f"{MEETINGS}/{meeting['id']}", headers=other).status_code == 404
 
     cancelled = api.post(f"{MEETINGS}/{meeting['id']}/cancel", headers=participant)
     assert cancelled.status_code == 200 and cancelled.json()["cancelled_by"] == "participant"

@@ -33,16 +33,18 @@ ST = str(Path(sys.executable).with_name("st"))
 @pytest.fixture
 def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, str]]:
     """A participant with an accepted registration and a counterpart to match, the
-    partnership's contact point, an administrator, and nobody."""
+    partnership's contact point, a support agent, an administrator, and nobody."""
     greenmob = partnership_id(db_engines["registration"], "GREENMOB")
     contact_email, admin_email = unique_email("contact"), unique_email("admin")
+    agent_email = unique_email("agent")
+    make_account(db_engines["registration"], agent_email, ["support_agent"])
     make_account(db_engines["registration"], contact_email, ["partnership_contact"], "GREENMOB")
     make_account(db_engines["registration"], admin_email, ["admin"])
     contact = login(api, contact_email)
     participant, _reg = _accepted(api, contact, greenmob, "PT", ["visitor"], "Textile recycling.")
     _accepted(api, contact, greenmob, "DE", ["host"], "Recycling plants.")
     return {"participant": participant, "contact_point": contact, "admin": login(api, admin_email),
-            "anonymous": {}}
+            "support_agent": login(api, agent_email), "anonymous": {}}
 
 
 def _run(base: str, role: str, headers: dict[str, str], report: Path) -> tuple[int, str]:
