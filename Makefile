@@ -50,6 +50,7 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.payments_sepa $(BENCH_SEPA_ARGS)
 	$(BIN)/python -m bench.payments_reservations $(BENCH_RESERVATIONS_ARGS)
 	$(BIN)/python -m bench.agreements.run $(BENCH_AGREEMENTS_ARGS)
+	$(BIN)/python -m bench.notifications.run $(BENCH_NOTIFICATIONS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -59,6 +59,8 @@ def notifications_config() -> dict[str, Any]:
             "username": os.environ.get("SMTP_USERNAME", ""),
             "password": os.environ.get("SMTP_PASSWORD", ""),
             "timeout_seconds": _float("SMTP_TIMEOUT_SECONDS", 20),
+            # Connections one worker opens at once to send a batch.
+            "connections": _int("SMTP_CONNECTIONS", 4),
         },
         "poll_seconds": _float("EMAIL_POLL_SECONDS", 5),
         "batch_size": _int("EMAIL_BATCH_SIZE", 50),

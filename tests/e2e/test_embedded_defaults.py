@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email
 import time
 from typing import Any
 
@@ -12,7 +13,14 @@ from sqlalchemy.orm import Session
 from common.config import SERVICES
 from common.migrate import upgrade
 from tests.fixtures import Api, _seed_reference, free_port
-from tests.helpers import MINIMAL_PDF, partnership_id, registration_payload, sign_up
+from tests.helpers import (
+    MINIMAL_PDF,
+    make_account,
+    partnership_id,
+    registration_payload,
+    sign_up,
+    unique_email,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -22,6 +30,7 @@ def embedded(container_factory: Any, rabbit_config: dict, keys_dir: Any, tmp_pat
     from common.config import build_config
     from gateway.service import GatewayService
     from services.matching.service import MatchingService
+    from services.notifications.service import NotificationsService
     from services.registration.service import RegistrationService
 
     cfg = build_config()
@@ -35,7 +44,10 @@ def embedded(container_factory: Any, rabbit_config: dict, keys_dir: Any, tmp_pat
     cfg["JWT"] = {**cfg["JWT"], "keys_dir": str(keys_dir)}
     cfg["MATCHING"] = {**cfg["MATCHING"], "index_refresh_seconds": 0.1}
     cfg["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
-    for service in (RegistrationService, MatchingService, GatewayService):
+    # The local email transport: messages kept as .eml files, nothing sent.
+    cfg["NOTIFICATIONS"] = {**cfg["NOTIFICATIONS"], "email_transport": "file", "poll_seconds": 0.2,
+                            "mail_dir": str(tmp_path / "mail")}
+    for service in (RegistrationService, MatchingService, NotificationsService, GatewayService):
         container_factory(service, cfg).start()
     with Api(f"http://{cfg['WEB_SERVER_ADDRESS']}") as api:
         api.urls = cfg["DATABASE_URLS"]
@@ -48,6 +60,8 @@ def test_the_journey_runs_on_sqlite_and_local_documents(embedded, tmp_path):
     api = embedded
     engine = create_engine(api.urls["registration"])
     greenmob = partnership_id(engine, "GREENMOB")
+    contact_email = unique_email("contact")
+    make_account(engine, contact_email, ["partnership_contact"], "GREENMOB")
     visitor_ids = []
     for country, roles in (("PT", ["visitor"]), ("DE", ["host"])):
         _e, headers = sign_up(api)
@@ -79,4 +93,11 @@ def test_the_journey_runs_on_sqlite_and_local_documents(embedded, tmp_path):
         matches = response.json() if response.status_code == 200 else []
         time.sleep(0.1)
     assert [m["registration_id"] for m in matches] == [visitor_ids[1][0]]
+    # The contact point heard of both submissions: two .eml files in the mail directory.
+    deadline = time.monotonic() + 20
+    while len(list((tmp_path / "mail").glob("*.eml"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kept = [email.message_from_bytes(path.read_bytes()) for path in (tmp_path / "mail").glob("*.eml")]
+    assert sorted(m["To"] for m in kept) == [contact_email, contact_email]
+    assert all("waits for your assessment" in m["Subject"] for m in kept)
     engine.dispose()

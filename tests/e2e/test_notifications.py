@@ -77,7 +77,8 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
     assert f"/registrations/{event['registration_id']}" in parts["text/plain"]
     assert "<p>Hello Ana Ferreira,</p>" in parts["text/html"]
 
-    inbox = api.get("/api/v1/notifications", headers=headers)
+    inbox = wait_for(lambda: (answer := api.get("/api/v1/notifications", headers=headers)).json()
+                     and answer, what="the inbox entry")
     assert inbox.status_code == 200 and inbox.headers["X-Total-Count"] == "1"
     [entry] = inbox.json()
     assert entry["event_type"] == "registration_accepted" and entry["read"] is False
@@ -85,9 +86,9 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
 
     # The contact point heard of the submission (inbox, and email by default), not of the
     # acceptance they made themselves.
+    wait_for(lambda: addressed_to(smtp_server, contact[0]), what="the contact point's email")
     contact_inbox = api.get("/api/v1/notifications", headers=contact[1]).json()
     assert [n["event_type"] for n in contact_inbox] == ["registration_submitted"]
-    wait_for(lambda: addressed_to(smtp_server, contact[0]), what="the contact point's email")
 
     # The same event again (a redelivery): nothing new anywhere.
     with entrypoint_waiter(notifications_container, "handle_registration_event", timeout=10):
@@ -128,8 +129,10 @@ def test_an_email_that_never_goes_ends_failed_after_the_limit(
 def test_the_inbox_is_personal_read_one_read_all_and_count(api, greenmob, contact, rabbit_config):
     _email, headers, _event = accept_registration(api, greenmob, contact[1], rabbit_config)
     contact_headers = contact[1]
-    assert api.get("/api/v1/notifications/unread-count", headers=contact_headers).json() == {"unread": 1}
-    [entry] = api.get("/api/v1/notifications", headers=headers).json()
+    wait_for(lambda: api.get("/api/v1/notifications/unread-count", headers=contact_headers).json()
+             == {"unread": 1}, what="the contact point's notification")
+    [entry] = wait_for(lambda: api.get("/api/v1/notifications", headers=headers).json(),
+                       what="the participant's notification")
 
     # Someone else's notification does not exist for them.
     assert api.post(f"/api/v1/notifications/{entry['id']}/read",

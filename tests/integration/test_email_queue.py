@@ -144,3 +144,24 @@ def test_claims_of_two_workers_do_not_overlap(sessions, db_engines):
         first.rollback()
         first.close()
         second.close()
+
+
+def test_a_non_ascii_subject_and_body_arrive_intact_over_several_connections(sessions, smtp_server):
+    from email.header import decode_header, make_header
+
+    for n in range(7):
+        with sessions() as session:
+            email_queue.enqueue(session, event={"event_id": str(uuid.uuid4()), "event_type": "x"},
+                                recipient=f"acc-{n}", to_address=f"p{n}@example.eu",
+                                message=Rendered(f"Têxtil Norte – €1,100.00 #{n}", "s",
+                                                 "Olá Ana,\n\nCluster Têxtil Norte\n", "<p>Olá</p>"),
+                                sender=SENDER, at=utcnow())
+            session.commit()
+    transport = SmtpTransport({"host": "127.0.0.1", "port": smtp_server.port, "security": "none",
+                               "connections": 3}, SENDER)
+    assert deliver_batch(sessions, transport, SETTINGS) == 7
+    messages = sorted(smtp_server.messages(), key=lambda m: m["To"])
+    assert [m["To"] for m in messages] == [f"p{n}@example.eu" for n in range(7)]
+    assert str(make_header(decode_header(messages[0]["Subject"]))) == "Têxtil Norte – €1,100.00 #0"
+    assert smtp_server.parts(messages[0])["text/plain"] == "Olá Ana,\n\nCluster Têxtil Norte\n"
+    assert messages[0]["X-MailFrom"] == "no-reply@clusterxchange.eu"

@@ -179,3 +179,31 @@ def test_an_account_email_goes_to_the_address_registration_names_with_its_link(
         db_engines, "SELECT status FROM email_messages")), what="both marked sent")
     bodies = _rows(db_engines, "SELECT text_body, html_body FROM email_messages")
     assert all(row.text_body == "" and row.html_body == "" for row in bodies)
+
+
+def test_an_event_nobody_can_resolve_is_parked_and_replayed_once_registration_is_back(
+        config, container_factory, db_engines):
+    from common import parking
+    from services.notifications.service import NotificationsService
+
+    fast = {**config, "EVENT_RETRY_BASE_SECONDS": 0.001, "EVENT_RETRY_CAP_SECONDS": 0.01,
+            "RPC_TIMEOUT_SECONDS": 1}
+    container_factory(NotificationsService, fast).start()  # registration is not running
+    recipient = make_account(db_engines["registration"], unique_email("rec"), ["participant"])
+    event = make_event("contact_requested", {
+        "contact_id": str(uuid.uuid4()), "status": "open", "requester_account_id": str(uuid.uuid4()),
+        "recipient_account_id": recipient})
+    publish_event(config, "matching", event)
+    [parked] = wait_for(lambda: parking.list_parked(config["AMQP_URI"], ["notifications"]), 90,
+                        "the event parked")
+    assert parked.event_id == event["event_id"]
+    assert parked.queue == "evt-matching-all--notifications.handle_matching_event"
+    assert _rows(db_engines, "SELECT id FROM notifications") == []
+
+    container_factory(RegistrationService, fast).start()
+    [replayed] = parking.replay(config["AMQP_URI"], ["notifications"])
+    assert replayed.event_id == event["event_id"]
+    [row] = wait_for(lambda: _rows(db_engines, "SELECT account_id FROM notifications"), 30,
+                     "the replayed event's notification")
+    assert row.account_id == recipient
+    assert parking.list_parked(config["AMQP_URI"], ["notifications"]) == []
