@@ -97,6 +97,32 @@ def webhooks_config() -> dict[str, Any]:
     }
 
 
+def reminders_config() -> dict[str, Any]:
+    """Days before a step's first reminder, and how they repeat (.env.example, REMINDER_*)."""
+    return {
+        "assessment_days": _float("REMINDER_ASSESSMENT_DAYS", 5),
+        "validation_days": _float("REMINDER_VALIDATION_DAYS", 5),
+        "signature_days": _float("REMINDER_SIGNATURE_DAYS", 5),
+        "financial_agreement_days": _float("REMINDER_FINANCIAL_AGREEMENT_DAYS", 5),
+        "closing_report_days": _float("REMINDER_CLOSING_REPORT_DAYS", 7),
+        "evidence_review_days": _float("REMINDER_EVIDENCE_REVIEW_DAYS", 5),
+        "payout_grace_days": _float("REMINDER_PAYOUT_GRACE_DAYS", 0),
+        "contact_warning_days": _float("REMINDER_CONTACT_WARNING_DAYS", 3),
+        "repeat_days": _float("REMINDER_REPEAT_DAYS", 7),
+        "max_reminders": _int("REMINDER_MAX", 3),
+    }
+
+
+def support_config() -> dict[str, Any]:
+    return {
+        # Where the support office hears of new queries, replies and meetings.
+        "mailbox": os.environ.get("SUPPORT_MAILBOX", "support@clusterxchange.eu"),
+        "token_days": _float("SUPPORT_TOKEN_DAYS", 30),
+        "screenshot_max_bytes": _int("SUPPORT_SCREENSHOT_MAX_BYTES", 5 * 1024 * 1024),
+        "slot_weeks": _int("SUPPORT_SLOT_WEEKS", 4),
+    }
+
+
 def build_config(service: str | None = None) -> dict[str, Any]:
     """The nameko config for one process (a service, the gateway or the CLI)."""
     config: dict[str, Any] = {
@@ -142,6 +168,7 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "rate_limit_key_prefix": os.environ.get("RATE_LIMIT_KEY_PREFIX", "cxc:ratelimit:"),
             # Reverse proxies (addresses or CIDR networks, comma-separated) whose
             # X-Forwarded-For is believed; empty: the peer address is the client.
+            "rate_limit_support_per_hour": _int("RATE_LIMIT_SUPPORT_PER_HOUR", 10),
             "trusted_proxies": os.environ.get("TRUSTED_PROXIES", ""),
         },
         "ACCOUNTS": {
@@ -187,8 +214,9 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             # JSON object overriding the score weights, e.g. {"sectors": 3, "text": 1}
             "weights": os.environ.get("MATCHING_WEIGHTS", ""),
         },
-        "NOTIFICATIONS": notifications_config(),
+        "NOTIFICATIONS": {**notifications_config(), "reminders": reminders_config()},
         "WEBHOOKS": webhooks_config(),
+        "SUPPORT": support_config(),
         "SERVICE_IDENTITY": {
             # A service's secret for `issue_service_token`: SERVICE_SECRET_<NAME>, or a file
             # made once in JWT_KEYS_DIR (local use; see common.service_identity).

@@ -55,6 +55,7 @@ class RouteSpec:
     links: dict[str, Any] = field(default_factory=dict)  # OpenAPI links of the success response
     same_body: tuple[int, ...] = ()  # other statuses answered with the success body (health: 503)
     location: bool = False  # the success response carries Location
+    form_files: tuple[str, ...] = ()  # the body may also come as multipart/form-data with these files
 
 
 ROUTES: list[RouteSpec] = []

@@ -77,6 +77,11 @@ def _operation(route: RouteSpec) -> dict[str, Any]:
         types = [route.body_content] + (["application/json"] if route.body_content == MERGE_PATCH else [])
         op["requestBody"] = {"required": True,
                              "content": {t: {"schema": route.body} for t in types}}
+        if route.form_files:
+            files = {"type": "object", "properties": {
+                name: {"type": "string", "format": "binary"} for name in route.form_files}}
+            op["requestBody"]["content"]["multipart/form-data"] = {
+                "schema": {"allOf": [route.body, files]}}
     elif route.body_content != "application/json":
         op["requestBody"] = {"required": True, "content": {
             route.body_content: _BINARY,

@@ -120,7 +120,8 @@ def client_address(request: Request, trusted: tuple[Network, ...]) -> str:
 class RateLimits(DependencyProvider):
     WINDOWS = {"login": ("rate_limit_login_per_minute", 60),
                "signup": ("rate_limit_signup_per_hour", 3600),
-               "account_email": ("rate_limit_account_email_per_hour", 3600)}
+               "account_email": ("rate_limit_account_email_per_hour", 3600),
+               "support": ("rate_limit_support_per_hour", 3600)}
 
     def setup(self) -> None:
         security = self.container.config["SECURITY"]

@@ -14,10 +14,11 @@ from gateway.routes.ops import OpsRoutes
 from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
+from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
-                     NotificationRoutes, WebhookRoutes):
+                     NotificationRoutes, WebhookRoutes, SupportRoutes):
     name = "gateway"

@@ -110,4 +110,4 @@ class Preference(Base):
 
 
 # Tables kept in modules of their own (imported here so Alembic and create_all see them).
-from services.notifications import webhook_models  # noqa: E402, F401
+from services.notifications import support_models, webhook_models  # noqa: E402, F401

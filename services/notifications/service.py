@@ -42,6 +42,7 @@ from common.db import Database, utcnow
 from common.entrypoints import rpc
 from common.errors import NotAllowed, NotFound, StaleVersion
 from common.events import ALL_EVENTS, handles
+from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery
 from common.rpc import Rpc
@@ -50,14 +51,18 @@ from common.service_identity import ServiceToken
 from services.notifications import repository
 from services.notifications.domain import DEFAULT_LANGUAGE, ESSENTIAL_KINDS, NON_ESSENTIAL_KINDS
 from services.notifications.email_worker import EmailWorker
+from services.notifications.meetings import Meetings
 from services.notifications.models import InboxEvent, OutboxEvent, Preference
 from services.notifications.people import TellPeople
+from services.notifications.reminders import Reminders
 from services.notifications.schemas import (
     NotificationListQuerySchema,
     NotificationPreferencesSchema,
     NotificationSchema,
     SetNotificationPreferencesSchema,
 )
+from services.notifications.support_desk import SupportDesk
+from services.notifications.support_models import IdempotencyKey
 from services.notifications.webhooks import Webhooks
 
 log = logging.getLogger(__name__)
@@ -187,7 +192,8 @@ def _preferences_view(prefs: dict[str, Any]) -> dict[str, Any]:
                               "available_kinds": list(NON_ESSENTIAL_KINDS)})
 
 
-class NotificationsService(TellPeople, Webhooks, PersonalInbox, EventConsumption):
+class NotificationsService(TellPeople, Webhooks, Reminders, SupportDesk, Meetings, PersonalInbox,
+                           EventConsumption):
     name = "notifications"
 
     config = Config()
@@ -197,6 +203,7 @@ class NotificationsService(TellPeople, Webhooks, PersonalInbox, EventConsumption
     rpc_client = Rpc()
     identity = ServiceToken()
     email_worker = EmailWorker()
+    idempotency = IdempotencyKeys(IdempotencyKey)
     request_context = RequestContext()
 
     @rpc

@@ -33,10 +33,12 @@ ST = str(Path(sys.executable).with_name("st"))
 @pytest.fixture
 def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, str]]:
     """A participant with an accepted registration and a counterpart to match, the
-    partnership's contact point, a back-office key of the partnership (with a webhook), an
-    administrator, and nobody."""
+    partnership's contact point, a back-office key of the partnership (with a webhook), a
+    support agent, an administrator, and nobody."""
     greenmob = partnership_id(db_engines["registration"], "GREENMOB")
     contact_email, admin_email = unique_email("contact"), unique_email("admin")
+    agent_email = unique_email("agent")
+    make_account(db_engines["registration"], agent_email, ["support_agent"])
     make_account(db_engines["registration"], contact_email, ["partnership_contact"], "GREENMOB")
     make_account(db_engines["registration"], admin_email, ["admin"])
     contact = login(api, contact_email)
@@ -49,7 +51,8 @@ def role_headers(api: Any, db_engines: dict[str, Any]) -> dict[str, dict[str, st
                     headers=backoffice)
     assert hook.status_code == 201, hook.text
     return {"participant": participant, "contact_point": contact, "backoffice": backoffice,
-            "admin": login(api, admin_email), "anonymous": {}}
+            "admin": login(api, admin_email), "support_agent": login(api, agent_email),
+            "anonymous": {}}
 
 
 # Signing out ends the session a role's runs use: those operations run last, on their own.
