@@ -1,7 +1,7 @@
 """notifications: pending steps and reminders, support queries (messages, access tokens), meetings, idempotency keys
 
 Revision ID: 246fbcfea2f1
-Revises: df766c2bc8a7
+Revises: b81fcbff2572
 Create Date: 2026-11-25 16:23:31.610321
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 import common.db
 
 revision = '246fbcfea2f1'
-down_revision = 'df766c2bc8a7'
+down_revision = 'b81fcbff2572'
 branch_labels = None
 depends_on = None
 
