@@ -103,7 +103,7 @@ class Bench:
             "JWT_KEYS_DIR": str(self.work / "keys"),
             "LOG_LEVEL": "WARNING",
             "MAX_WORKERS": str(self.args.workers),
-            "DB_POOL_SIZE": str(self.args.workers),
+            "DB_POOL_SIZE": str(min(self.args.workers, 16)),
             "PYTHONPATH": str(ROOT),
         })
         env.update(extra)
