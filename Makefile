@@ -50,6 +50,7 @@ fuzz: $(STAMP) services
 bench: $(STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.events.run $(BENCH_EVENTS_ARGS)
 	$(BIN)/python -m bench.matching.run $(BENCH_MATCHING_ARGS)
 	$(BIN)/python -m bench.payments_sepa $(BENCH_SEPA_ARGS)
 	$(BIN)/python -m bench.payments_reservations $(BENCH_RESERVATIONS_ARGS)

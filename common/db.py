@@ -162,11 +162,11 @@ class Database(DependencyProvider):
         if is_postgres(self.engine):
             # Its own pool of connections that stay in autocommit: switching a pooled
             # connection to autocommit and back on every checkout cost ~10 % of a read.
+            # No overflow: at most DB_POOL_SIZE more connections than before.
             self.read_engine = create_engine(
                 normalise_url(config["DATABASE_URLS"][service]),
                 isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
-                pool_size=config.get("DB_POOL_SIZE", 10), max_overflow=config.get("DB_POOL_SIZE", 10),
-                pool_recycle=1800)
+                pool_size=config.get("DB_POOL_SIZE", 10), max_overflow=0, pool_recycle=1800)
 
         if is_postgres(self.engine):
             @event.listens_for(self.sessionmaker, "before_commit")

@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import eventlet
+from amqp import Message
 from amqp.exceptions import NotFound as QueueNotFound
 from amqp.exceptions import PreconditionFailed
 from eventlet.hubs import trampoline
 from eventlet.queue import Empty, LightQueue
-from kombu import Connection, Producer, Queue
+from kombu import Connection, Queue
 from nameko.extensions import DependencyProvider
-from sqlalchemy import BigInteger, Integer, String, delete, select, update
+from sqlalchemy import BigInteger, Integer, String, Text, cast, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from common.db import OUTBOX_CHANNEL, JSONType, UTCDateTime, dialect_insert, is_postgres, utcnow
@@ -94,7 +95,6 @@ class BatchPublisher:
         self.confirm_timeout = confirm_timeout
         self._connection: Connection | None = None
         self._channel: Any = None
-        self._producer: Producer | None = None
         self._outstanding: set[int] = set()  # delivery tags published, not yet confirmed
         self._nacked: set[int] = set()
         self._next_tag = 1
@@ -106,7 +106,6 @@ class BatchPublisher:
         self._channel.events["basic_ack"].add(self._on_ack)
         self._channel.events["basic_nack"].add(self._on_nack)
         self._outstanding, self._nacked, self._next_tag = set(), set(), 1
-        self._producer = Producer(self._channel, exchange=self.exchange, serializer="json")
         self.exchange(self._channel).declare()
 
     def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
@@ -129,11 +128,14 @@ class BatchPublisher:
         try:
             tags = []
             for row in rows:
-                self._producer.publish(
-                    row.payload, routing_key=row.event_type, delivery_mode=2,
-                    message_id=row.event_id,
-                    headers={"event_type": row.event_type,
-                             **({"nameko.request_id": row.request_id} if row.request_id else {})})
+                # The row's JSON text as it is (no decoding and encoding again), as kombu would
+                # have sent it: a persistent JSON message named by its event id.
+                self._channel.basic_publish(Message(
+                    row.body.encode(), content_type="application/json", content_encoding="utf-8",
+                    delivery_mode=2, message_id=row.event_id,
+                    application_headers={"event_type": row.event_type, **(
+                        {"nameko.request_id": row.request_id} if row.request_id else {})}),
+                    exchange=self.exchange.name, routing_key=row.event_type)
                 tags.append(self._next_tag)
                 self._outstanding.add(self._next_tag)
                 self._next_tag += 1
@@ -157,8 +159,7 @@ class BatchPublisher:
             raise
 
     def close(self) -> None:
-        connection, self._connection, self._channel, self._producer = (
-            self._connection, None, None, None)
+        connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
             try:
                 connection.close()
@@ -171,8 +172,8 @@ def publish_pending(session: Session, model: type, amqp_uri: str, source: str, b
     """Publish up to `batch` unsent rows, in id order, and mark sent those the broker
     confirmed; PublishIncomplete when some were refused (the rest stay unsent)."""
     table = model.__table__
-    query = (select(table.c.id, table.c.event_id, table.c.event_type, table.c.payload,
-                    table.c.request_id)
+    query = (select(table.c.id, table.c.event_id, table.c.event_type,
+                    cast(table.c.payload, Text).label("body"), table.c.request_id)
              .where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch))
     if is_postgres(session):
         # Several containers of one service relay in parallel without publishing a row twice.

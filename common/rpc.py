@@ -25,6 +25,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import eventlet
@@ -95,6 +96,16 @@ class QuickReconnectQueueConsumer(QueueConsumer):
         self._ever_connected = self.broker_connected = True
         super().on_consume_ready(connection, channel, consumers, **kwargs)
 
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
+        """nameko's, except that a provider with `auto_ack` consumes without acks."""
+        for provider in self._providers:
+            consumer = consumer_cls(queues=[provider.queue],
+                                    callbacks=[partial(self.handle_message, provider)],
+                                    accept=self.accept, no_ack=getattr(provider, "auto_ack", False))
+            consumer.qos(prefetch_count=self.prefetch_count)
+            self._consumers[provider] = consumer
+        return self._consumers.values()
+
 
 class RpcClient:
     def __init__(self, worker_ctx: Any, provider: Rpc) -> None:
@@ -157,9 +168,18 @@ class RpcClient:
 
 
 class ShortLivedReplyListener(ReplyListener):
-    """nameko's reply listener with a reply queue that goes with its process."""
+    """nameko's reply listener with a reply queue that goes with its process, consumed
+    without acks: a reply is worth nothing once its process is gone, and acking each one
+    cost the caller and the broker a frame per call."""
 
     queue_consumer = QuickReconnectQueueConsumer()
+    auto_ack = True
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        correlation_id = message.properties.get("correlation_id")
+        client_event = self._reply_events.pop(correlation_id, None)
+        if client_event is not None:
+            client_event.send(body)
 
     def setup(self) -> None:
         super().setup()

@@ -157,6 +157,10 @@ class Api(HttpRequestHandler):
     def response_from_exception(self, exc: Exception) -> Response:
         return response_for(exc)
 
+    def check_signature(self, args: tuple, kwargs: dict) -> None:
+        """Routes take the request and the path's values, which werkzeug matched already;
+        nameko's check (inspect.getcallargs) cost ~3 % of the gateway's CPU per request."""
+
 
 def api(method: str, url: str, summary: str, **meta: Any) -> Any:
     """`@api("GET", "/api/v1/x/<id>", "Read an x", response=XSchema)`: a route and its docs.

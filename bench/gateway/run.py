@@ -88,6 +88,7 @@ class Bench:
         self.matching_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + self.matching_db
         self.procs: dict[str, subprocess.Popen] = {}
         self.spied = 0
+        self.admin: Any = None
         self.gateway_port = free_port()
         self.bare_port = free_port()
 
@@ -103,7 +104,7 @@ class Bench:
             "JWT_KEYS_DIR": str(self.work / "keys"),
             "LOG_LEVEL": "WARNING",
             "MAX_WORKERS": str(self.args.workers),
-            "DB_POOL_SIZE": str(self.args.workers),
+            "DB_POOL_SIZE": str(min(self.args.workers, 10)),
             "PYTHONPATH": str(ROOT),
         })
         env.update(extra)
@@ -251,13 +252,17 @@ class Bench:
 
     def meter(self) -> CpuMeter:
         def backends() -> list[int]:
-            conn = psycopg2.connect(PG_ADMIN)
-            with conn.cursor() as cur:
-                cur.execute("SELECT pid FROM pg_stat_activity WHERE datname IN (%s, %s)",
-                            (self.db_name, self.matching_db))
-                pids = [row[0] for row in cur.fetchall()]
-            conn.close()
-            return pids
+            # One connection for the whole run: the shared server may have none to spare later.
+            try:
+                if self.admin is None:
+                    self.admin = psycopg2.connect(PG_ADMIN)
+                    self.admin.autocommit = True
+                with self.admin.cursor() as cur:
+                    cur.execute("SELECT pid FROM pg_stat_activity WHERE datname IN (%s, %s)",
+                                (self.db_name, self.matching_db))
+                    return [row[0] for row in cur.fetchall()]
+            except psycopg2.Error:
+                return []  # PostgreSQL's share is then missing from that run's figures
 
         groups: dict[str, Any] = {name: [proc.pid] for name, proc in self.procs.items()}
         groups["postgres"] = backends
@@ -348,6 +353,8 @@ class Bench:
                 "load": load()}
 
     def teardown(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
         for proc in self.procs.values():
             proc.terminate()
         for proc in self.procs.values():

@@ -61,8 +61,11 @@ def apply_registration_event(session: Session, payload: dict[str, Any], handler:
     if not first_delivery(session, InboxEvent, payload["event_id"], handler):
         return set()
     entry = projection.store_profile(session, payload)
-    if entry is not None and entry.listed:
-        # A declared capacity may have changed: the open capacity follows it.
+    if entry is not None and entry.listed and (
+            entry.host_capacity != exchanges.declared_capacity(entry.profile or {})
+            or exchanges.linked(session, {entry.registration_id})):
+        # A declared capacity may have changed: the open capacity follows it (an entry in
+        # no exchange that hosts what it declared has nothing to recompute).
         exchanges.refresh(session, {entry.registration_id})
     session.commit()
     return {entry.registration_id} if entry is not None else set()

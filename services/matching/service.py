@@ -92,7 +92,8 @@ class MatchingService:
 
     def _apply_registration_event(self, payload: dict[str, Any], handler: str) -> None:
         changed = catalogue.apply_registration_event(self.db.session, payload, handler)
-        self.catalogue.reindex(self.db.reader, changed)
+        if changed:  # through the session's connection: one pool per worker
+            self.catalogue.reindex(self.db.session.connection(), changed)
 
     # --- what exchanges change in the catalogue (agreements' events) --------------------
 
@@ -114,7 +115,8 @@ class MatchingService:
 
     def _apply_exchange_event(self, payload: dict[str, Any], handler: str) -> None:
         changed = catalogue.apply_exchange_event(self.db.session, payload, handler)
-        self.catalogue.reindex(self.db.reader, changed)
+        if changed:
+            self.catalogue.reindex(self.db.session.connection(), changed)
 
     @rpc
     def rebuild_catalogue(self) -> dict[str, int]:
