@@ -254,12 +254,8 @@ class MatchingService:
         found, total = self.catalogue.index.match_page(
             registration_id, (params["page"] - 1) * params["per_page"], params["per_page"])
         entries = self._entries([m.registration_id for m in found])
-        items = [_match.dump({
-            "registration_id": m.registration_id, "score": round(m.score, 4), "side": m.side,
-            "reasons": [{"kind": r.kind, "detail": r.detail, "values": list(r.values)}
-                        for r in m.reasons],
-            "profile": domain.public_view(entries[m.registration_id].profile),
-        }) for m in found if m.registration_id in entries]
+        items = [_match.dump({**m.view(), "profile": domain.public_view(entries[m.registration_id].profile)})
+                 for m in found if m.registration_id in entries]
         return page_of(items, total, params["page"], params["per_page"])
 
     # --- contacts ------------------------------------------------------------------------

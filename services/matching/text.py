@@ -1,41 +1,40 @@
-"""Free text of the match index: hashed terms, BM25 for search, TF-IDF cosine for matching.
+"""Free text of the match index: hashed terms, BM25 for search, a fixed-weight cosine for matching.
 
-Documents live in slots (rows) chosen by the caller. Postings are kept LSM-style: a main CSC
-matrix (one column per hashed term, sorted slots inside a column) built in bulk, plus a small
-delta of documents added since, kept in dicts. Replacing or removing a document that sits in the
-main matrix zeroes its entries there (a tombstone costs no allocation and contributes nothing
-to any score); the delta is merged into a fresh main matrix once it outgrows a threshold.
+Terms come from services.matching.language (stems in the text's language, lexicon concepts; no
+function words, no domain filler). Documents live in slots (rows) chosen by the caller. Postings
+are kept LSM-style: a main CSC matrix (one column per hashed term, sorted slots inside a column)
+built in bulk, plus a small delta of documents added since, kept in dicts. Replacing or removing a
+document that sits in the main matrix zeroes its entries there (a tombstone costs no allocation and
+contributes nothing to any score); the delta is merged into a fresh main matrix once it outgrows a
+threshold.
 
-Document frequencies, lengths and the document count are maintained on every change, so BM25 is
-exact at all times. The cosine norms of documents use the IDF of the moment they were indexed
-and are all recomputed at each merge (and in bulk builds), which keeps them from drifting.
+Two scores, two rules:
+- Matching's text similarity is the cosine of log(1 + tf) vectors with no corpus weighting, so it
+  depends on the two texts only: it cannot drift with what else was indexed, or in which order.
+  Each document's norm is computed from its own terms with an exactly rounded sum (math.fsum),
+  so a bulk build and one-by-one adds give bit-identical norms.
+- Search ranks with BM25, whose IDF and average length are corpus statistics; they are
+  maintained exactly on every change (integer counts), so the same catalogue gives the same
+  relevance however it was built.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer
 
-# Articles, conjunctions and prepositions of the most common other languages on the platform,
-# as they look after accent stripping (tokens shorter than two characters never survive).
-_OTHER_STOP_WORDS = frozenset(word for line in (
-    "der die das den dem des ein eine einer eines und oder mit von zu im auf fur ist sind wir",
-    "le la les un une des du de et ou au aux en pour par sur avec est sont nous dans",
-    "el los las una unos unas y con del por para es son nosotros",
-    "il lo gli di da che per con sono siamo nel nella",
-    "os as um uma do da dos das no na com por para sao nos",
-    "het een van en met voor op zijn wij",
-    "och att av med pa ar vi som",
-    "oraz dla jest sa sie",
-) for word in line.split())
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | _OTHER_STOP_WORDS
+from services.matching.language import CONCEPT_PREFIX, Analyser, Analysis
 
-_EMPTY_I32 = np.zeros(0, np.int32)
-_EMPTY_F32 = np.zeros(0, np.float32)
+_EMPTY = np.zeros(0, np.int32)
+
+
+def _identity(terms: list[str]) -> list[str]:
+    return terms
 
 
 class TextIndex:
@@ -44,10 +43,9 @@ class TextIndex:
         self.n_features = n_features
         self.k1, self.b = k1, b
         self.merge_min_docs, self.merge_fraction = merge_min_docs, merge_fraction
-        self._vectorizer = HashingVectorizer(
-            n_features=n_features, alternate_sign=False, norm=None, lowercase=True,
-            strip_accents="unicode", stop_words=sorted(STOP_WORDS), dtype=np.float32)
-        self._analyzer = self._vectorizer.build_analyzer()
+        self.analyser = Analyser()
+        self._hasher = HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None,
+                                         analyzer=_identity, dtype=np.float32)
         self.merges = 0
         self._reset(0)
 
@@ -68,19 +66,28 @@ class TextIndex:
         self._main = main
         self._log_tf = np.log1p(main.data)
 
-    # ---- tokens -------------------------------------------------------------------------------
+    # ---- terms --------------------------------------------------------------------------------
+
+    def term_ids(self, terms: Sequence[str]) -> np.ndarray:
+        """Hashed id of each term, in order."""
+        if not terms:
+            return _EMPTY
+        rows = self._hasher.transform([[term] for term in terms])
+        return rows.indices.astype(np.int32)
 
     def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Hashed term ids and their counts in one text (stop words removed)."""
-        row = self._vectorizer.transform([text])
+        """Hashed term ids (sorted) and their counts in one text."""
+        row = self._hasher.transform([self.analyser.terms(text)])
         return row.indices.astype(np.int32), row.data
-
-    def tokens(self, text: str) -> list[str]:
-        return self._analyzer(text)
 
     def idf(self, term_ids: np.ndarray | slice) -> np.ndarray:
         df = self.df[term_ids].astype(np.float64)
         return np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
+
+    @staticmethod
+    def _inverse_norm(counts: np.ndarray) -> float:
+        norm = math.sqrt(math.fsum(float(v) * float(v) for v in np.log1p(counts).tolist()))
+        return float(np.float32(1.0 / norm)) if norm > 0 else 0.0
 
     # ---- capacity and bulk ----------------------------------------------------------------------
 
@@ -96,7 +103,8 @@ class TextIndex:
         self._reset(capacity)
         n = len(texts)
         empty = sp.csr_matrix((0, self.n_features), dtype=np.float32)
-        rows = self._vectorizer.transform(texts) if n else empty
+        rows = self._hasher.transform([self.analyser.terms(t) for t in texts]) if n else empty
+        rows.sort_indices()
         self.df = np.bincount(rows.indices, minlength=self.n_features).astype(np.int32)
         lengths = np.asarray(rows.sum(axis=1)).ravel()
         self.doc_len[:n] = lengths
@@ -104,18 +112,11 @@ class TextIndex:
         self.n_docs = n
         self.live[:n] = True
         self.in_main[:n] = True
+        indptr, data = rows.indptr, rows.data
+        self.inv_norm[:n] = [self._inverse_norm(data[indptr[i]:indptr[i + 1]]) for i in range(n)]
         main = rows.tocsc()
         main.resize((capacity, self.n_features))
         self._set_main(main)
-        self._recompute_norms()
-
-    def _recompute_norms(self) -> None:
-        main = self._main
-        columns = np.repeat(np.arange(self.n_features, dtype=np.int32), np.diff(main.indptr))
-        weights = self._log_tf * self.idf(slice(None))[columns]
-        squares = np.bincount(main.indices, weights=weights * weights, minlength=len(self.inv_norm))
-        norms = np.sqrt(squares[: len(self.inv_norm)])
-        self.inv_norm = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
 
     # ---- single documents ---------------------------------------------------------------------
 
@@ -131,9 +132,7 @@ class TextIndex:
         self.in_main[slot] = False
         self.doc_len[slot] = length = float(counts.sum())
         self.total_len += int(length)
-        weights = np.log1p(counts) * self.idf(ids)
-        norm = float(np.sqrt(np.dot(weights, weights)))
-        self.inv_norm[slot] = 1.0 / norm if norm > 0 else 0.0
+        self.inv_norm[slot] = self._inverse_norm(counts)
         if len(self._delta_docs) >= max(self.merge_min_docs, self.merge_fraction * self.n_docs):
             self.merge()
 
@@ -169,7 +168,7 @@ class TextIndex:
                 self._log_tf[pos] = 0.0
 
     def merge(self) -> None:
-        """Fold the delta into a new main matrix, dropping tombstones; recompute every norm."""
+        """Fold the delta into a new main matrix, dropping tombstones (norms do not change)."""
         capacity = len(self.live)
         main = self._main
         main.eliminate_zeros()
@@ -186,7 +185,6 @@ class TextIndex:
         self._set_main(main)
         self._delta.clear()
         self._delta_docs.clear()
-        self._recompute_norms()
         self.merges += 1
 
     @property
@@ -207,49 +205,46 @@ class TextIndex:
         return found
 
     def bm25(self, query: str, n: int) -> np.ndarray:
-        """BM25 of every slot below n against the query's distinct terms (0 = no term matched)."""
+        """BM25 of every slot below n (0 = no query word matched).
+
+        Each query word counts once, with the best of the terms it may stand for (its stem in the
+        detected language or in English, the word as written, a lexicon concept)."""
         scores = np.zeros(n, np.float64)
-        ids, _ = self.terms(query)
-        if not len(ids) or not self.n_docs:
+        if not self.n_docs:
             return scores
         avg_len = max(self.total_len / self.n_docs, 1e-9)
         k1, b = self.k1, self.b
-        for term, idf in zip(ids.tolist(), self.idf(ids).tolist(), strict=True):
-            for slots, counts, _ in self._postings(term):
-                norm = k1 * (1.0 - b + b * self.doc_len[slots] / avg_len)
-                scores[slots] += idf * (k1 + 1.0) * counts / (counts + norm)
+        for alternatives in self.analyser.query_alternatives(query):
+            ids = np.unique(self.term_ids(sorted(alternatives)))
+            best = np.zeros(n, np.float64)
+            for term, idf in zip(ids.tolist(), self.idf(ids).tolist(), strict=True):
+                for slots, counts, _ in self._postings(term):
+                    norm = k1 * (1.0 - b + b * self.doc_len[slots] / avg_len)
+                    # a term's slots are distinct, in the main matrix as in the delta
+                    best[slots] = np.maximum(best[slots], idf * (k1 + 1.0) * counts / (counts + norm))
+            scores += best
         return scores
 
     def similarity(self, text: str, n: int) -> np.ndarray | None:
-        """Cosine of log-TF x IDF vectors between text and every slot below n; None if text has no terms."""
+        """Cosine of log(1 + tf) vectors between text and every slot below n; None if text has no terms."""
         ids, counts = self.terms(text)
-        if not len(ids):
+        inverse = self._inverse_norm(counts)
+        if not len(ids) or inverse == 0.0:
             return None
-        idf = self.idf(ids)
-        query = np.log1p(counts) * idf
-        query_norm = float(np.sqrt(np.dot(query, query)))
-        if query_norm == 0.0:
-            return None
-        factors = (query * idf / query_norm).astype(np.float32)
+        factors = (np.log1p(counts) * inverse).astype(np.float32)
         acc = np.zeros(n, np.float32)
         for term, factor in zip(ids.tolist(), factors.tolist(), strict=True):
             for slots, _, log_tf in self._postings(term):
-                acc[slots] += factor * log_tf
+                acc[slots] += np.float32(factor) * log_tf
         acc *= self.inv_norm[:n]
         return acc
 
-    def shared_terms(self, text: str, others: Sequence[str], limit: int = 5) -> list[tuple[str, ...]]:
-        """For each other text, the words it shares with text, rarest first."""
-        mine = set(self.tokens(text))
-        shared = [mine.intersection(self.tokens(other)) for other in others]
-        vocabulary = sorted(set().union(*shared)) if shared else []
-        if not vocabulary:
-            return [() for _ in others]
-        hashed = self._vectorizer.transform(vocabulary)
-        term_of = np.zeros(len(vocabulary), np.int32)
-        term_of[np.repeat(np.arange(len(vocabulary)), np.diff(hashed.indptr))] = hashed.indices
-        rarity = dict(zip(vocabulary, self.idf(term_of).tolist(), strict=True))
-        return [tuple(sorted(words, key=lambda w: (-rarity[w], w))[:limit]) for words in shared]
+    def analyse(self, text: str) -> Analysis:
+        return self.analyser.analyse(text)
+
+    def rarity(self, terms: Sequence[str]) -> dict[str, float]:
+        """IDF of each term in the current catalogue (used to show the most distinctive first)."""
+        return dict(zip(terms, self.idf(self.term_ids(terms)).tolist(), strict=True))
 
     def memory_bytes(self) -> int:
         arrays = (self.df, self.doc_len, self.inv_norm, self.live, self.in_main, self._log_tf,
@@ -261,3 +256,7 @@ class TextIndex:
         for ids, counts in self._delta_docs.values():
             total += ids.nbytes + counts.nbytes + 2 * 112 + 64  # two small arrays and a tuple
         return total
+
+
+def is_concept(term: str) -> bool:
+    return term.startswith(CONCEPT_PREFIX)
