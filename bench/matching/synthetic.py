@@ -190,12 +190,14 @@ class Generator:
             host_capacity=self.rng.randint(1, 3) if "host" in roles else 0,
             has_visited="visitor" in roles and self.rng.random() < 0.05,
             text=self.text(sectors),
+            primary_sector=self.rng.choice(sorted(sectors)),
         )
 
     def changed(self, profile: Profile) -> Profile:
         """The same registration, edited: new version, other sectors and activities, rewritten text."""
         sectors = self._sectors(profile.country)
         return replace(profile, version=profile.version + 1, sectors=sectors,
+                       primary_sector=self.rng.choice(sorted(sectors)),
                        activity_types=_some(self.rng, ACTIVITY_TYPES, 1, 3), text=self.text(sectors))
 
     def planted_pair(self) -> tuple[Profile, Profile]:

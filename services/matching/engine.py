@@ -39,6 +39,7 @@ import numpy as np
 
 from services.matching.columns import BitColumn, Codebook, Windows, grown, merged_windows
 from services.matching.explain import FACTOR_LABELS, Reason, Side, explain, shared_phrases
+from services.matching.language import Analysis
 from services.matching.text import TextIndex
 
 __all__ = ["HOST", "VISITOR", "Contribution", "Match", "MatchIndex", "Profile", "Reason", "SearchFilters",
@@ -51,6 +52,8 @@ _SET_KINDS = ("sectors", "objectives", "activity_types")
 _CODED = (*_SET_KINDS, "languages", "modes")
 _MODES = ("physical", "virtual")
 _MIN_CAPACITY = 1024
+RERANKED = 100      # search hits whose phrase proximity is checked
+PHRASE_BONUS = 0.5  # relevance x (1 + this) when every consecutive pair of query words is adjacent
 
 _Part = np.ndarray | float  # a factor's value per slot, or one value for all slots
 
@@ -155,7 +158,15 @@ class Weights:
 
     def points(self, kind: str) -> float:
         """What a factor adds to the score when it fits fully."""
-        return 100.0 * getattr(self, kind) / self.total()
+        return self.full_points()[kind]
+
+    def full_points(self) -> dict[str, float]:
+        found = self.__dict__.get("_full_points")
+        if found is None:
+            total = self.total()
+            found = {kind: 100.0 * getattr(self, kind) / total for kind in self.KINDS}
+            object.__setattr__(self, "_full_points", found)
+        return found
 
     @classmethod
     def names(cls) -> frozenset[str]:
@@ -363,7 +374,8 @@ class MatchIndex:
         parts = self._factors(me, n)
         scores = self._points(parts, n)[candidates]
         best = self._top(candidates, scores, offset + limit)[offset:]
-        return [self._match(me, slot, parts, HOST if hosts[slot] else VISITOR) for slot, _ in best], \
+        mine = self._analysis(me)
+        return [self._match(me, slot, parts, HOST if hosts[slot] else VISITOR, mine) for slot, _ in best], \
             len(candidates)
 
     def score(self, registration_id: str, other_id: str) -> Match:
@@ -371,7 +383,7 @@ class MatchIndex:
         me, other = self._slot_of[registration_id], self._slot_of[other_id]
         parts = self._factors(me, self._n)
         side = HOST if self._roles[other] & _ROLE_BIT[HOST] else VISITOR
-        return self._match(me, other, parts, side)
+        return self._match(me, other, parts, side, self._analysis(me))
 
     def _eligible(self, me: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Slots that could host me and slots that could visit me, under the hard rules."""
@@ -403,7 +415,11 @@ class MatchIndex:
             total += np.float32(self.weights.points(kind)) * parts[kind]
         return np.maximum(total, np.float32(0.0))
 
-    def _match(self, me: int, slot: int, parts: dict[str, _Part], side: str) -> Match:
+    def _analysis(self, slot: int) -> Analysis | None:
+        text = self._texts[slot]
+        return self._text.analyse(text, slot) if text else None
+
+    def _match(self, me: int, slot: int, parts: dict[str, _Part], side: str, mine: Analysis | None) -> Match:
         contributions = tuple(
             Contribution(kind, round(self.weights.points(kind) * _at(parts[kind], slot), 1),
                          round(self.weights.points(kind), 1))
@@ -411,9 +427,9 @@ class MatchIndex:
         score = max(round(sum(c.points for c in contributions), 1), 0.0)
         points = {c.kind: c.points for c in contributions}
         lost = {c.kind: c.max_points - c.points for c in contributions}
-        mine, theirs = self._texts[me], self._texts[slot]
-        phrases = shared_phrases(self._text.analyse(mine), self._text.analyse(theirs), theirs,
-                                 self._text.rarity) if mine and theirs else ()
+        theirs = self._analysis(slot)
+        phrases = shared_phrases(mine, theirs, self._texts[slot], self._text.rarity) \
+            if mine is not None and theirs is not None else ()
         fits, misfits = explain(self._side(me), self._side(slot), phrases, points, lost, _MODES)
         return Match(self._ids[slot], score, side, fits, misfits, contributions)
 
@@ -515,8 +531,9 @@ class MatchIndex:
                limit: int = 20) -> tuple[list[tuple[str, float]], int]:
         """One page of (registration_id, relevance) and the number of hits.
 
-        With text (anything but blank): BM25 relevance, hits are documents with at least one query
-        term. Without: every registration passing the filters, in insertion order, relevance 0.
+        With text (anything but blank): BM25 relevance (raised for the query's words side by side),
+        hits are documents with at least one query word. Without: every registration passing the
+        filters, in insertion order, relevance 0.
         """
         n = self._n
         offset, limit = max(offset, 0), max(limit, 0)
@@ -524,12 +541,25 @@ class MatchIndex:
         if text is None or not text.strip():
             hits = np.flatnonzero(wanted)
             return self._page_in_order(hits, offset, limit), len(hits)
-        scores = self._text.bm25(text, n)
+        query = self._text.query_terms(text)
+        scores = self._text.bm25(query, n)
         hits = np.flatnonzero(wanted & (scores > 0))
         if offset + limit == 0 or offset >= len(hits):
             return [], len(hits)
-        best = self._top(hits, scores[hits], offset + limit)[offset:]
-        return [(self._ids[slot], score) for slot, score in best], len(hits)
+        best = self._top(hits, scores[hits], max(offset + limit, RERANKED))
+        reranked = self._with_proximity(query, best[:RERANKED]) + best[RERANKED:]
+        return [(self._ids[slot], score) for slot, score in reranked[offset:offset + limit]], len(hits)
+
+    def _with_proximity(self, query: list[set[str]],
+                        best: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The best BM25 hits, their relevance raised by up to PHRASE_BONUS when the query's words sit
+        next to each other (in any order). Always the same RERANKED hits, whatever the page, so
+        pages never overlap."""
+        if len(query) < 2:
+            return best
+        boosted = [(slot, score * (1.0 + PHRASE_BONUS * self._text.proximity(
+            query, self._text.analyse(self._texts[slot], slot)))) for slot, score in best]
+        return sorted(boosted, key=lambda item: (-item[1], self._ids[item[0]]))
 
     def _page_in_order(self, hits: np.ndarray, offset: int, limit: int) -> list[tuple[str, float]]:
         end = offset + limit

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import Stemmer
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -37,11 +38,11 @@ STEMMERS = {
 DEFAULT_LANGUAGE = "en"
 CONCEPT_PREFIX = "c:"
 _MAX_PHRASE = 3
+_DETECT_CHARS = 240  # py3langid walks the text byte by byte in Python: the start says enough
 _WORD = re.compile(r"[^\W\d_](?:[\w\-']*\w)?|\d+[^\W_]*\w*", re.UNICODE)
 
 
-@dataclass(frozen=True)
-class Word:
+class Word(NamedTuple):
     """One word of a text: where it is, its term (None for function words) and whether it is filler."""
 
     start: int
@@ -85,7 +86,7 @@ def detect(text: str) -> str:
     """The text's language among those we stem (English when there is nothing to go by)."""
     if not _WORD.search(text):
         return DEFAULT_LANGUAGE
-    return _identifier().classify(text)[0]
+    return _identifier().classify(text[:_DETECT_CHARS])[0]
 
 
 @cache
@@ -94,7 +95,14 @@ def stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS) | frozenset(others)
 
 
+@cache
+def _kept() -> frozenset[str]:
+    return frozenset(w for words in lexicon().get("keep_as_written", {}).values() for w in words)
+
+
 def _term(word: str, language: str) -> str:
+    if word in _kept():
+        return fold(word)
     return fold(_stemmer(language).stemWord(word))
 
 
@@ -110,10 +118,11 @@ def _filler() -> frozenset[str]:
 
 
 @cache
-def _concepts() -> dict[tuple[str, ...], str]:
+def _concepts() -> dict[tuple[str, ...], tuple[str, ...]]:
     """Lexicon phrases as tuples of terms (stemmed in their own language) and as written (lower
-    case, no accents) -> concept term: a German word in an English text is found as written."""
-    found: dict[tuple[str, ...], str] = {}
+    case, no accents) -> concept terms (a stem may stand for two notions: "hospit" is hospital
+    and hospitality): a German word in an English text is found as written."""
+    found: dict[tuple[str, ...], tuple[str, ...]] = {}
     stops = stop_words()
     for concept, forms in lexicon()["concepts"].items():
         for language, phrases in forms.items():
@@ -121,14 +130,22 @@ def _concepts() -> dict[tuple[str, ...], str]:
                 words = [w.lower() for w in _WORD.findall(phrase) if fold(w.lower()) not in stops]
                 if not words or len(words) > _MAX_PHRASE:
                     continue
-                found.setdefault(tuple(_term(w, language) for w in words), CONCEPT_PREFIX + concept)
-                found.setdefault(tuple(fold(w) for w in words), CONCEPT_PREFIX + concept)
+                for key in (tuple(_term(w, language) for w in words), tuple(fold(w) for w in words)):
+                    known = found.get(key, ())
+                    if CONCEPT_PREFIX + concept not in known:
+                        found[key] = (*known, CONCEPT_PREFIX + concept)
     return found
 
 
 @cache
-def _longest_concept() -> int:
-    return max((len(key) for key in _concepts()), default=1)
+def _phrase_starts() -> dict[str, int]:
+    """First word of each lexicon phrase of two words or more (as a term or as written) -> the
+    longest phrase it starts."""
+    starts: dict[str, int] = {}
+    for key in _concepts():
+        if len(key) > 1:
+            starts[key[0]] = max(starts.get(key[0], 0), len(key))
+    return starts
 
 
 class Analyser:
@@ -136,21 +153,39 @@ class Analyser:
     dictionary look-ups per word once its vocabulary has been seen."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], tuple[str | None, bool, str]] = {}
+        self._seen: dict[str, dict[str, tuple[str | None, bool, str]]] = {}
         self._stops = stop_words()
         self._filler = _filler()
         self._concepts = _concepts()
+        self._starts = _phrase_starts()
+        self._single = {key[0]: concepts for key, concepts in self._concepts.items() if len(key) == 1}
 
     def analyse(self, text: str, language: str | None = None) -> Analysis:
         language = language or detect(text)
+        lower = text.lower()  # same length as text for the alphabets we stem, so spans carry over
+        seen = self._seen.setdefault(language, {})
         words = []
-        for match in _WORD.finditer(text):
-            term, filler, folded = self._word(match.group().lower(), language)
-            words.append(Word(match.start(), match.end(), term, filler, folded))
-        return Analysis(language, tuple(words), self._find_concepts(words))
+        for match in _WORD.finditer(lower if len(lower) == len(text) else text):
+            word = match.group().lower()
+            known = seen.get(word) or self._word(word, language, seen)
+            words.append(Word(match.start(), match.end(), *known))
+        content = [(i, w.term, w.folded) for i, w in enumerate(words) if w.term is not None]
+        return Analysis(language, tuple(words), self._find_concepts(content))
 
     def terms(self, text: str) -> list[str]:
-        return self.analyse(text).terms()
+        return self.language_and_terms(text)[1]
+
+    def language_and_terms(self, text: str) -> tuple[str, list[str]]:
+        """The text's language and index terms (Analysis.terms without keeping where each word is)."""
+        language = detect(text)
+        seen = self._seen.setdefault(language, {})
+        lower = text.lower()
+        words = _WORD.findall(lower) if len(lower) == len(text) else [w.lower() for w in _WORD.findall(text)]
+        known = [seen.get(word) or self._word(word, language, seen) for word in words]
+        found = [term for term, filler, _ in known if term is not None and not filler]
+        content = [(i, term, folded) for i, (term, _, folded) in enumerate(known) if term is not None]
+        found.extend(concept for concept, _, _ in self._find_concepts(content))
+        return language, found
 
     def query_alternatives(self, text: str) -> list[set[str]]:
         """Per query word (or lexicon phrase), every term it may stand for: queries are short, so
@@ -177,35 +212,40 @@ class Analyser:
             found.append(options)
         return found
 
-    def _word(self, word: str, language: str) -> tuple[str | None, bool, str]:
-        known = self._seen.get((language, word))
-        if known is None:
-            folded = fold(word)
-            if folded in self._stops or len(folded) < 2:
-                known = (None, False, folded)
-            else:
-                term = _term(word, language)
-                filler = term in self._filler or _term(word, DEFAULT_LANGUAGE) in self._filler
-                known = (term, filler, folded)
-            if len(self._seen) < 2_000_000:
-                self._seen[(language, word)] = known
+    def _word(self, word: str, language: str,
+              seen: dict[str, tuple[str | None, bool, str]]) -> tuple[str | None, bool, str]:
+        folded = fold(word)
+        if folded in self._stops or len(folded) < 2:
+            known: tuple[str | None, bool, str] = (None, False, folded)
+        else:
+            term = _term(word, language)
+            known = (term, term in self._filler or _term(word, DEFAULT_LANGUAGE) in self._filler, folded)
+        if len(seen) < 500_000:
+            seen[word] = known
         return known
 
-    def _find_concepts(self, words: list[Word]) -> tuple[tuple[str, int, int], ...]:
-        """Longest lexicon phrase first, over the content words (function words in between are skipped)."""
-        content = [(i, w.term, w.folded) for i, w in enumerate(words) if w.term is not None]
+    def _find_concepts(self, content: list[tuple[int, str, str]]) -> tuple[tuple[str, int, int], ...]:
+        """Longest lexicon phrase first, over the content words (position, term, as written);
+        function words in between are skipped."""
         found = []
-        longest = _longest_concept()
-        k = 0
-        while k < len(content):
-            for size in range(min(longest, len(content) - k), 0, -1):
+        starts, concepts_of = self._starts, self._concepts
+        k, n = 0, len(content)
+        while k < n:
+            position, term, folded = content[k]
+            size = min(max(starts.get(term, 0), starts.get(folded, 0)), n - k)
+            while size > 1:
                 run = content[k:k + size]
-                concept = (self._concepts.get(tuple(term for _, term, _ in run))
-                           or self._concepts.get(tuple(folded for _, _, folded in run)))
-                if concept is not None:
-                    found.append((concept, content[k][0], content[k + size - 1][0] + 1))
-                    k += size
+                concepts = (concepts_of.get(tuple(t for _, t, _ in run))
+                            or concepts_of.get(tuple(f for _, _, f in run)))
+                if concepts:
+                    past = run[-1][0] + 1
+                    found.extend((concept, position, past) for concept in concepts)
                     break
-            else:
-                k += 1
+                size -= 1
+            if size <= 1:
+                single = self._single.get(term) or self._single.get(folded)
+                if single:
+                    found.extend((concept, position, position + 1) for concept in single)
+                size = 1
+            k += size
         return tuple(found)

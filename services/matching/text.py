@@ -27,11 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
-from services.matching.language import CONCEPT_PREFIX, Analyser, Analysis
+from services.matching.language import CONCEPT_PREFIX, STEMMERS, Analyser, Analysis
 
-_EMPTY = np.zeros(0, np.int32)
-
+LANGUAGES = tuple(STEMMERS)
 
 def _identity(terms: list[str]) -> list[str]:
     return terms
@@ -44,6 +44,7 @@ class TextIndex:
         self.k1, self.b = k1, b
         self.merge_min_docs, self.merge_fraction = merge_min_docs, merge_fraction
         self.analyser = Analyser()
+        self._ids: dict[str, int] = {}
         self._hasher = HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None,
                                          analyzer=_identity, dtype=np.float32)
         self.merges = 0
@@ -57,6 +58,7 @@ class TextIndex:
         self.inv_norm = np.zeros(capacity, np.float32)
         self.live = np.zeros(capacity, bool)
         self.in_main = np.zeros(capacity, bool)
+        self.language = np.zeros(capacity, np.int8)  # index into LANGUAGES, as detected when indexed
         self._set_main(sp.csc_matrix((capacity, self.n_features), dtype=np.float32))
         self._delta: dict[int, dict[int, float]] = {}
         self._delta_docs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -69,15 +71,26 @@ class TextIndex:
     # ---- terms --------------------------------------------------------------------------------
 
     def term_ids(self, terms: Sequence[str]) -> np.ndarray:
-        """Hashed id of each term, in order."""
-        if not terms:
-            return _EMPTY
-        rows = self._hasher.transform([[term] for term in terms])
-        return rows.indices.astype(np.int32)
+        """Hashed id of each term, in order (the column HashingVectorizer gives it)."""
+        return np.fromiter((self._term_id(term) for term in terms), np.int32, len(terms))
+
+    def _term_id(self, term: str) -> int:
+        found = self._ids.get(term)
+        if found is None:
+            h = murmurhash3_32(term, seed=0)
+            # as sklearn's _hashing_fast: abs(h) % n, with abs(-2**31) kept in range
+            found = (2147483647 - (self.n_features - 1)) % self.n_features if h == -2147483648 \
+                else abs(h) % self.n_features
+            if len(self._ids) < 1_000_000:
+                self._ids[term] = found
+        return found
 
     def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Hashed term ids (sorted) and their counts in one text."""
-        row = self._hasher.transform([self.analyser.terms(text)])
+        return self._hashed(self.analyser.terms(text))
+
+    def _hashed(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        row = self._hasher.transform([terms])
         return row.indices.astype(np.int32), row.data
 
     def idf(self, term_ids: np.ndarray | slice) -> np.ndarray:
@@ -92,7 +105,7 @@ class TextIndex:
     # ---- capacity and bulk ----------------------------------------------------------------------
 
     def grow(self, capacity: int) -> None:
-        for name in ("doc_len", "inv_norm", "live", "in_main"):
+        for name in ("doc_len", "inv_norm", "live", "in_main", "language"):
             old = getattr(self, name)
             new = np.zeros(capacity, old.dtype)
             new[: len(old)] = old
@@ -103,7 +116,9 @@ class TextIndex:
         self._reset(capacity)
         n = len(texts)
         empty = sp.csr_matrix((0, self.n_features), dtype=np.float32)
-        rows = self._hasher.transform([self.analyser.terms(t) for t in texts]) if n else empty
+        analysed = [self.analyser.language_and_terms(t) for t in texts]
+        self.language[:n] = [LANGUAGES.index(language) for language, _ in analysed]
+        rows = self._hasher.transform([terms for _, terms in analysed]) if n else empty
         rows.sort_indices()
         self.df = np.bincount(rows.indices, minlength=self.n_features).astype(np.int32)
         lengths = np.asarray(rows.sum(axis=1)).ravel()
@@ -122,7 +137,9 @@ class TextIndex:
 
     def add(self, slot: int, text: str) -> None:
         """Index text in an empty slot (call remove first to replace)."""
-        ids, counts = self.terms(text)
+        language, terms = self.analyser.language_and_terms(text)
+        self.language[slot] = LANGUAGES.index(language)
+        ids, counts = self._hashed(terms)
         self._delta_docs[slot] = (ids, counts)
         for term, count in zip(ids.tolist(), counts.tolist(), strict=True):
             self._delta.setdefault(term, {})[slot] = count
@@ -204,7 +221,10 @@ class TextIndex:
             found.append((slots, counts, np.log1p(counts)))
         return found
 
-    def bm25(self, query: str, n: int) -> np.ndarray:
+    def query_terms(self, query: str) -> list[set[str]]:
+        return self.analyser.query_alternatives(query)
+
+    def bm25(self, query: str | list[set[str]], n: int) -> np.ndarray:
         """BM25 of every slot below n (0 = no query word matched).
 
         Each query word counts once, with the best of the terms it may stand for (its stem in the
@@ -214,7 +234,8 @@ class TextIndex:
             return scores
         avg_len = max(self.total_len / self.n_docs, 1e-9)
         k1, b = self.k1, self.b
-        for alternatives in self.analyser.query_alternatives(query):
+        words = self.query_terms(query) if isinstance(query, str) else query
+        for alternatives in words:
             ids = np.unique(self.term_ids(sorted(alternatives)))
             best = np.zeros(n, np.float64)
             for term, idf in zip(ids.tolist(), self.idf(ids).tolist(), strict=True):
@@ -239,15 +260,37 @@ class TextIndex:
         acc *= self.inv_norm[:n]
         return acc
 
-    def analyse(self, text: str) -> Analysis:
-        return self.analyser.analyse(text)
+    def analyse(self, text: str, slot: int | None = None) -> Analysis:
+        """The analysis of a text (of the one indexed in slot, in the language detected then)."""
+        return self.analyser.analyse(text, None if slot is None else LANGUAGES[self.language[slot]])
+
+    def proximity(self, query: list[set[str]], analysis: Analysis) -> float:
+        """Share of consecutive query words found near each other in the text (at most one other
+        content word between, in either order): "recycle textiles" is close in "textile recycling"."""
+        if len(query) < 2:
+            return 0.0
+        found: dict[str, list[int]] = {}
+        place: dict[int, int] = {}  # word -> its rank among content words (function words skipped)
+        for position, word in enumerate(analysis.words):
+            if word.term is not None:
+                place[position] = len(place)
+                if not word.filler:
+                    found.setdefault(word.term, []).append(place[position])
+        for concept, start, end in analysis.concepts:
+            found.setdefault(concept, []).extend(place[p] for p in range(start, end) if p in place)
+        places = [sorted({p for term in alternatives for p in found.get(term, ())}) for alternatives in query]
+        close = 0
+        for these, those in zip(places, places[1:], strict=False):
+            if any(0 < abs(p - q) <= 2 for p in these for q in those):
+                close += 1
+        return close / (len(query) - 1)
 
     def rarity(self, terms: Sequence[str]) -> dict[str, float]:
         """IDF of each term in the current catalogue (used to show the most distinctive first)."""
         return dict(zip(terms, self.idf(self.term_ids(terms)).tolist(), strict=True))
 
     def memory_bytes(self) -> int:
-        arrays = (self.df, self.doc_len, self.inv_norm, self.live, self.in_main, self._log_tf,
+        arrays = (self.df, self.doc_len, self.inv_norm, self.live, self.in_main, self.language, self._log_tf,
                   self._main.data, self._main.indices, self._main.indptr)
         total = sum(a.nbytes for a in arrays)
         total += sys.getsizeof(self._delta) + sys.getsizeof(self._delta_docs)
