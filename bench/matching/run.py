@@ -88,7 +88,9 @@ class Baseline:
         return (self._coverage(mine, theirs) + self._coverage(theirs, mine)) / 2
 
     def _primary(self, pa: Profile, pb: Profile) -> float:
-        return float(pa.main_sector in pb.sectors) if pa.main_sector else self.w.neutral
+        if not pa.main_sector:
+            return self.w.neutral
+        return 1.0 if pa.main_sector == pb.main_sector else 0.5 if pa.main_sector in pb.sectors else 0.0
 
     def _preference(self, pa: Profile, pb: Profile) -> float:
         return float(pb.country in pa.target_countries) if pa.target_countries else self.w.neutral

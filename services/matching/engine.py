@@ -11,7 +11,8 @@ The score (docs/domain.md, "What a match score means") is a sum of points, one s
 0 to 100. Each factor has a value in [0, 1] for the pair (availability: [-1, 1]) and contributes
 value x weight x 100 / (sum of weights) points; 100 means every factor fits fully:
   sectors, objectives, activity types   mean over both sides of |A and B| / |A| (coverage of A's wishes)
-  primary sector                        mean over both sides of "my first sector is one of yours"
+  primary sector                        mean over both sides of: 1 if my main (first) sector is your
+                                        main one, 0.5 if it is one of your others, else 0
   country preference                    mean over both sides of "you are in one of my target countries"
   languages                             1 if a language is common, else 0
   mode                                  1 if a mode is acceptable to both, else 0
@@ -447,17 +448,23 @@ class MatchIndex:
         return (mine + theirs) * np.float32(0.5)
 
     def _primary(self, me: int, n: int) -> np.ndarray:
-        """Mean over both sides of "my main sector is one of your sectors"."""
+        """Mean over both sides of: 1 if my main sector is your main sector, 0.5 if it is one of
+        your other sectors, else 0 (neutral for a side with no main sector)."""
         sectors = self._sets["sectors"]
         my_primary = int(self._primary_of[me])
+        primaries = self._primary_of[:n]
+        known = primaries >= 0
         if my_primary >= 0:
-            mine: _Part = sectors.contains(sectors.codebook.codes[my_primary], n).astype(np.float32)
+            same = (primaries == my_primary).astype(np.float32)
+            listed = sectors.contains(sectors.codebook.codes[my_primary], n).astype(np.float32)
+            mine: _Part = np.maximum(same, listed * np.float32(0.5))
         else:
             mine = self._neutral()
         my_mask = sectors.get(me)
-        known = np.array([(my_mask >> c) & 1 for c in range(len(sectors.codebook.codes))] or [0], np.float32)
-        primaries = self._primary_of[:n]
-        theirs = np.where(primaries >= 0, known[np.maximum(primaries, 0)], self._neutral())
+        codes = range(len(sectors.codebook.codes))
+        in_mine = np.array([(my_mask >> c) & 1 for c in codes] or [0], np.float32) * np.float32(0.5)
+        same = (primaries == my_primary).astype(np.float32)  # never true where unknown (-1): masked
+        theirs = np.where(known, np.maximum(in_mine[np.maximum(primaries, 0)], same), self._neutral())
         return (mine + theirs) * np.float32(0.5)
 
     def _country_preference(self, me: int, n: int) -> np.ndarray:

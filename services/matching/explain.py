@@ -46,7 +46,8 @@ def words(items: Iterable[str], last: str = "and") -> str:
 
 
 def labels(kind: str, codes: Iterable[str]) -> list[str]:
-    return [label(kind, code) for code in codes]
+    """The codes' labels, in alphabetical order."""
+    return sorted(label(kind, code) for code in codes)
 
 
 def _lower_first(text: str) -> str:
