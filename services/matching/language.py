@@ -159,6 +159,7 @@ class Analyser:
         self._concepts = _concepts()
         self._starts = _phrase_starts()
         self._single = {key[0]: concepts for key, concepts in self._concepts.items() if len(key) == 1}
+        _identifier()  # load the language model now (about a second), not in the first request
 
     def analyse(self, text: str, language: str | None = None) -> Analysis:
         language = language or detect(text)
