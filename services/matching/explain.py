@@ -20,6 +20,7 @@ FACTOR_LABELS = {
     "country_preference": "Target countries", "mode": "Exchange mode", "text": "Descriptions",
 }
 _PHRASES = 4
+_PHRASE_WORDS = 6  # a longer run of shared words is quoted in pieces
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def shared_phrases(mine: Analysis, theirs: Analysis, their_text: str,
     for position in sorted(hit):
         previous = runs[-1][-1] if runs else None
         gap = range(previous + 1, position) if previous is not None else range(0)
-        if previous is not None and all(theirs.words[p].term is None for p in gap) and len(gap) <= 1:
+        joins = previous is not None and len(gap) <= 1 and all(theirs.words[p].term is None for p in gap)
+        if joins and len(runs[-1]) < _PHRASE_WORDS:
             runs[-1].append(position)
         else:
             runs.append([position])
