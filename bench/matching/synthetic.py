@@ -226,16 +226,3 @@ class Generator:
 def catalogue(size: int, seed: int = SEED) -> list[Profile]:
     generator = Generator(seed)
     return [generator.profile() for _ in range(size)]
-
-
-def planted_catalogue(size: int, pairs: int, seed: int = SEED) -> tuple[list[Profile], list[tuple[str, str]]]:
-    """size registrations of which 2 * pairs form planted (visitor, host) pairs, shuffled in."""
-    generator = Generator(seed + 1)
-    profiles = [generator.profile() for _ in range(size - 2 * pairs)]
-    planted = []
-    for _ in range(pairs):
-        visitor, host = generator.planted_pair()
-        profiles.extend((visitor, host))
-        planted.append((visitor.registration_id, host.registration_id))
-    generator.rng.shuffle(profiles)
-    return profiles, planted
