@@ -53,7 +53,7 @@ _SET_KINDS = ("sectors", "objectives", "activity_types")
 _CODED = (*_SET_KINDS, "languages", "modes")
 _MODES = ("physical", "virtual")
 _MIN_CAPACITY = 1024
-RERANKED = 100      # search hits whose phrase proximity is checked
+RERANKED = 50       # search hits whose phrase proximity is checked
 PHRASE_BONUS = 0.5  # relevance x (1 + this) when every consecutive pair of query words is adjacent
 
 _Part = np.ndarray | float  # a factor's value per slot, or one value for all slots
@@ -564,8 +564,8 @@ class MatchIndex:
         pages never overlap."""
         if len(query) < 2:
             return best
-        boosted = [(slot, score * (1.0 + PHRASE_BONUS * self._text.proximity(
-            query, self._text.analyse(self._texts[slot], slot)))) for slot, score in best]
+        boosted = [(slot, score * (1.0 + PHRASE_BONUS * self._text.proximity(query, self._texts[slot], slot)))
+                   for slot, score in best]
         return sorted(boosted, key=lambda item: (-item[1], self._ids[item[0]]))
 
     def _page_in_order(self, hits: np.ndarray, offset: int, limit: int) -> list[tuple[str, float]]:

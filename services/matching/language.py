@@ -176,6 +176,23 @@ class Analyser:
     def terms(self, text: str) -> list[str]:
         return self.language_and_terms(text)[1]
 
+    def places(self, text: str, language: str) -> dict[str, list[int]]:
+        """Where each term (not filler) and concept stands, counted in content words (function
+        words are skipped): what phrase proximity needs, without an Analysis."""
+        seen = self._seen.setdefault(language, {})
+        lower = text.lower()
+        words = _WORD.findall(lower) if len(lower) == len(text) else [w.lower() for w in _WORD.findall(text)]
+        known = (seen.get(word) or self._word(word, language, seen) for word in words)
+        content = [(k, term, folded, filler)
+                   for k, (term, filler, folded) in enumerate(w for w in known if w[0] is not None)]
+        found: dict[str, list[int]] = {}
+        for k, term, _, filler in content:
+            if not filler:
+                found.setdefault(term, []).append(k)
+        for concept, start, end in self._find_concepts([(k, term, folded) for k, term, folded, _ in content]):
+            found.setdefault(concept, []).extend(range(start, end))
+        return found
+
     def language_and_terms(self, text: str) -> tuple[str, list[str]]:
         """The text's language and index terms (Analysis.terms without keeping where each word is)."""
         language = detect(text)

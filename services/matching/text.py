@@ -264,25 +264,16 @@ class TextIndex:
         """The analysis of a text (of the one indexed in slot, in the language detected then)."""
         return self.analyser.analyse(text, None if slot is None else LANGUAGES[self.language[slot]])
 
-    def proximity(self, query: list[set[str]], analysis: Analysis) -> float:
-        """Share of consecutive query words found near each other in the text (at most one other
-        content word between, in either order): "recycle textiles" is close in "textile recycling"."""
+    def proximity(self, query: list[set[str]], text: str, slot: int) -> float:
+        """Share of consecutive query words found near each other in the text indexed in slot (at
+        most one other content word between, in either order): "recycle textiles" is close in
+        "textile recycling"."""
         if len(query) < 2:
             return 0.0
-        found: dict[str, list[int]] = {}
-        place: dict[int, int] = {}  # word -> its rank among content words (function words skipped)
-        for position, word in enumerate(analysis.words):
-            if word.term is not None:
-                place[position] = len(place)
-                if not word.filler:
-                    found.setdefault(word.term, []).append(place[position])
-        for concept, start, end in analysis.concepts:
-            found.setdefault(concept, []).extend(place[p] for p in range(start, end) if p in place)
-        places = [sorted({p for term in alternatives for p in found.get(term, ())}) for alternatives in query]
-        close = 0
-        for these, those in zip(places, places[1:], strict=False):
-            if any(0 < abs(p - q) <= 2 for p in these for q in those):
-                close += 1
+        found = self.analyser.places(text, LANGUAGES[self.language[slot]])
+        places = [{p for term in alternatives for p in found.get(term, ())} for alternatives in query]
+        close = sum(1 for these, those in zip(places, places[1:], strict=False)
+                    if any(0 < abs(p - q) <= 2 for p in these for q in those))
         return close / (len(query) - 1)
 
     def rarity(self, terms: Sequence[str]) -> dict[str, float]:
