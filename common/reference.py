@@ -68,3 +68,8 @@ def labels() -> dict[str, dict[str, str]]:
 
 def label(kind: str, code: str) -> str:
     return labels().get(kind, {}).get(code, code)
+
+
+def lexicon() -> dict[str, Any]:
+    """Matching's multilingual vocabulary: concepts with their words per language, filler and stop words."""
+    return _load("lexicon")

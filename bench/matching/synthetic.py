@@ -190,12 +190,14 @@ class Generator:
             host_capacity=self.rng.randint(1, 3) if "host" in roles else 0,
             has_visited="visitor" in roles and self.rng.random() < 0.05,
             text=self.text(sectors),
+            primary_sector=self.rng.choice(sorted(sectors)),
         )
 
     def changed(self, profile: Profile) -> Profile:
         """The same registration, edited: new version, other sectors and activities, rewritten text."""
         sectors = self._sectors(profile.country)
         return replace(profile, version=profile.version + 1, sectors=sectors,
+                       primary_sector=self.rng.choice(sorted(sectors)),
                        activity_types=_some(self.rng, ACTIVITY_TYPES, 1, 3), text=self.text(sectors))
 
     def planted_pair(self) -> tuple[Profile, Profile]:
@@ -224,16 +226,3 @@ class Generator:
 def catalogue(size: int, seed: int = SEED) -> list[Profile]:
     generator = Generator(seed)
     return [generator.profile() for _ in range(size)]
-
-
-def planted_catalogue(size: int, pairs: int, seed: int = SEED) -> tuple[list[Profile], list[tuple[str, str]]]:
-    """size registrations of which 2 * pairs form planted (visitor, host) pairs, shuffled in."""
-    generator = Generator(seed + 1)
-    profiles = [generator.profile() for _ in range(size - 2 * pairs)]
-    planted = []
-    for _ in range(pairs):
-        visitor, host = generator.planted_pair()
-        profiles.extend((visitor, host))
-        planted.append((visitor.registration_id, host.registration_id))
-    generator.rng.shuffle(profiles)
-    return profiles, planted

@@ -58,7 +58,8 @@ class MatchingRoutes(Routes):
     def list_alumni(self, request: Request) -> Response:
         return paged(self._call(request, "matching", "list_alumni", query_args(request)), request)
 
-    @api("GET", f"{V1}/matches", "Best matches for a registration, each with its reasons",
+    @api("GET", f"{V1}/matches",
+         "Best matches for a registration: a 0-100 score, its contributions, what fits and what does not",
          tags=["matching"], query=matching.MatchQuerySchema, response=matching.MatchSchema,
          many=True, errors=(401, 403, 404, 422))
     def get_matches(self, request: Request) -> Response:

@@ -113,6 +113,7 @@ def to_profile(entry: Any) -> Profile:
         host_capacity=entry.host_capacity,
         has_visited=entry.has_visited,
         text=domain.profile_text(profile),
+        primary_sector=(prefs.get("sectors") or [""])[0],
     )
 
 

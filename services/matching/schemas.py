@@ -86,17 +86,41 @@ class MatchQuerySchema(PageQuerySchema):
     registration_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 
+FACTORS = ("sectors", "primary_sector", "objectives", "activity_types", "availability", "languages",
+           "country_preference", "mode", "text")
+
+
 class ReasonSchema(Schema):
-    kind = fields.String()
+    kind = fields.String(validate=validate.OneOf(FACTORS))
     detail = fields.String(metadata={"description": "For people, with the reference data's labels."})
     values = fields.List(fields.String(), metadata={"description": "The codes, for machines."})
 
 
+class ExplanationSchema(Schema):
+    fits = fields.List(fields.Nested(ReasonSchema), metadata={
+        "description": "What fits, the factor that adds most to the score first."})
+    does_not_fit = fields.List(fields.Nested(ReasonSchema), metadata={
+        "description": "What does not fit (no common dates, no common language, not one of your "
+                       "target countries, different sectors...), the costliest first."})
+
+
+class ContributionSchema(Schema):
+    factor = fields.String(validate=validate.OneOf(FACTORS))
+    label = fields.String()
+    points = fields.Float(metadata={"description": "Points this factor adds to the score; negative "
+                                                   "for dates given by both sides with no day in common."})
+    max_points = fields.Float(metadata={"description": "Points it adds when it fits fully."})
+
+
 class MatchSchema(Schema):
     registration_id = fields.String()
-    score = fields.Float()
+    score = fields.Float(metadata={
+        "description": "0-100: the sum of the contributions' points (never below 0); 100 = every factor "
+                       "fits fully. The same two registrations always get the same score."})
     side = fields.String(metadata={"description": "The role the candidate would play."})
-    reasons = fields.List(fields.Nested(ReasonSchema))
+    explanation = fields.Nested(ExplanationSchema)
+    contributions = fields.List(fields.Nested(ContributionSchema), metadata={
+        "description": "One per factor, in a fixed order; their points add up to the score."})
     profile = fields.Nested(CatalogueEntrySchema)
 
 

@@ -223,12 +223,8 @@ class MatchingService:
         found, total = self.catalogue.index.match_page(
             registration_id, (params["page"] - 1) * params["per_page"], params["per_page"])
         views = self.catalogue.views(self.db.reader, [m.registration_id for m in found])
-        items = [{
-            "registration_id": m.registration_id, "score": round(float(m.score), 4), "side": m.side,
-            "reasons": [{"kind": r.kind, "detail": r.detail, "values": list(r.values)}
-                        for r in m.reasons],
-            "profile": views[m.registration_id],
-        } for m in found if m.registration_id in views]
+        items = [{**m.view(), "profile": views[m.registration_id]}
+                 for m in found if m.registration_id in views]
         return page_of(items, total, params["page"], params["per_page"])
 
     # --- contacts ------------------------------------------------------------------------

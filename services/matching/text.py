@@ -1,41 +1,40 @@
-"""Free text of the match index: hashed terms, BM25 for search, TF-IDF cosine for matching.
+"""Free text of the match index: hashed terms, BM25 for search, a fixed-weight cosine for matching.
 
-Documents live in slots (rows) chosen by the caller. Postings are kept LSM-style: a main CSC
-matrix (one column per hashed term, sorted slots inside a column) built in bulk, plus a small
-delta of documents added since, kept in dicts. Replacing or removing a document that sits in the
-main matrix zeroes its entries there (a tombstone costs no allocation and contributes nothing
-to any score); the delta is merged into a fresh main matrix once it outgrows a threshold.
+Terms come from services.matching.language (stems in the text's language, lexicon concepts; no
+function words, no domain filler). Documents live in slots (rows) chosen by the caller. Postings
+are kept LSM-style: a main CSC matrix (one column per hashed term, sorted slots inside a column)
+built in bulk, plus a small delta of documents added since, kept in dicts. Replacing or removing a
+document that sits in the main matrix zeroes its entries there (a tombstone costs no allocation and
+contributes nothing to any score); the delta is merged into a fresh main matrix once it outgrows a
+threshold.
 
-Document frequencies, lengths and the document count are maintained on every change, so BM25 is
-exact at all times. The cosine norms of documents use the IDF of the moment they were indexed
-and are all recomputed at each merge (and in bulk builds), which keeps them from drifting.
+Two scores, two rules:
+- Matching's text similarity is the cosine of log(1 + tf) vectors with no corpus weighting, so it
+  depends on the two texts only: it cannot drift with what else was indexed, or in which order.
+  Each document's norm is computed from its own terms with an exactly rounded sum (math.fsum),
+  so a bulk build and one-by-one adds give bit-identical norms.
+- Search ranks with BM25, whose IDF and average length are corpus statistics; they are
+  maintained exactly on every change (integer counts), so the same catalogue gives the same
+  relevance however it was built.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
 
-# Articles, conjunctions and prepositions of the most common other languages on the platform,
-# as they look after accent stripping (tokens shorter than two characters never survive).
-_OTHER_STOP_WORDS = frozenset(word for line in (
-    "der die das den dem des ein eine einer eines und oder mit von zu im auf fur ist sind wir",
-    "le la les un une des du de et ou au aux en pour par sur avec est sont nous dans",
-    "el los las una unos unas y con del por para es son nosotros",
-    "il lo gli di da che per con sono siamo nel nella",
-    "os as um uma do da dos das no na com por para sao nos",
-    "het een van en met voor op zijn wij",
-    "och att av med pa ar vi som",
-    "oraz dla jest sa sie",
-) for word in line.split())
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | _OTHER_STOP_WORDS
+from services.matching.language import CONCEPT_PREFIX, STEMMERS, Analyser, Analysis
 
-_EMPTY_I32 = np.zeros(0, np.int32)
-_EMPTY_F32 = np.zeros(0, np.float32)
+LANGUAGES = tuple(STEMMERS)
+
+def _identity(terms: list[str]) -> list[str]:
+    return terms
 
 
 class TextIndex:
@@ -44,10 +43,10 @@ class TextIndex:
         self.n_features = n_features
         self.k1, self.b = k1, b
         self.merge_min_docs, self.merge_fraction = merge_min_docs, merge_fraction
-        self._vectorizer = HashingVectorizer(
-            n_features=n_features, alternate_sign=False, norm=None, lowercase=True,
-            strip_accents="unicode", stop_words=sorted(STOP_WORDS), dtype=np.float32)
-        self._analyzer = self._vectorizer.build_analyzer()
+        self.analyser = Analyser()
+        self._ids: dict[str, int] = {}
+        self._hasher = HashingVectorizer(n_features=n_features, alternate_sign=False, norm=None,
+                                         analyzer=_identity, dtype=np.float32)
         self.merges = 0
         self._reset(0)
 
@@ -59,6 +58,7 @@ class TextIndex:
         self.inv_norm = np.zeros(capacity, np.float32)
         self.live = np.zeros(capacity, bool)
         self.in_main = np.zeros(capacity, bool)
+        self.language = np.zeros(capacity, np.int8)  # index into LANGUAGES, as detected when indexed
         self._set_main(sp.csc_matrix((capacity, self.n_features), dtype=np.float32))
         self._delta: dict[int, dict[int, float]] = {}
         self._delta_docs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -68,24 +68,44 @@ class TextIndex:
         self._main = main
         self._log_tf = np.log1p(main.data)
 
-    # ---- tokens -------------------------------------------------------------------------------
+    # ---- terms --------------------------------------------------------------------------------
+
+    def term_ids(self, terms: Sequence[str]) -> np.ndarray:
+        """Hashed id of each term, in order (the column HashingVectorizer gives it)."""
+        return np.fromiter((self._term_id(term) for term in terms), np.int32, len(terms))
+
+    def _term_id(self, term: str) -> int:
+        found = self._ids.get(term)
+        if found is None:
+            h = murmurhash3_32(term, seed=0)
+            # as sklearn's _hashing_fast: abs(h) % n, with abs(-2**31) kept in range
+            found = (2147483647 - (self.n_features - 1)) % self.n_features if h == -2147483648 \
+                else abs(h) % self.n_features
+            if len(self._ids) < 1_000_000:
+                self._ids[term] = found
+        return found
 
     def terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """Hashed term ids and their counts in one text (stop words removed)."""
-        row = self._vectorizer.transform([text])
-        return row.indices.astype(np.int32), row.data
+        """Hashed term ids (sorted) and their counts in one text."""
+        return self._hashed(self.analyser.terms(text))
 
-    def tokens(self, text: str) -> list[str]:
-        return self._analyzer(text)
+    def _hashed(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        row = self._hasher.transform([terms])
+        return row.indices.astype(np.int32), row.data
 
     def idf(self, term_ids: np.ndarray | slice) -> np.ndarray:
         df = self.df[term_ids].astype(np.float64)
         return np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
 
+    @staticmethod
+    def _inverse_norm(counts: np.ndarray) -> float:
+        norm = math.sqrt(math.fsum(float(v) * float(v) for v in np.log1p(counts).tolist()))
+        return float(np.float32(1.0 / norm)) if norm > 0 else 0.0
+
     # ---- capacity and bulk ----------------------------------------------------------------------
 
     def grow(self, capacity: int) -> None:
-        for name in ("doc_len", "inv_norm", "live", "in_main"):
+        for name in ("doc_len", "inv_norm", "live", "in_main", "language"):
             old = getattr(self, name)
             new = np.zeros(capacity, old.dtype)
             new[: len(old)] = old
@@ -96,7 +116,10 @@ class TextIndex:
         self._reset(capacity)
         n = len(texts)
         empty = sp.csr_matrix((0, self.n_features), dtype=np.float32)
-        rows = self._vectorizer.transform(texts) if n else empty
+        analysed = [self.analyser.language_and_terms(t) for t in texts]
+        self.language[:n] = [LANGUAGES.index(language) for language, _ in analysed]
+        rows = self._hasher.transform([terms for _, terms in analysed]) if n else empty
+        rows.sort_indices()
         self.df = np.bincount(rows.indices, minlength=self.n_features).astype(np.int32)
         lengths = np.asarray(rows.sum(axis=1)).ravel()
         self.doc_len[:n] = lengths
@@ -104,24 +127,19 @@ class TextIndex:
         self.n_docs = n
         self.live[:n] = True
         self.in_main[:n] = True
+        indptr, data = rows.indptr, rows.data
+        self.inv_norm[:n] = [self._inverse_norm(data[indptr[i]:indptr[i + 1]]) for i in range(n)]
         main = rows.tocsc()
         main.resize((capacity, self.n_features))
         self._set_main(main)
-        self._recompute_norms()
-
-    def _recompute_norms(self) -> None:
-        main = self._main
-        columns = np.repeat(np.arange(self.n_features, dtype=np.int32), np.diff(main.indptr))
-        weights = self._log_tf * self.idf(slice(None))[columns]
-        squares = np.bincount(main.indices, weights=weights * weights, minlength=len(self.inv_norm))
-        norms = np.sqrt(squares[: len(self.inv_norm)])
-        self.inv_norm = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
 
     # ---- single documents ---------------------------------------------------------------------
 
     def add(self, slot: int, text: str) -> None:
         """Index text in an empty slot (call remove first to replace)."""
-        ids, counts = self.terms(text)
+        language, terms = self.analyser.language_and_terms(text)
+        self.language[slot] = LANGUAGES.index(language)
+        ids, counts = self._hashed(terms)
         self._delta_docs[slot] = (ids, counts)
         for term, count in zip(ids.tolist(), counts.tolist(), strict=True):
             self._delta.setdefault(term, {})[slot] = count
@@ -131,9 +149,7 @@ class TextIndex:
         self.in_main[slot] = False
         self.doc_len[slot] = length = float(counts.sum())
         self.total_len += int(length)
-        weights = np.log1p(counts) * self.idf(ids)
-        norm = float(np.sqrt(np.dot(weights, weights)))
-        self.inv_norm[slot] = 1.0 / norm if norm > 0 else 0.0
+        self.inv_norm[slot] = self._inverse_norm(counts)
         if len(self._delta_docs) >= max(self.merge_min_docs, self.merge_fraction * self.n_docs):
             self.merge()
 
@@ -169,7 +185,7 @@ class TextIndex:
                 self._log_tf[pos] = 0.0
 
     def merge(self) -> None:
-        """Fold the delta into a new main matrix, dropping tombstones; recompute every norm."""
+        """Fold the delta into a new main matrix, dropping tombstones (norms do not change)."""
         capacity = len(self.live)
         main = self._main
         main.eliminate_zeros()
@@ -186,7 +202,6 @@ class TextIndex:
         self._set_main(main)
         self._delta.clear()
         self._delta_docs.clear()
-        self._recompute_norms()
         self.merges += 1
 
     @property
@@ -206,53 +221,67 @@ class TextIndex:
             found.append((slots, counts, np.log1p(counts)))
         return found
 
-    def bm25(self, query: str, n: int) -> np.ndarray:
-        """BM25 of every slot below n against the query's distinct terms (0 = no term matched)."""
+    def query_terms(self, query: str) -> list[set[str]]:
+        return self.analyser.query_alternatives(query)
+
+    def bm25(self, query: str | list[set[str]], n: int) -> np.ndarray:
+        """BM25 of every slot below n (0 = no query word matched).
+
+        Each query word counts once, with the best of the terms it may stand for (its stem in the
+        detected language or in English, the word as written, a lexicon concept)."""
         scores = np.zeros(n, np.float64)
-        ids, _ = self.terms(query)
-        if not len(ids) or not self.n_docs:
+        if not self.n_docs:
             return scores
         avg_len = max(self.total_len / self.n_docs, 1e-9)
         k1, b = self.k1, self.b
-        for term, idf in zip(ids.tolist(), self.idf(ids).tolist(), strict=True):
-            for slots, counts, _ in self._postings(term):
-                norm = k1 * (1.0 - b + b * self.doc_len[slots] / avg_len)
-                scores[slots] += idf * (k1 + 1.0) * counts / (counts + norm)
+        words = self.query_terms(query) if isinstance(query, str) else query
+        for alternatives in words:
+            ids = np.unique(self.term_ids(sorted(alternatives)))
+            best = np.zeros(n, np.float64)
+            for term, idf in zip(ids.tolist(), self.idf(ids).tolist(), strict=True):
+                for slots, counts, _ in self._postings(term):
+                    norm = k1 * (1.0 - b + b * self.doc_len[slots] / avg_len)
+                    # a term's slots are distinct, in the main matrix as in the delta
+                    best[slots] = np.maximum(best[slots], idf * (k1 + 1.0) * counts / (counts + norm))
+            scores += best
         return scores
 
     def similarity(self, text: str, n: int) -> np.ndarray | None:
-        """Cosine of log-TF x IDF vectors between text and every slot below n; None if text has no terms."""
+        """Cosine of log(1 + tf) vectors between text and every slot below n; None if text has no terms."""
         ids, counts = self.terms(text)
-        if not len(ids):
+        inverse = self._inverse_norm(counts)
+        if not len(ids) or inverse == 0.0:
             return None
-        idf = self.idf(ids)
-        query = np.log1p(counts) * idf
-        query_norm = float(np.sqrt(np.dot(query, query)))
-        if query_norm == 0.0:
-            return None
-        factors = (query * idf / query_norm).astype(np.float32)
+        factors = (np.log1p(counts) * inverse).astype(np.float32)
         acc = np.zeros(n, np.float32)
         for term, factor in zip(ids.tolist(), factors.tolist(), strict=True):
             for slots, _, log_tf in self._postings(term):
-                acc[slots] += factor * log_tf
+                acc[slots] += np.float32(factor) * log_tf
         acc *= self.inv_norm[:n]
         return acc
 
-    def shared_terms(self, text: str, others: Sequence[str], limit: int = 5) -> list[tuple[str, ...]]:
-        """For each other text, the words it shares with text, rarest first."""
-        mine = set(self.tokens(text))
-        shared = [mine.intersection(self.tokens(other)) for other in others]
-        vocabulary = sorted(set().union(*shared)) if shared else []
-        if not vocabulary:
-            return [() for _ in others]
-        hashed = self._vectorizer.transform(vocabulary)
-        term_of = np.zeros(len(vocabulary), np.int32)
-        term_of[np.repeat(np.arange(len(vocabulary)), np.diff(hashed.indptr))] = hashed.indices
-        rarity = dict(zip(vocabulary, self.idf(term_of).tolist(), strict=True))
-        return [tuple(sorted(words, key=lambda w: (-rarity[w], w))[:limit]) for words in shared]
+    def analyse(self, text: str, slot: int | None = None) -> Analysis:
+        """The analysis of a text (of the one indexed in slot, in the language detected then)."""
+        return self.analyser.analyse(text, None if slot is None else LANGUAGES[self.language[slot]])
+
+    def proximity(self, query: list[set[str]], text: str, slot: int) -> float:
+        """Share of consecutive query words found near each other in the text indexed in slot (at
+        most one other content word between, in either order): "recycle textiles" is close in
+        "textile recycling"."""
+        if len(query) < 2:
+            return 0.0
+        found = self.analyser.places(text, LANGUAGES[self.language[slot]])
+        places = [{p for term in alternatives for p in found.get(term, ())} for alternatives in query]
+        close = sum(1 for these, those in zip(places, places[1:], strict=False)
+                    if any(0 < abs(p - q) <= 2 for p in these for q in those))
+        return close / (len(query) - 1)
+
+    def rarity(self, terms: Sequence[str]) -> dict[str, float]:
+        """IDF of each term in the current catalogue (used to show the most distinctive first)."""
+        return dict(zip(terms, self.idf(self.term_ids(terms)).tolist(), strict=True))
 
     def memory_bytes(self) -> int:
-        arrays = (self.df, self.doc_len, self.inv_norm, self.live, self.in_main, self._log_tf,
+        arrays = (self.df, self.doc_len, self.inv_norm, self.live, self.in_main, self.language, self._log_tf,
                   self._main.data, self._main.indices, self._main.indptr)
         total = sum(a.nbytes for a in arrays)
         total += sys.getsizeof(self._delta) + sys.getsizeof(self._delta_docs)
@@ -261,3 +290,7 @@ class TextIndex:
         for ids, counts in self._delta_docs.values():
             total += ids.nbytes + counts.nbytes + 2 * 112 + 64  # two small arrays and a tuple
         return total
+
+
+def is_concept(term: str) -> bool:
+    return term.startswith(CONCEPT_PREFIX)

@@ -296,7 +296,7 @@ def test_matches_are_paged_and_contacts_name_their_counterpart(api, greenmob, co
     second = api.get(url + "&page=2", headers=visitor)
     assert len(second.json()) == 1
     assert {m["registration_id"] for m in first.json() + second.json()} == {r for _h, r in host_regs}
-    sectors = next(r for r in first.json()[0]["reasons"] if r["kind"] == "sectors")
+    sectors = next(r for r in first.json()[0]["explanation"]["fits"] if r["kind"] == "sectors")
     assert sectors["detail"] == "Both work in Textiles." and sectors["values"] == ["textiles"]
 
     host, host_reg = host_regs[0]

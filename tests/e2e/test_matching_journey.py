@@ -54,8 +54,10 @@ def test_accepted_participants_match_search_and_talk(api, db_engines):
                                           headers=visitor).json())
     assert time.monotonic() - started < 3
     assert [m["registration_id"] for m in matches] == [host_reg]
-    kinds = {reason["kind"] for reason in matches[0]["reasons"]}
-    assert "sectors" in kinds
+    fits = {reason["kind"]: reason for reason in matches[0]["explanation"]["fits"]}
+    assert fits["sectors"]["detail"] == "Both work in Textiles."
+    assert "textile recycling" in fits["text"]["values"]
+    assert round(sum(c["points"] for c in matches[0]["contributions"]), 1) == matches[0]["score"]
     assert matches[0]["profile"]["organisation"]["country"] == "DE"
 
     search = api.get("/api/v1/catalogue?q=recycling&country=DE", headers=visitor)

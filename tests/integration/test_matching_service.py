@@ -76,8 +76,13 @@ def test_accepted_registration_appears_and_withdrawn_disappears(config, as_accou
     assert time.monotonic() - started < 1.0
     found = wait_for(lambda: matching.get_matches({"registration_id": visitor_id})["items"])
     assert [m["registration_id"] for m in found] == [host_id]
-    assert found[0]["reasons"] and found[0]["side"] == "host"
+    assert found[0]["side"] == "host"
+    assert "Both work in Textiles." in [r["detail"] for r in found[0]["explanation"]["fits"]]
+    assert 0 < found[0]["score"] <= 100
+    assert round(sum(c["points"] for c in found[0]["contributions"]), 1) == found[0]["score"]
     assert wait_for(lambda: matching.search_catalogue({"q": "recycling"})["total"]) == 1
+    assert matching.search_catalogue({"q": "recycle textile"})["total"] == 1  # word forms
+    assert matching.search_catalogue({"q": "Recycling Textilien"})["total"] == 1  # German
 
     publish_event(config, "registration", profile_event(
         "registration_withdrawn", host_id, host_account, "DE", ["host"], version=2, status="withdrawn"))
@@ -170,7 +175,7 @@ def test_matches_respect_the_hard_rules(config, as_account, db_engines):
     assert found
     host_matches = as_account(new_id(), ("admin",)).get_matches({"registration_id": host_id})["items"]
     assert {m["registration_id"] for m in host_matches} == {visitor_id, other_visitor}
-    assert all(m["side"] == "visitor" and m["reasons"] for m in host_matches)
+    assert all(m["side"] == "visitor" and m["explanation"]["fits"] for m in host_matches)
 
     with Session(db_engines["matching"]) as session:
         projection.touch(session, other_visitor, has_visited=True)
