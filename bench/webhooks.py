@@ -11,6 +11,11 @@ when each event arrived. Latency is arrival minus the moment the batch was queue
 sender) or the moment the baseline started (the baseline): both measure "how long until the
 receiver has it" for a burst of N. Figures are printed, never asserted; the machine's load
 average is printed with them.
+
+Measured on 2026-11-25 (2 shared cores, load average 17-19, so noisy), 2000 events, SQLite:
+plain POSTs 233/s, p50 4.8 s, p99 8.5 s for the burst; the sender 95/s, p50 14.3 s, p99 21.1 s.
+The sender waits for the slowest request of each claimed batch (50) before claiming the next,
+and commits each batch's attempt log: about 40 % of the bare HTTP rate.
 """
 
 from __future__ import annotations
