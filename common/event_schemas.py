@@ -14,12 +14,10 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from common.events import EVENTS_BY_SOURCE
-
-# Account emails: addressed to one person through notifications, never meant for a
-# partnership's systems (not in the AsyncAPI document, never sent to a webhook).
-INTERNAL_EVENTS = frozenset({"email_verification_requested", "password_reset_requested",
-                             "signup_attempted_for_existing_account"})
+# Account emails and sessions (common.events.ACCOUNT_EVENTS): for notifications and token
+# verifiers, never meant for a partnership's systems (not in the AsyncAPI document, never
+# sent to a webhook).
+from common.events import EVENTS_BY_SOURCE, INTERNAL_EVENTS
 
 _UUID = {"format": "uuid"}
 
@@ -163,6 +161,10 @@ class PayoutEventSchema(EnvelopeSchema):
     partnership_id = _id("The visitor's partnership")
     amount_cents = fields.Integer(required=True, metadata={"description": "Integer euro cents"})
     state = fields.String(required=True)
+    attempt = fields.Integer(required=True, metadata={
+        "description": "The payment runs it went out in (0 when approved). With approved < paid < "
+                       "failed inside one run it orders a payout's events; a transfer returned "
+                       "after its run was marked paid is a payout_failed of that run's attempt"})
     due_on = fields.Date(required=True)
 
 
