@@ -77,9 +77,13 @@ def record(session: Session, claimed: list[Outgoing], outcomes: dict[int, Outcom
            max_attempts: int, base: float, cap: float) -> None:
     """What became of each claimed message: sent, back to pending after a back-off, or failed
     (a permanent refusal, or the last attempt)."""
+    query = select(EmailMessage).where(EmailMessage.id.in_([item.id for item in claimed]))
+    if is_postgres(session):
+        query = query.with_for_update()
+    rows = {row.id: row for row in session.scalars(query)}  # one round trip for the batch
     for item in claimed:
         outcome = outcomes.get(item.id) or Outcome(False, "no outcome")
-        row = session.get(EmailMessage, item.id, with_for_update=is_postgres(session))
+        row = rows.get(item.id)
         if row is None or row.status != SENDING or row.attempts != item.attempt:
             continue  # another worker took it over after our lease ran out
         row.lease_until = None
