@@ -12,11 +12,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.db import utcnow
+from common.db import is_postgres, utcnow
 from common.entrypoints import rpc
 from common.errors import Conflict, InvalidState, NotAllowed, NotFound, ValidationFailed
 from common.schemas import load, page_of
@@ -85,6 +85,11 @@ class Meetings:
                 raise ValidationFailed("No such query of yours.", {"query_id": ["Not one of your queries."]})
 
         def book() -> dict[str, Any]:
+            if is_postgres(session):
+                # One participant's bookings one at a time, so two of them at once cannot both
+                # pass the one-upcoming-meeting check.
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:who))"),
+                                {"who": f"support-meeting:{caller.account_id}"})
             upcoming = session.scalar(select(func.count()).select_from(Meeting).where(
                 Meeting.account_id == caller.account_id, Meeting.status == BOOKED,
                 Meeting.slot_start > now))

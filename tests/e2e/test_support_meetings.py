@@ -24,11 +24,11 @@ SUPPORT_MAILBOX = "meetings@support.test"
 # Fired from a plain Python process: its threads block on real sockets, released together.
 RACE = r"""
 import json, sys, threading, urllib.request, urllib.error
-url, body, tokens = sys.argv[1], sys.argv[2].encode(), json.loads(sys.argv[3])
+url, bodies, tokens = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 barrier = threading.Barrier(len(tokens))
 statuses = [None] * len(tokens)
 def book(i):
-    request = urllib.request.Request(url, data=body, method="POST", headers={
+    request = urllib.request.Request(url, data=json.dumps(bodies[i]).encode(), method="POST", headers={
         "Content-Type": "application/json", "Authorization": "Bearer " + tokens[i]})
     barrier.wait()
     try:
@@ -138,19 +138,32 @@ def test_a_booking_must_name_a_real_slot_still_to_come(support_config, api, agen
     assert api.get(SLOTS, headers=participant, params={"weeks": 0}).status_code == 422
 
 
+def race(api, bodies: list[dict[str, Any]], tokens: list[str]) -> list[int]:
+    proc = subprocess.Popen([sys.executable, "-c", RACE, api.base + MEETINGS, json.dumps(bodies),
+                             json.dumps(tokens)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        eventlet.sleep(0.05)  # the gateway serves from this process: wait cooperatively
+    out, err = proc.communicate(timeout=5)
+    assert out, err.decode()[-2000:]
+    return json.loads(out)
+
+
+def test_one_participant_booking_several_slots_at_once_gets_one(support_config, api):
+    _email, participant = sign_up(api)
+    slots = free_slots(api, participant)[:6]
+    token = participant["Authorization"].split(" ", 1)[1]
+    statuses = race(api, [{"start": slot["start"]} for slot in slots], [token] * len(slots))
+    assert sorted(statuses) == [201] + [409] * (len(slots) - 1), statuses
+    assert len(api.get(MEETINGS, headers=participant, params={"status": "booked"}).json()) == 1
+
+
 def test_of_many_concurrent_bookings_of_one_slot_exactly_one_succeeds(
         support_config, api, db_engines):
     people = [sign_up(api)[1] for _ in range(8)]
     slot = free_slots(api, people[0])[0]
     tokens = [headers["Authorization"].split(" ", 1)[1] for headers in people]
-    proc = subprocess.Popen([sys.executable, "-c", RACE, api.base + MEETINGS,
-                             json.dumps({"start": slot["start"]}), json.dumps(tokens)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        eventlet.sleep(0.05)  # the gateway serves from this process: wait cooperatively
-    out, err = proc.communicate(timeout=5)
-    statuses = json.loads(out)
-    assert sorted(statuses) == [201] + [409] * 7, (statuses, err.decode()[-2000:])
+    statuses = race(api, [{"start": slot["start"]}] * len(tokens), tokens)
+    assert sorted(statuses) == [201] + [409] * 7, statuses
     agenda = [m for m in api.get(MEETINGS, headers=people[statuses.index(201)]).json()]
     assert len(agenda) == 1 and agenda[0]["start"] == slot["start"]
