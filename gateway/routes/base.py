@@ -36,7 +36,8 @@ class Tokens(DependencyProvider):
 
         self.tokens = TokenService(self.container.config["JWT"], generate=False)
         self.feed = RevocationFeed(self.container.config, self.tokens.revoked)
-        self.cache_seconds = float(self.container.config["ACCOUNTS"]["api_key_cache_seconds"])
+        accounts = self.container.config.get("ACCOUNTS") or {}
+        self.cache_seconds = float(accounts.get("api_key_cache_seconds", 30))
         self.api_keys: dict[str, tuple[str, float]] = {}  # sha256(key) -> (token, until)
         self.rpc_provider = next(dep for dep in self.container.dependencies
                                  if isinstance(dep, Rpc))
