@@ -38,15 +38,24 @@ class Process:
     autoscale: tuple[int, int] | None = None  # min, max replicas
     http: bool = False  # the gateway's public port
     env: dict[str, str] = field(default_factory=dict)
+    # (variable, Secret, key): secrets only this process reads
+    secrets: tuple[tuple[str, str, str], ...] = ()
 
 
 PROCESSES = (
-    Process("registration", storage=True, signs_tokens=True),
+    Process("registration", storage=True, signs_tokens=True, secrets=(
+        ("ACCOUNT_TOKEN_SECRET", "cxc-account-links", "secret"),
+        ("SERVICE_SECRET_NOTIFICATIONS", "cxc-service-notifications", "secret"))),
     # Each matching process holds the whole catalogue in memory.
     Process("matching", memory=("512Mi", "1Gi"), autoscale=(2, 6)),
     Process("agreements", storage=True, iban_keys=True, sealing=True, memory=("384Mi", "768Mi")),
     Process("payments", storage=True, iban_keys=True, memory=("384Mi", "768Mi")),
-    Process("notifications"),
+    # Support-desk screenshots are documents; email goes out through SMTP.
+    Process("notifications", storage=True, env={"EMAIL_TRANSPORT": "smtp"}, secrets=(
+        ("SERVICE_SECRET_NOTIFICATIONS", "cxc-service-notifications", "secret"),
+        ("WEBHOOKS_SECRET_KEYS", "cxc-webhook-keys", "keys"),
+        ("SMTP_USERNAME", "cxc-smtp", "username"),
+        ("SMTP_PASSWORD", "cxc-smtp", "password"))),
     Process("gateway", database=False, storage=True, http=True, autoscale=(2, 10),
             cpu=("200m", "1")),
 )
@@ -75,6 +84,7 @@ def environment(process: Process, migrate: bool = False) -> list[dict[str, Any]]
                 "value": "/etc/cxc/jwt-private" if process.signs_tokens else "/etc/cxc/jwt-public"})
     if process.sealing or migrate:
         env.append({"name": "DOCUMENT_SEALING_DIR", "value": "/etc/cxc/sealing"})
+    env += [secret_env(name, secret, key) for name, secret, key in process.secrets]
     env += [{"name": key, "value": value} for key, value in sorted(process.env.items())]
     return env
 

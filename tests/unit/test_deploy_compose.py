@@ -25,6 +25,8 @@ INFRA = {"rabbitmq", "postgres", "minio"}
 APPS = sorted({*SERVICES, "notifications"})
 SECRETS = {name: f"test-{name.lower()}-{secrets.token_hex(4)}" for name in (
     "RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "MINIO_PASSWORD", "AGREEMENTS_IBAN_KEYS",
+    "ACCOUNT_TOKEN_SECRET", "SERVICE_SECRET_NOTIFICATIONS", "WEBHOOKS_SECRET_KEYS", "SMTP_HOST",
+    "PUBLIC_BASE_URL",
     *(f"{service.upper()}_DB_PASSWORD" for service in APPS))}
 _VARIABLE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
 
@@ -159,7 +161,7 @@ def test_only_agreements_holds_the_sealing_key(compose):
 def test_storage_credentials_only_where_documents_are_handled(compose):
     holders = {name for name, service in compose["services"].items()
                if "S3_SECRET_KEY" in environment(service)}
-    assert holders == {"registration", "agreements", "payments", "gateway"}
+    assert holders == {"registration", "agreements", "payments", "notifications", "gateway"}
 
 
 def test_images_are_pinned(compose):
