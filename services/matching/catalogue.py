@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from common.db import Database
 from common.errors import ServiceUnavailable
+from common.metrics import MATCHING_INDEX_ENTRIES, MATCHING_INDEX_LAG
 from common.outbox import first_delivery
 from services.matching import domain, exchanges, projection, repository
 from services.matching.engine import MatchIndex, Profile, Weights
@@ -140,6 +142,7 @@ class CatalogueIndex(DependencyProvider):
         self.owners: dict[str, tuple[str, str]] = {}
         self.entry_of_account: dict[str, str] = {}
         self._running = False
+        self.refreshed_at: float | None = None  # monotonic time of the last successful load
 
     def start(self) -> None:
         self._running = True
@@ -150,6 +153,18 @@ class CatalogueIndex(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> CatalogueIndex:
         return self
+
+    # --- common.health hooks ---------------------------------------------------------------
+
+    def readiness(self) -> str | None:
+        """Not ready until the first load is in: its matches would be missing entries."""
+        return None if self.ready.ready() else "the catalogue index is not built yet"
+
+    def report_metrics(self) -> None:
+        service = self.container.service_name
+        MATCHING_INDEX_ENTRIES.labels(service).set(len(self.owners))
+        if self.refreshed_at is not None:
+            MATCHING_INDEX_LAG.labels(service).set(time.monotonic() - self.refreshed_at)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_SECONDS) -> None:
         """Wait for the first load; a worker must answer, so after `timeout` it is a 503
@@ -167,6 +182,7 @@ class CatalogueIndex(DependencyProvider):
                     self.ready.send(True)
                 else:
                     self.refresh()
+                self.refreshed_at = time.monotonic()
             except Exception:
                 log.exception("catalogue index refresh failed; retrying")
             eventlet.sleep(self.refresh_seconds)
