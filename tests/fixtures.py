@@ -205,6 +205,9 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
     cfg["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
     cfg["RPC_TIMEOUT_SECONDS"] = 10
     cfg["OUTBOX_POLL_SECONDS"] = 0.5
+    # Several containers per test, each with a write and a read pool and a LISTEN connection:
+    # small pools keep a run well inside PostgreSQL's default 100 connections.
+    cfg["DB_POOL_SIZE"] = 5
     cfg["STORAGE"] = {**cfg["STORAGE"], "endpoint": s3_endpoint, "access_key": "testing",
                       "secret_key": "testing", "bucket": f"cxc-{secrets.token_hex(4)}",
                       "secure": False}
