@@ -13,6 +13,8 @@ from typing import Any
 from common.logs import logging_config
 
 SERVICES = ("registration", "matching", "agreements", "payments")
+# The repository (or the image's /app): front-end packages are installed beside it.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def var_dir() -> Path:
@@ -81,6 +83,13 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "lockout_seconds": _int("LOCKOUT_SECONDS", 900),
             "rate_limit_login_per_minute": _int("RATE_LIMIT_LOGIN_PER_MINUTE", 20),
             "rate_limit_signup_per_hour": _int("RATE_LIMIT_SIGNUP_PER_HOUR", 20),
+        },
+        "WEB": {
+            # The session cookie is Secure unless this says otherwise (plain HTTP on a
+            # machine other than localhost, which browsers treat as secure anyway).
+            "cookie_secure": _bool("WEB_COOKIE_SECURE", True),
+            # Where `npm ci` put the front-end packages the web application serves.
+            "assets_dir": os.environ.get("WEB_ASSETS_DIR", str(ROOT / "node_modules")),
         },
         "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
         "AGREEMENTS": {

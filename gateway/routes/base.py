@@ -43,12 +43,15 @@ class Routes:
     request_context = RequestContext()
 
     def _call(self, request: Request, service: str, method: str, *args: Any,
-              auth: bool = True) -> Any:
+              auth: bool = True, idempotency_key: str | None = None) -> Any:
         """The RPC for a request: its token, and its Idempotency-Key on routes that take one
-        (a replayed answer is flagged for the `Idempotent-Replayed` header)."""
-        token = bearer_token(request, self.tokens) if auth else None
+        (a replayed answer is flagged for the `Idempotent-Replayed` header). Web forms pass
+        the key they carry as `idempotency_key`."""
+        token = caller_token(request, self.tokens) if auth else None
         kwargs: dict[str, Any] = {}
-        if request.environ.get("cxc.route") in _idempotent_routes():
+        if idempotency_key:
+            kwargs["idempotency_key"] = idempotency_key
+        elif request.environ.get("cxc.route") in _idempotent_routes():
             key = idempotency_key(request)
             if key is not None:
                 kwargs["idempotency_key"] = key
@@ -56,6 +59,15 @@ class Routes:
         if kwargs and isinstance(result, dict) and result.pop(REPLAYED_FIELD, False):
             request.environ[REPLAYED] = True
         return result
+
+
+SESSION_TOKEN = "cxc.session_token"  # noqa: S105 - an environ key, not a secret
+
+
+def caller_token(request: Request, tokens: TokenService) -> str:
+    """The web application's session token (its pages put it there after checking the
+    cookie), or else the API's bearer token. API routes never read cookies."""
+    return request.environ.get(SESSION_TOKEN) or bearer_token(request, tokens)
 
 
 @cache

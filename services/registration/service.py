@@ -54,6 +54,7 @@ from services.registration.schemas import (
     AssessmentSchema,
     CreateAccountSchema,
     CreateRegistrationSchema,
+    EligibilityPreviewSchema,
     EligibilitySchema,
     PartnershipSchema,
     ReferenceDataSchema,
@@ -75,6 +76,7 @@ _update_registration = UpdateRegistrationSchema()
 _list_query = RegistrationListQuerySchema()
 _assessment = AssessmentSchema()
 _eligibility = EligibilitySchema()
+_eligibility_preview = EligibilityPreviewSchema()
 _account = AccountSchema()
 _reference = ReferenceDataSchema()
 
@@ -273,6 +275,15 @@ class RegistrationService:
         results = self._eligibility(registration, self.db.reader)
         return _eligibility.dump({"eligible": all(r.passed for r in results),
                                          "rules": [r.to_dict() for r in results]})
+
+    @rpc
+    def preview_eligibility(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The rules about who may take part, for anyone (no account, nothing stored); the
+        completeness rules of a registration are left out."""
+        data = load(_eligibility_preview, payload)
+        results = [r for r in self._eligibility(data, self.db.reader) if r.rule != "complete"]
+        return _eligibility.dump({"eligible": all(r.passed for r in results),
+                                  "rules": [r.to_dict() for r in results]})
 
     @rpc
     def submit_registration(self, registration_id: str, version: int | None = None) -> dict[str, Any]:
