@@ -4,13 +4,15 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The web application's front-end packages (package.json, pinned by package-lock.json).
+WEB_STAMP := node_modules/.installed
 
 ifneq (,$(wildcard .env))
 include .env
 export
 endif
 
-.PHONY: run test fuzz bench lint install services clean demo
+.PHONY: run test fuzz bench lint install services clean demo web-assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +20,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(WEB_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the web assets (apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $(WEB_STAMP)
 
-run: $(STAMP)
+web-assets: $(WEB_STAMP)
+
+install: $(STAMP) $(WEB_STAMP)
+
+run: $(STAMP) $(WEB_STAMP)
 	@$(BIN)/python -c "from cli.broker import require_broker; from common.config import build_config; require_broker(build_config()['AMQP_URI'])"
 	$(BIN)/cxc migrate
 	$(BIN)/cxc seed $(if $(DEMO),--demo,)
@@ -33,7 +42,7 @@ demo:
 services:
 	@bash scripts/ensure-services.sh
 
-test: $(STAMP) services
+test: $(STAMP) $(WEB_STAMP) services
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -55,4 +64,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache node_modules

@@ -14,6 +14,12 @@ if ! command -v pdftotext >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 fi
+# The web application's browser tests (Playwright drives Debian's Chromium, no download).
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
 if ! port_open 5672; then
   echo "starting RabbitMQ"
   rabbitmq-server -detached

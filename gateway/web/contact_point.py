@@ -27,7 +27,7 @@ class ContactPointPages(WebRoutes):
                           {"status": status, "per_page": "100"})
         return self._page(web, "cp_queue.html", title=N_("Registrations to assess"),
                           section="queue", registrations=found["items"], total=found["total"],
-                          status=status)
+                          filter_status=status)
 
     @page("GET", "/contact-point/registrations/<string:registration_id>")
     def page_cp_assessment(self, web: WebRequest, registration_id: str) -> Response:
@@ -65,7 +65,7 @@ class ContactPointPages(WebRoutes):
         to_act = [x for x in found if {"validate", "sign", "sign_financial_agreement"}
                   & set(x["allowed_actions"])]
         return self._page(web, "cp_exchanges.html", title=N_("Exchanges to validate and sign"),
-                          section="cp-exchanges", to_act=to_act, exchanges=found, status=status)
+                          section="cp-exchanges", to_act=to_act, exchanges=found, filter_status=status)
 
     # --- payments -----------------------------------------------------------------------
 
