@@ -43,14 +43,14 @@ class Routes:
     request_context = RequestContext()
 
     def _call(self, request: Request, service: str, method: str, *args: Any,
-              auth: bool = True, idempotency_key: str | None = None) -> Any:
+              auth: bool = True, form_key: str | None = None) -> Any:
         """The RPC for a request: its token, and its Idempotency-Key on routes that take one
         (a replayed answer is flagged for the `Idempotent-Replayed` header). Web forms pass
-        the key they carry as `idempotency_key`."""
+        the key they carry as `form_key`."""
         token = caller_token(request, self.tokens) if auth else None
         kwargs: dict[str, Any] = {}
-        if idempotency_key:
-            kwargs["idempotency_key"] = idempotency_key
+        if form_key:
+            kwargs["idempotency_key"] = form_key
         elif request.environ.get("cxc.route") in _idempotent_routes():
             key = idempotency_key(request)
             if key is not None:

@@ -123,7 +123,7 @@ class WebRoutes(Routes):
         """The same RPC the JSON API makes, as the signed-in person (or anonymously)."""
         key = web.form.get("idempotency_key") if idempotent else None
         return self._call(web.request, service, method, *args, auth=bool(web.token),
-                          idempotency_key=key)
+                          form_key=key)
 
 
 def see_other(location: str) -> Response:

@@ -23,7 +23,7 @@ def environment(locale: str) -> Environment:
                       autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.install_gettext_translations(translations(locale), newstyle=True)
-    env.filters.update(euros=euros, day=day, when=when, label=label)
+    env.filters.update(euros=euros, day=day, when=when, label=label, field_name=field_name)
     env.globals.update(options=options, locale=locale, new_key=lambda: str(uuid.uuid4()), static=static_url,
                        listed=listed)
     return env
@@ -79,3 +79,13 @@ def listed(values: Any, name: str) -> list[str]:
         return values.getlist(name)
     found = values.get(name) if values else None
     return list(found) if isinstance(found, list | tuple) else []
+
+
+def field_name(dotted: str) -> str:
+    """A field's name for an error summary: `organisation.country` -> "Organisation: country"."""
+    parts = [p.replace("_", " ") for p in dotted.split(".") if not p.isdigit()]
+    if not parts:
+        return dotted
+    if len(parts) == 1:
+        return parts[0].capitalize()
+    return f"{parts[0].capitalize()}: {' '.join(parts[1:])}"

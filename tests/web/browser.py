@@ -25,9 +25,12 @@ def require_browser() -> None:
 class Person:
     """One person in their own browser context (their own cookies, their own session)."""
 
-    def __init__(self, browser: Any, base: str, name: str) -> None:
-        # bypass_csp: the pages forbid inline scripts, and axe is injected as one.
+    def __init__(self, browser: Any, base: str, name: str, state: Path | None = None) -> None:
+        # bypass_csp: the pages forbid inline scripts, and axe is injected as one. `state`:
+        # the cookies a previous scenario saved (the same person, still signed in).
         self.context = browser.new_context(base_url=base, bypass_csp=True,
+                                           storage_state=str(state) if state and state.exists()
+                                           else None,
                                            viewport={"width": 1280, "height": 900},
                                            accept_downloads=True)
         self.context.set_default_timeout(15_000)
@@ -49,6 +52,9 @@ class Person:
         if shot:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
+
+    def save(self, state: Path) -> None:
+        self.context.storage_state(path=str(state))
 
     def sign_in(self, email: str, password: str) -> None:
         self.goto("/sign-in")

@@ -25,9 +25,11 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                              args=["--no-sandbox", "--disable-gpu"])
         try:
-            SCENARIOS[name](browser, args["base"], Path(tmp), args.get("contact_points", {}))
+            result = SCENARIOS[name](browser, {**args, "tmp": Path(tmp),
+                                               "state": Path(args.get("state") or tmp)})
         finally:
             browser.close()
+    print(json.dumps({"result": result or {}}))
     print(f"scenario {name}: passed")
 
 

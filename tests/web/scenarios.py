@@ -96,9 +96,13 @@ def accept(contact_point: Person, organisation: str, shots: bool = False) -> Non
     assert "accepted" in contact_point.page.inner_text(".cxc-notification")
 
 
-def journey(browser: Any, base: str, tmp_path: Path, contact_points: dict[str, str]) -> None:
+PEOPLE = ("visitor", "host", "vop", "hop")
+
+
+def journey(browser: Any, args: dict[str, Any]) -> dict[str, str]:
     """A visitor and a host from sign-up to a commitment signed by four parties."""
-    people = {who: Person(browser, base, who) for who in ("visitor", "host", "vop", "hop")}
+    base, tmp_path, contact_points = args["base"], args["tmp"], args["contact_points"]
+    people = {who: Person(browser, base, who) for who in PEOPLE}
     visitor, host, vop, hop = (people[w] for w in ("visitor", "host", "vop", "hop"))
     for who in ("vop", "hop"):
         people[who].sign_in(contact_points[who], PASSWORD)
@@ -211,15 +215,17 @@ def journey(browser: Any, base: str, tmp_path: Path, contact_points: dict[str, s
     visitor.page.goto(exchange_url)
     visitor.check("21-exchange-visitor-view")
 
-    for person in people.values():
+    for who, person in people.items():
         assert person.checked, person.name
+        person.save(args["state"] / f"{who}.json")
         person.context.close()
+    return {"exchange": exchange_url.rsplit("/", 1)[-1]}
 
 
-def keyboard(browser: Any, base: str, tmp_path: Path, contact_points: dict[str, str]) -> None:
+def keyboard(browser: Any, args: dict[str, Any]) -> None:
     """The registration wizard with the keyboard alone: every field reachable with Tab,
     focus visible, errors focused and tied to their fields."""
-    person = Person(browser, base, "keyboard")
+    person = Person(browser, args["base"], "keyboard")
     sign_up(person, "Kai Keyboard")
     page = person.page
     keyboard = page.keyboard
@@ -276,4 +282,72 @@ def keyboard(browser: Any, base: str, tmp_path: Path, contact_points: dict[str, 
     person.context.close()
 
 
-SCENARIOS = {"journey": journey, "keyboard": keyboard}
+def agreement(browser: Any, args: dict[str, Any]) -> None:
+    """The signed exchange's financial agreement: the visitor's bank account and signature,
+    then its partnership's; the exchange is ready."""
+    people = {who: Person(browser, args["base"], who, args["state"] / f"{who}.json")
+              for who in ("visitor", "vop")}
+    visitor, vop = people["visitor"], people["vop"]
+    path = f"/exchanges/{args['exchange']}"
+    visitor.goto(path)
+    visitor.reload_until(lambda page: page.locator("#fa-title").count() > 0)
+    visitor.page.fill("#account_holder", "Cluster Têxtil Norte")
+    visitor.page.fill("#iban", "PT50 0002 0123 1234 5678 9015 4")
+    visitor.press("Save the bank account")
+    assert "•" in visitor.page.inner_text("#fa-title + dl") or "PT50" in visitor.page.inner_text(
+        "#fa-title + dl") or "9015" in visitor.page.inner_text("#fa-title + dl")
+    visitor.check("22-financial-agreement")
+    visitor.press("Sign the financial agreement")
+    vop.goto(path)
+    vop.press("Sign the financial agreement")
+    assert "ready" in status_of(vop.page, "#exchange-status")
+    for who, person in people.items():
+        person.save(args["state"] / f"{who}.json")
+
+
+def payment(browser: Any, args: dict[str, Any]) -> None:
+    """After the stay: the closing report, the evidence and the claim; the contact point
+    approves it, prepares the payment run, downloads its SEPA file and marks it paid."""
+    people = {who: Person(browser, args["base"], who, args["state"] / f"{who}.json")
+              for who in ("visitor", "vop")}
+    visitor, vop = people["visitor"], people["vop"]
+    path = f"/exchanges/{args['exchange']}"
+    visitor.goto(path)
+    visitor.page.select_option("#satisfaction", "5")
+    visitor.page.fill("#follow_up", "A joint project proposal in the spring.")
+    visitor.check("23-closing-report")
+    visitor.press("Submit the closing report")
+    assert "reported" in status_of(visitor.page, "#exchange-status")
+    visitor.reload_until(lambda page: page.locator("#claim-title").count() > 0)
+    evidence = args["tmp"] / "boarding-pass.pdf"
+    evidence.write_bytes(MINIMAL_PDF)
+    visitor.page.set_input_files("#file", str(evidence))
+    visitor.press("Add the evidence")
+    assert "boarding-pass.pdf" in visitor.page.inner_text("#claim-title + dl")
+    visitor.press("Submit the payment claim")
+    visitor.check("24-payment-claim")
+
+    vop.goto("/contact-point/payments")
+    vop.follow(vop.page.get_by_role("link", name=vop.page.locator(
+        "main li a").first.inner_text()))
+    vop.check("25-cp-claim")
+    with vop.page.expect_download() as download:
+        vop.page.get_by_role("link", name="boarding-pass.pdf").click()
+    assert Path(download.value.path()).read_bytes() == MINIMAL_PDF
+    vop.page.fill("#comment", "Everything is there.")
+    vop.press("Approve the claim")
+    vop.press("Prepare a payment run of the approved payouts")
+    vop.check("26-cp-payments")
+    with vop.page.expect_download() as download:
+        vop.page.get_by_role("link", name="Download the SEPA file (pain.001)").first.click()
+    sepa = Path(download.value.path()).read_text()
+    assert "pain.001" in sepa and "CstmrCdtTrfInitn" in sepa
+    vop.press("The bank executed it: mark as paid")
+    visitor.goto(path)
+    visitor.reload_until(lambda page: "closed" in status_of(page, "#exchange-status"))
+    assert "paid" in visitor.page.inner_text("#claim-title + dl")
+    visitor.check("27-exchange-paid")
+
+
+SCENARIOS = {"journey": journey, "keyboard": keyboard, "agreement": agreement,
+             "payment": payment}
