@@ -52,13 +52,14 @@ fuzz: $(STAMP) services
 	FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
 	$(BIN)/python -m pytest -m fuzz -s $(PYTEST_ARGS)
 
-bench: $(STAMP) services
+bench: $(STAMP) $(WEB_STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.matching.run $(BENCH_MATCHING_ARGS)
 	$(BIN)/python -m bench.payments_sepa $(BENCH_SEPA_ARGS)
 	$(BIN)/python -m bench.payments_reservations $(BENCH_RESERVATIONS_ARGS)
 	$(BIN)/python -m bench.agreements.run $(BENCH_AGREEMENTS_ARGS)
+	$(BIN)/python -m bench.web.run $(BENCH_WEB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@ dashboard, the financial agreement, the closing report and the payment claim."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -14,6 +15,8 @@ from gateway.web.forms import flatten_errors, nested
 from gateway.web.i18n import N_
 from gateway.web.pages import WebRoutes, page, see_other
 from gateway.web.session import WebRequest
+
+log = logging.getLogger(__name__)
 
 PLAN_FIELDS = dict(
     scalars=("plan.mode", "plan.start_date", "plan.end_date", "plan.expected_outcomes",
@@ -93,6 +96,7 @@ class ExchangePages(WebRoutes):
             return self._web(web, service, method, *args)
         except AppError as exc:
             if exc.status in (403, 404, 409):
+                log.info("%s not shown on the page: %s", method, exc.detail)
                 return None
             raise
 

@@ -34,7 +34,7 @@ def run_scenario(name: str, base: str, timeout: float, **args: object) -> dict:
 def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lump_sum(
         gateway_url, db_engines, tokens, agreements_container, lump_sum_table, tmp_path):
     contact_points = {}
-    for who, code in (("vop", "GREENMOB"), ("hop", "TEXCIRC")):
+    for who, code in (("vop", "TEXCIRC"), ("hop", "GREENMOB")):
         contact_points[who] = unique_email(f"cp-{code.lower()}")
         make_account(db_engines["registration"], contact_points[who], ["partnership_contact"],
                      code)
@@ -44,11 +44,11 @@ def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lu
     # The administrator's part has no pages yet: the visitor's partnership gets a budget and
     # the bank account its payment runs are paid from, over the API.
     admin = {"Authorization": f"Bearer {tokens.issue(str(uuid.uuid4()), ['admin'], None, None)[0]}"}
-    greenmob = partnership_id(db_engines["registration"], "GREENMOB")
-    assert requests.put(f"{gateway_url}/api/v1/budgets/{greenmob}", json={
+    texcirc = partnership_id(db_engines["registration"], "TEXCIRC")
+    assert requests.put(f"{gateway_url}/api/v1/budgets/{texcirc}", json={
         "budget_cents": 500_000}, headers=admin, timeout=30).status_code == 200
-    assert requests.put(f"{gateway_url}/api/v1/partnerships/{greenmob}/debtor-account", json={
-        "name": "GREENMOB Partnership", "iban": "FR14 2004 1010 0505 0001 3M02 606"},
+    assert requests.put(f"{gateway_url}/api/v1/partnerships/{texcirc}/debtor-account", json={
+        "name": "TEXCIRC Partnership", "iban": "FR14 2004 1010 0505 0001 3M02 606"},
         headers=admin, timeout=30).status_code == 200
     run_scenario("agreement", gateway_url, 200, exchange=signed["exchange"], state=str(tmp_path))
     _live_the_stay(db_engines, agreements_container, signed["exchange"])
