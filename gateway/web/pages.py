@@ -18,6 +18,7 @@ from common.rpc import BROKER_ERRORS
 from gateway.http import Api
 from gateway.routes.base import SESSION_TOKEN, Routes
 from gateway.web.assets import ASSETS_DIR
+from gateway.web.cache import TtlCache
 from gateway.web.i18n import N_, negotiate
 from gateway.web.render import render
 from gateway.web.session import SESSION_COOKIE, WebRequest, sign_in_url
@@ -84,7 +85,10 @@ def page(method: str, url: str, signed_in: bool = True) -> Any:
                 return web.finish(redirect(sign_in_url(_back_to(web)), 303))
             try:
                 if web.token:
-                    web.account = self._call(request, "registration", "get_me")
+                    # Every page shows who is signed in; the account behind a token is kept
+                    # a minute (its roles are in the token; its name hardly changes).
+                    web.account = ACCOUNTS.get(web.token, lambda: self._call(
+                        request, "registration", "get_me"))
                 response = fn(self, web, **values)
             except Unauthorized:
                 web.forget()
@@ -109,8 +113,16 @@ def _back_to(web: WebRequest) -> str:
     return referrer[len(host) - 1:] if referrer.startswith(host) else "/dashboard"
 
 
+ACCOUNTS = TtlCache(60)
+PARTNERSHIPS = TtlCache(300, size=1)
+
+
 class WebRoutes(Routes):
     """Mixed into the gateway; page groups subclass it."""
+
+    def _partnerships(self, web: WebRequest) -> list[dict[str, Any]]:
+        """Reference data (the API lets clients cache it for 5 minutes too)."""
+        return PARTNERSHIPS.get("all", lambda: self._web(web, "registration", "list_partnerships"))
 
     def _page(self, web: WebRequest, template: str, status: int = 200, **context: Any) -> Response:
         partial = web.request.headers.get("HX-Request") == "true" and context.pop("partial", None)

@@ -122,7 +122,7 @@ class ParticipantPages(WebRoutes):
                 values: Any = None) -> Response:
         eligibility = (self._web(web, "registration", "check_eligibility", registration["id"])
                        if registration else None)
-        partnerships = self._web(web, "registration", "list_partnerships")
+        partnerships = self._partnerships(web)
         return self._page(web, "wizard.html", status=status, title=N_("Registration"),
                           section="dashboard", registration=registration, step=step, steps=STEPS,
                           step_names=STEP_NAMES, errors=errors, detail=detail,

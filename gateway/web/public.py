@@ -21,7 +21,7 @@ ELIGIBILITY_FIELDS = dict(
 class PublicPages(WebRoutes):
     @page("GET", "/", signed_in=False)
     def page_home(self, web: WebRequest) -> Response:
-        partnerships = self._web(web, "registration", "list_partnerships")
+        partnerships = self._partnerships(web)
         return self._page(web, "home.html", title=N_("Exchange know-how with clusters across Europe"),
                           section="home", partnerships=partnerships)
 
@@ -45,7 +45,7 @@ class PublicPages(WebRoutes):
 
     @page("GET", "/partnerships", signed_in=False)
     def page_partnerships(self, web: WebRequest) -> Response:
-        found = self._web(web, "registration", "list_partnerships")
+        found = self._partnerships(web)
         return self._page(web, "partnerships.html", title=N_("Cluster partnerships"),
                           section="partnerships", partnerships=found)
 
