@@ -86,6 +86,26 @@ def register(person: Person, tmp_path: Any, partnership: str, country: str, role
     person.check("07-dashboard-submitted" if shots else None)
 
 
+def check_eligibility_first(person: Person) -> None:
+    """Before signing up: the partnerships, and the eligibility checker (htmx answers in place;
+    a missing field is said next to it)."""
+    person.goto("/partnerships", "00-partnerships")
+    page = person.goto("/eligibility")
+    tick(page, "#roles-visitor")
+    page.select_option("#organisation-type", "cluster_organisation")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#answer #form-errors")
+    assert page.locator("#organisation-country-error").count() == 0  # in the summary, linked
+    assert "Organisation: country" in page.inner_text("#answer")
+    page.select_option("#organisation-country", "DE")
+    page.fill("#representative-date_of_birth", "1986-03-14")
+    page.select_option("#representative-nationality", "DE")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#answer .cxc-verdict--yes")
+    assert page.url.endswith("/eligibility")  # answered in place
+    person.check("01-eligibility")
+
+
 def accept(contact_point: Person, organisation: str, shots: bool = False) -> None:
     contact_point.goto("/contact-point", "10-cp-queue" if shots else None)
     contact_point.follow(contact_point.page.get_by_role("row").filter(has_text=organisation)
@@ -108,6 +128,7 @@ def journey(browser: Any, args: dict[str, Any]) -> dict[str, str]:
         people[who].sign_in(contact_points[who], PASSWORD)
         assert people[who].page.url.endswith("/contact-point")
 
+    check_eligibility_first(visitor)
     sign_up(visitor, "Ana Ferreira", shots=True)
     register(visitor, tmp_path, "Circular Textiles Partnership", "DE", "visitor",
              "Textil Cluster Süd", "We study circular textile recycling.", shots=True)

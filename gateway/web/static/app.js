@@ -8,3 +8,10 @@ document.addEventListener("htmx:afterSwap", function (event) {
   var summary = event.detail.target.querySelector("#form-errors");
   if (summary) { summary.focus(); }
 });
+// A refused form (422) comes back with its errors: show them like any answer.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  if (event.detail.xhr.status === 422) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
