@@ -4,12 +4,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The web application's front-end packages (package.json, pinned by package-lock.json).
+WEB_STAMP := node_modules/.installed
 
 # Every command runs with .env's settings (cp .env.example .env); a variable set in the
 # environment wins over .env: `AMQP_URI=amqp://... make run`.
 ENV := bash scripts/with-env.sh
 
-.PHONY: run test fuzz bench lint install services clean demo
+.PHONY: run test fuzz bench lint install services clean demo web-assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +19,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+$(WEB_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the web assets (apt-get install -y nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --ignore-scripts
+	@touch $(WEB_STAMP)
+
+web-assets: $(WEB_STAMP)
+
+install: $(STAMP) $(WEB_STAMP)
 
 # A local RabbitMQ that is installed but stopped is started; then schemas, reference data
 # (and the demo set), then every process. Plain logs for reading at a terminal unless
 # LOG_FORMAT says otherwise (processes default to JSON). Ctrl-C stops everything quietly.
-run: $(STAMP)
+run: $(STAMP) $(WEB_STAMP)
 	@$(ENV) bash scripts/ensure-services.sh broker
 	@$(ENV) $(BIN)/python -c "from cli.broker import require_broker; from common.config import build_config; require_broker(build_config()['AMQP_URI'])"
 	@$(ENV) $(BIN)/cxc migrate
@@ -37,7 +46,7 @@ demo:
 services:
 	@$(ENV) bash scripts/ensure-services.sh
 
-test: $(STAMP) services
+test: $(STAMP) $(WEB_STAMP) services
 	$(BIN)/ruff check .
 	$(ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -47,7 +56,7 @@ fuzz: $(STAMP) services
 	FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
 	$(BIN)/python -m pytest -m fuzz -s $(PYTEST_ARGS)
 
-bench: $(STAMP) services
+bench: $(STAMP) $(WEB_STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.events.run $(BENCH_EVENTS_ARGS)
@@ -57,9 +66,10 @@ bench: $(STAMP) services
 	$(BIN)/python -m bench.agreements.run $(BENCH_AGREEMENTS_ARGS)
 	$(BIN)/python -m bench.notifications.run $(BENCH_NOTIFICATIONS_ARGS)
 	$(BIN)/python -m bench.webhooks $(BENCH_WEBHOOKS_ARGS)
+	$(BIN)/python -m bench.web.run $(BENCH_WEB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf var .pytest_cache
+	rm -rf var .pytest_cache node_modules

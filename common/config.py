@@ -13,6 +13,8 @@ from typing import Any
 from common.logs import logging_config
 
 SERVICES = ("registration", "matching", "agreements", "payments", "notifications")
+# The repository (or the image's /app): front-end packages are installed beside it.
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def var_dir() -> Path:
@@ -184,6 +186,13 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "api_key_token_ttl_seconds": _int("API_KEY_TOKEN_TTL_SECONDS", 300),
             "api_key_cache_seconds": _int("API_KEY_CACHE_SECONDS", 30),
             "max_api_keys": _int("MAX_API_KEYS_PER_PARTNERSHIP", 20),
+        },
+        "WEB": {
+            # The session cookie is Secure unless this says otherwise (plain HTTP on a
+            # machine other than localhost, which browsers treat as secure anyway).
+            "cookie_secure": _bool("WEB_COOKIE_SECURE", True),
+            # Where `npm ci` put the front-end packages the web application serves.
+            "assets_dir": os.environ.get("WEB_ASSETS_DIR", str(ROOT / "node_modules")),
         },
         "UPLOADS": {"cv_max_bytes": _int("CV_MAX_BYTES", 5 * 1024 * 1024)},
         "AGREEMENTS": {

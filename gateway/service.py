@@ -1,7 +1,8 @@
-"""HTTP gateway: the public API under /api/v1, its OpenAPI document and docs, health, metrics.
+"""HTTP gateway: the public API under /api/v1, its OpenAPI document and docs, health, metrics,
+and the web application under `/` (gateway/web).
 
-The routes live in gateway/routes, one module per area; this class only gathers them, so
-nameko runs them as one service.
+The routes live in gateway/routes and gateway/web, one module per area; this class only
+gathers them, so nameko runs them as one service.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
 from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
+from gateway.web.assets import AssetRoutes
+from gateway.web.contact_point import ContactPointPages
+from gateway.web.exchanges import ExchangePages
+from gateway.web.participant import ParticipantPages
+from gateway.web.public import PublicPages
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
-                     NotificationRoutes, WebhookRoutes, SupportRoutes):
+                     NotificationRoutes, WebhookRoutes, SupportRoutes,
+                     AssetRoutes, PublicPages, ParticipantPages, ExchangePages, ContactPointPages):
     name = "gateway"

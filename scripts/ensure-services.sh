@@ -47,6 +47,12 @@ if ! command -v pdftotext >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 fi
+# The web application's browser tests (Playwright drives Debian's Chromium, no download).
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+fi
 ensure_rabbitmq
 if ! port_open 15672; then
   echo "enabling the RabbitMQ management plugin"

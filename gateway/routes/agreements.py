@@ -8,10 +8,11 @@ from werkzeug.wrappers import Request, Response
 from common.errors import AppError
 from common.storage import PDF, check_document
 from gateway.http import api, json_response
-from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
+from gateway.requests import json_body, optional_json_body, query_args, upload_bytes
 from gateway.routes.base import (
     V1,
     Routes,
+    caller_token,
     content_disposition,
     if_match,
     paged,
@@ -141,7 +142,7 @@ class AgreementRoutes(Routes):
          tags=["exchanges"], response=agr.ExchangeSchema, body_content=PDF,
          errors=(400, 401, 403, 404, 409, 413, 415, 422), idempotent=True)
     def upload_signed_copy(self, request: Request, exchange_id: str, party: str) -> Response:
-        token = bearer_token(request, self.tokens)
+        token = caller_token(request, self.tokens)
         # Refused callers are refused before anything is read or stored.
         self.rpc.call("agreements", "check_signed_upload", exchange_id, party, auth_token=token)
         data, _filename = upload_bytes(request, SIGNED_COPY_MAX_BYTES)

@@ -102,13 +102,15 @@ class Routes:
     request_context = RequestContext()
 
     def _call(self, request: Request, service: str, method: str, *args: Any,
-              auth: bool = True, **options: Any) -> Any:
+              auth: bool = True, form_key: str | None = None, **options: Any) -> Any:
         """The RPC for a request: its token, and its Idempotency-Key on routes that take one
-        (a replayed answer is flagged for the `Idempotent-Replayed` header). `options` are
-        the method's own keyword arguments."""
-        token = bearer_token(request, self.tokens) if auth else None
+        (a replayed answer is flagged for the `Idempotent-Replayed` header). Web forms pass
+        the key they carry as `form_key`. `options` are the method's own keyword arguments."""
+        token = caller_token(request, self.tokens) if auth else None
         kwargs: dict[str, Any] = dict(options)
-        if request.environ.get("cxc.route") in _idempotent_routes():
+        if form_key:
+            kwargs["idempotency_key"] = form_key
+        elif request.environ.get("cxc.route") in _idempotent_routes():
             key = idempotency_key(request)
             if key is not None:
                 kwargs["idempotency_key"] = key
@@ -116,6 +118,15 @@ class Routes:
         if "idempotency_key" in kwargs and isinstance(result, dict) and result.pop(REPLAYED_FIELD, False):
             request.environ[REPLAYED] = True
         return result
+
+
+SESSION_TOKEN = "cxc.session_token"  # noqa: S105 - an environ key, not a secret
+
+
+def caller_token(request: Request, tokens: TokenService) -> str:
+    """The web application's session token (its pages put it there after checking the
+    cookie), or else the API's bearer token. API routes never read cookies."""
+    return request.environ.get(SESSION_TOKEN) or bearer_token(request, tokens)
 
 
 @cache

@@ -10,10 +10,11 @@ from werkzeug.wrappers import Request, Response
 from common.errors import AppError
 from common.storage import safe_filename
 from gateway.http import api, json_response
-from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
+from gateway.requests import json_body, optional_json_body, query_args, upload_bytes
 from gateway.routes.base import (
     V1,
     Routes,
+    caller_token,
     content_disposition,
     paged,
     versioned,
@@ -136,7 +137,7 @@ class PaymentRoutes(Routes):
          response=pay.ClaimSchema, status=201, body_content=PDF,
          errors=(400, 401, 403, 404, 409, 413, 415, 422), links=CLAIM_LINKS)
     def upload_evidence(self, request: Request, exchange_id: str) -> Response:
-        token = bearer_token(request, self.tokens)
+        token = caller_token(request, self.tokens)
         # Callers who may not see the claim are refused before anything is read or stored.
         self.rpc.call("payments", "get_claim", exchange_id, auth_token=token)
         max_bytes = self.config["PAYMENTS"]["evidence_max_bytes"]

@@ -10,10 +10,11 @@ from common.errors import AppError
 from common.schemas import PageQuerySchema, load, page_of
 from common.storage import DOCUMENT_TYPES, DOCX, PDF, check_document
 from gateway.http import api, json_response
-from gateway.requests import bearer_token, json_body, optional_json_body, query_args, upload_bytes
+from gateway.requests import json_body, optional_json_body, query_args, upload_bytes
 from gateway.routes.base import (
     V1,
     Routes,
+    caller_token,
     content_disposition,
     if_match,
     paged,
@@ -137,6 +138,13 @@ class RegistrationRoutes(Routes):
         return json_response(self._call(request, "registration", "check_eligibility",
                                         registration_id))
 
+    @api("POST", f"{V1}/eligibility-check", "Check the rules about who may take part, without "
+         "an account (nothing is stored)", auth=False, tags=["registrations"],
+         body=reg.EligibilityPreviewSchema, response=reg.EligibilitySchema, errors=(422,))
+    def preview_eligibility(self, request: Request) -> Response:
+        return json_response(self.rpc.call("registration", "preview_eligibility",
+                                           json_body(request)))
+
     @api("POST", f"{V1}/registrations/<string:registration_id>/submit",
          "Submit for assessment by the chosen partnership", tags=["registrations"],
          response=reg.RegistrationSchema, errors=(401, 403, 404, 409, 422))
@@ -168,7 +176,12 @@ class RegistrationRoutes(Routes):
          tags=["registrations"], response=reg.RegistrationSchema,
          body_content="application/pdf", errors=(400, 401, 403, 404, 409, 413, 415))
     def upload_cv(self, request: Request, registration_id: str) -> Response:
-        token = bearer_token(request, self.tokens)
+        return with_etag(self._store_cv(request, registration_id))
+
+    def _store_cv(self, request: Request, registration_id: str) -> dict:
+        """The upload (raw body or multipart `file`) stored and attached; the web
+        application's CV step uses it too."""
+        token = caller_token(request, self.tokens)
         # Refused callers are refused before anything is read or stored.
         self.rpc.call("registration", "check_cv_upload", registration_id, auth_token=token)
         max_bytes = self.config["UPLOADS"]["cv_max_bytes"]
@@ -187,7 +200,7 @@ class RegistrationRoutes(Routes):
                 log.warning("kept CV object %s: attach_cv ended with %s", stored.key,
                             exc.__class__.__name__)
             raise
-        return with_etag(result)
+        return result
 
     @api("GET", f"{V1}/registrations/<string:registration_id>/cv", "Download the CV",
          tags=["registrations"], content=(PDF, DOCX), errors=REG_ERRORS)

@@ -293,6 +293,27 @@ class EligibilitySchema(Schema):
     rules = fields.List(fields.Nested(RuleResultSchema))
 
 
+class EligibilityPreviewSchema(Schema):
+    """What the eligibility rules read, for someone who has no account yet: the rules about
+    who may take part, without the completeness of a registration."""
+
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True,
+                        validate=[validate.Length(min=1), _unique], metadata=_UNIQUE)
+    organisation = fields.Nested(Schema.from_dict({
+        "type": fields.String(required=True, validate=_one_of(tuple(reference.organisation_types()))),
+        "country": fields.String(required=True, validate=COUNTRY),
+        "cluster_member": fields.Boolean(load_default=False),
+        "cluster_name": fields.String(allow_none=True, validate=validate.Length(max=300)),
+    }, name="EligibilityPreviewOrganisationSchema"), required=True)
+    representative = fields.Nested(Schema.from_dict({
+        "date_of_birth": IsoDate(required=True),
+        "nationality": fields.String(required=True, validate=COUNTRY),
+        "residence_country": fields.String(allow_none=True, validate=COUNTRY),
+        "residence_days": fields.Integer(allow_none=True, validate=validate.Range(min=0, max=40_000)),
+        "residence_permit": fields.Boolean(allow_none=True),
+    }, name="EligibilityPreviewRepresentativeSchema"), required=True)
+
+
 class CountrySchema(Schema):
     code = fields.String()
     name = fields.String()

@@ -57,6 +57,7 @@ from services.registration.schemas import (
     AssessmentSchema,
     CreateRegistrationSchema,
     CreateStaffAccountSchema,
+    EligibilityPreviewSchema,
     EligibilitySchema,
     PartnershipSchema,
     RecipientsRequestSchema,
@@ -79,6 +80,7 @@ _update_registration = UpdateRegistrationSchema()
 _list_query = RegistrationListQuerySchema()
 _assessment = AssessmentSchema()
 _eligibility = EligibilitySchema()
+_eligibility_preview = EligibilityPreviewSchema()
 _account = AccountSchema()
 _reference = ReferenceDataSchema()
 _recipients_request = RecipientsRequestSchema()
@@ -294,6 +296,15 @@ class RegistrationService(IdentityEntrypoints):
         results = self._eligibility(registration, self.db.reader)
         return _eligibility.dump({"eligible": all(r.passed for r in results),
                                          "rules": [r.to_dict() for r in results]})
+
+    @rpc
+    def preview_eligibility(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The rules about who may take part, for anyone (no account, nothing stored); the
+        completeness rules of a registration are left out."""
+        data = load(_eligibility_preview, payload)
+        results = [r for r in self._eligibility(data, self.db.reader) if r.rule != "complete"]
+        return _eligibility.dump({"eligible": all(r.passed for r in results),
+                                  "rules": [r.to_dict() for r in results]})
 
     @rpc
     def submit_registration(self, registration_id: str, version: int | None = None) -> dict[str, Any]:

@@ -1,0 +1,60 @@
+"""In a real browser (Playwright, Debian's Chromium): a visitor and a host go from sign-up to a
+signed exchange, each contact point acting in its own session; the registration wizard with
+the keyboard alone. axe-core checks every page; screenshots land in
+var/test-artifacts/screenshots. The scenarios are in tests/web/scenarios.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+
+import pytest
+import requests
+from eventlet.green import subprocess
+
+from tests.e2e.test_exchange_journey import _live_the_stay
+from tests.helpers import make_account, partnership_id, unique_email
+from tests.web.browser import ROOT
+
+pytestmark = [pytest.mark.web, pytest.mark.e2e]
+
+
+def run_scenario(name: str, base: str, timeout: float, **args: object) -> dict:
+    # A green subprocess: the gateway keeps serving while the browser talks to it.
+    done = subprocess.run([sys.executable, "-m", "tests.web.driver", name,
+                           json.dumps({"base": base, **args})], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+    assert done.returncode == 0, f"scenario {name} failed:\n{done.stdout}\n{done.stderr}"
+    assert f"scenario {name}: passed" in done.stdout
+    return json.loads(done.stdout.splitlines()[-2])["result"]
+
+
+@pytest.mark.timeout(900)
+def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lump_sum(
+        gateway_url, db_engines, tokens, agreements_container, lump_sum_table, tmp_path):
+    contact_points = {}
+    for who, code in (("vop", "TEXCIRC"), ("hop", "GREENMOB")):
+        contact_points[who] = unique_email(f"cp-{code.lower()}")
+        make_account(db_engines["registration"], contact_points[who], ["partnership_contact"],
+                     code)
+    signed = run_scenario("journey", gateway_url, 400, contact_points=contact_points,
+                          state=str(tmp_path))
+
+    # The administrator's part has no pages yet: the visitor's partnership gets a budget and
+    # the bank account its payment runs are paid from, over the API.
+    admin = {"Authorization": f"Bearer {tokens.issue(str(uuid.uuid4()), ['admin'], None, None)[0]}"}
+    texcirc = partnership_id(db_engines["registration"], "TEXCIRC")
+    assert requests.put(f"{gateway_url}/api/v1/budgets/{texcirc}", json={
+        "budget_cents": 500_000}, headers=admin, timeout=30).status_code == 200
+    assert requests.put(f"{gateway_url}/api/v1/partnerships/{texcirc}/debtor-account", json={
+        "name": "TEXCIRC Partnership", "iban": "FR14 2004 1010 0505 0001 3M02 606"},
+        headers=admin, timeout=30).status_code == 200
+    run_scenario("agreement", gateway_url, 200, exchange=signed["exchange"], state=str(tmp_path))
+    _live_the_stay(db_engines, agreements_container, signed["exchange"])
+    run_scenario("payment", gateway_url, 300, exchange=signed["exchange"], state=str(tmp_path))
+
+
+@pytest.mark.timeout(200)
+def test_the_registration_wizard_works_with_the_keyboard_alone(gateway_url):
+    run_scenario("keyboard", gateway_url, 180)

@@ -1,0 +1,133 @@
+"""The web application over plain HTTP: public pages, the session cookie, CSRF, sign-in
+redirects, an expired session, and the API's OpenAPI document left as it was."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
+from tests.helpers import PASSWORD, make_account, unique_email
+
+pytestmark = [pytest.mark.web, pytest.mark.e2e]
+
+
+@pytest.fixture
+def api(api):
+    """Like a browser on localhost (which counts as a secure context), send the Secure
+    cookies back over plain HTTP."""
+    send = api.request
+
+    def request(*args, **kwargs):
+        response = send(*args, **kwargs)
+        for cookie in api.cookies:
+            cookie.secure = False
+        return response
+
+    api.request = request
+    return api
+
+
+def _csrf(api, path: str = "/sign-in") -> str:
+    page = api.get(path)
+    assert page.status_code == 200, page.text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_public_pages_are_html_and_the_api_is_untouched(api):
+    for path in ("/", "/eligibility", "/partnerships", "/partnerships/GREENMOB", "/sign-in",
+                 "/sign-up"):
+        page = api.get(path)
+        assert page.status_code == 200, (path, page.text[:300])
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert "<h1" in page.text and 'lang="en"' in page.text
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert "Green mobility" in api.get("/partnerships").text or "GREENMOB" in api.get("/partnerships").text
+    document = api.get("/api/v1/openapi.json").json()
+    assert not [path for path in document["paths"] if not path.startswith(("/api/", "/health",
+                                                                          "/metrics", "/problems"))]
+    missing = api.get("/no-such-page")
+    assert missing.status_code == 404 and missing.headers["Content-Type"].startswith(
+        "application/problem+json")
+
+
+def test_static_assets_are_local_and_gzipped(api):
+    home = api.get("/").text
+    for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', home):
+        served = api.get(asset, headers={"Accept-Encoding": "gzip"})
+        assert served.status_code == 200, asset
+        assert served.headers.get("Content-Encoding") == "gzip", asset
+        again = api.get(asset, headers={"If-None-Match": served.headers["ETag"]})
+        assert again.status_code == 304
+    assert "//cdn" not in home and "https://" not in re.sub(r'href="https://example', "", home)
+    assert api.get("/static/../pyproject.toml").status_code == 404
+    assert api.get("/static/ecl/nothing.css").status_code == 404
+
+
+def test_signed_in_pages_send_a_visitor_to_sign_in_and_back(api):
+    page = api.get("/exchanges?x=1", allow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["Location"] == "/sign-in?next=/exchanges%3Fx%3D1"
+
+
+def test_sign_up_sets_a_secure_http_only_cookie_and_every_form_needs_its_csrf_token(api):
+    email = unique_email("web")
+    token = _csrf(api, "/sign-up")
+    refused = api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD},
+                       allow_redirects=False)
+    assert refused.status_code == 403 and "form expired" in refused.text
+    forged = api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD,
+                                        "csrf_token": "x" * 43}, allow_redirects=False)
+    assert forged.status_code == 403
+    short = api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": "short",
+                                       "csrf_token": token})
+    assert short.status_code == 422 and 'aria-invalid="true"' in short.text
+    assert 'id="password-error"' in short.text
+    created = api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD,
+                                         "csrf_token": token, "idempotency_key": str(uuid.uuid4())},
+                       allow_redirects=False)
+    assert created.status_code == 303 and created.headers["Location"] == "/registration/new"
+    cookie = next(c for c in created.raw.headers.getlist("Set-Cookie")
+                  if c.startswith(SESSION_COOKIE + "="))
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
+    # A new session gets a new CSRF token: the one from before signing in no longer works.
+    assert any(c.startswith(CSRF_COOKIE + "=") for c in created.raw.headers.getlist("Set-Cookie"))
+
+
+def test_sign_in_refuses_a_wrong_password_and_an_expired_session_says_so(api, db_engines, tokens):
+    email = unique_email("web")
+    make_account(db_engines["registration"], email, ["participant"])
+    token = _csrf(api)
+    wrong = api.post("/sign-in", data={"email": email, "password": "not it at all",
+                                       "csrf_token": token, "next": "/contacts"})
+    assert wrong.status_code == 401 and "ecl-notification--error" in wrong.text
+    signed = api.post("/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token,
+                                        "next": "//evil.example/"}, allow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["Location"] == "/dashboard"
+    # A token that expired (signed by the platform, but past its lifetime).
+    tokens.ttl = -120
+    stale, _ = tokens.issue(str(uuid.uuid4()), ["participant"], None, None)
+    api.cookies.set(SESSION_COOKIE, stale, domain=api.base.split("//")[1].split(":")[0])
+    expired = api.get("/contacts", allow_redirects=False)
+    assert expired.status_code == 303
+    assert expired.headers["Location"] == "/sign-in?next=/contacts&expired=1"
+    assert "session has expired" in api.get(expired.headers["Location"]).text
+
+
+def test_the_eligibility_checker_needs_no_account(api):
+    token = _csrf(api, "/eligibility")
+    answer = api.post("/eligibility", data={
+        "csrf_token": token, "roles": "visitor", "organisation.type": "cluster_organisation",
+        "organisation.country": "PT", "representative.date_of_birth": "2015-01-01",
+        "representative.nationality": "PT"})
+    assert answer.status_code == 200, answer.text
+    assert "The representative must be at least 18 years old." in answer.text
+    assert "Portugal participates in the programme." in answer.text
+    refused = api.post("/eligibility", data={"csrf_token": token, "roles": "visitor"})
+    assert refused.status_code == 422 and 'id="organisation-type-error"' in refused.text
+    over_json = api.post("/api/v1/eligibility-check", json={
+        "roles": ["host"], "organisation": {"type": "cluster_organisation", "country": "PT"},
+        "representative": {"date_of_birth": "1980-01-01", "nationality": "PT"}})
+    assert over_json.status_code == 200 and over_json.json()["eligible"] is True
