@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.events import EVENTS_BY_SOURCE
+from common.events import EVENTS_BY_SOURCE, SESSION_EVENTS
 
 # Selectors: how a rule finds its people in the event (and the directory the owners answer).
 ACCOUNT = "account"  # payload[field] is an account id
@@ -111,12 +111,15 @@ RULES: dict[str, tuple[Rule, ...]] = {
     "payout_paid": (_PAYEE,),
     "payout_failed": (_PAYEE, Rule("visitor_contact_point", CONTACT_POINTS, "partnership_id",
                                    essential=True)),
+    # sessions: for token verifiers only, nobody is told
+    **{event: () for event in SESSION_EVENTS},
 }
 
 # Account emails: to the address registration names for the request, always, never in the
 # inbox (someone who cannot sign in yet reads them).
+# `password_changed` is a security notice: no link, only the owner's address.
 ACCOUNT_EMAILS = ("email_verification_requested", "password_reset_requested",
-                  "signup_attempted_for_existing_account")
+                  "signup_attempted_for_existing_account", "password_changed")
 ACCOUNT_OWNER = "account_owner"
 
 # What a person may choose to also receive by email (the rest is essential or inbox-only).
