@@ -133,14 +133,14 @@ class SearchFilters:
 class Weights:
     """Each factor's share of the score (the defaults add up to 100 points), plus the components' tunables."""
 
-    sectors: float = 18.0
+    sectors: float = 16.0
     primary_sector: float = 10.0
-    objectives: float = 7.0
-    activity_types: float = 10.0
-    availability: float = 15.0
+    objectives: float = 6.0
+    activity_types: float = 9.0
+    availability: float = 20.0
     languages: float = 12.0
     country_preference: float = 10.0
-    mode: float = 6.0
+    mode: float = 5.0
     text: float = 12.0
     neutral: float = 0.5          # factor value when a side states no preference
     exchange_days: float = 14.0   # common days that count as a full availability match
