@@ -54,6 +54,7 @@ _SET_KINDS = ("sectors", "objectives", "activity_types")
 _CODED = (*_SET_KINDS, "languages", "modes")
 _MODES = ("physical", "virtual")
 _MIN_CAPACITY = 1024
+_ANALYSES_KEPT = 4096  # text analyses cached for explanations (a few MB)
 RERANKED = 50       # search hits whose phrase proximity is checked
 PHRASE_BONUS = 0.5  # relevance x (1 + this) when every consecutive pair of query words is adjacent
 
@@ -133,14 +134,14 @@ class SearchFilters:
 class Weights:
     """Each factor's share of the score (the defaults add up to 100 points), plus the components' tunables."""
 
-    sectors: float = 18.0
+    sectors: float = 16.0
     primary_sector: float = 10.0
-    objectives: float = 7.0
-    activity_types: float = 10.0
-    availability: float = 15.0
+    objectives: float = 6.0
+    activity_types: float = 9.0
+    availability: float = 20.0
     languages: float = 12.0
     country_preference: float = 10.0
-    mode: float = 6.0
+    mode: float = 5.0
     text: float = 12.0
     neutral: float = 0.5          # factor value when a side states no preference
     exchange_days: float = 14.0   # common days that count as a full availability match
@@ -210,6 +211,7 @@ class MatchIndex:
         self._targets = BitColumn(self._countries, capacity)
         self._windows = Windows(capacity)
         self._text = TextIndex(merge_min_docs=self._merge_min_docs)
+        self._analyses: dict[int, tuple[str, Analysis]] = {}
         self._text.grow(capacity)
 
     # ---- writes -------------------------------------------------------------------------------
@@ -376,8 +378,8 @@ class MatchIndex:
         parts = self._factors(me, n)
         scores = self._points(parts, n)[candidates]
         best = self._top(candidates, scores, offset + limit)[offset:]
-        mine = self._analysis(me)
-        return [self._match(me, slot, parts, HOST if hosts[slot] else VISITOR, mine) for slot, _ in best], \
+        asker = (self._side(me), self._analysis(me))
+        return [self._match(asker, slot, parts, HOST if hosts[slot] else VISITOR) for slot, _ in best], \
             len(candidates)
 
     def score(self, registration_id: str, other_id: str) -> Match:
@@ -385,7 +387,7 @@ class MatchIndex:
         me, other = self._slot_of[registration_id], self._slot_of[other_id]
         parts = self._factors(me, self._n)
         side = HOST if self._roles[other] & _ROLE_BIT[HOST] else VISITOR
-        return self._match(me, other, parts, side, self._analysis(me))
+        return self._match((self._side(me), self._analysis(me)), other, parts, side)
 
     def _eligible(self, me: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Slots that could host me and slots that could visit me, under the hard rules
@@ -417,10 +419,21 @@ class MatchIndex:
         return np.maximum(total, np.float32(0.0))
 
     def _analysis(self, slot: int) -> Analysis | None:
+        """The analysis of the text in slot, from a small cache: the same hosts come up in many
+        pages, and analysing a description is most of what explaining a match costs."""
         text = self._texts[slot]
-        return self._text.analyse(text, slot) if text else None
+        if not text:
+            return None
+        cached = self._analyses.pop(slot, None)
+        if cached is None or cached[0] is not text:
+            cached = (text, self._text.analyse(text, slot))
+        self._analyses[slot] = cached  # most recently used last
+        if len(self._analyses) > _ANALYSES_KEPT:
+            del self._analyses[next(iter(self._analyses))]
+        return cached[1]
 
-    def _match(self, me: int, slot: int, parts: dict[str, _Part], side: str, mine: Analysis | None) -> Match:
+    def _match(self, asker: tuple[Side, Analysis | None], slot: int, parts: dict[str, _Part],
+               side: str) -> Match:
         contributions = tuple(
             Contribution(kind, round(self.weights.points(kind) * _at(parts[kind], slot), 1),
                          round(self.weights.points(kind), 1))
@@ -428,10 +441,11 @@ class MatchIndex:
         score = max(round(sum(c.points for c in contributions), 1), 0.0)
         points = {c.kind: c.points for c in contributions}
         lost = {c.kind: c.max_points - c.points for c in contributions}
+        my_side, mine = asker
         theirs = self._analysis(slot)
         phrases = shared_phrases(mine, theirs, self._texts[slot], self._text.rarity) \
             if mine is not None and theirs is not None else ()
-        fits, misfits = explain(self._side(me), self._side(slot), phrases, points, lost, _MODES)
+        fits, misfits = explain(my_side, self._side(slot), phrases, points, lost, _MODES)
         return Match(self._ids[slot], score, side, fits, misfits, contributions)
 
     def _neutral(self) -> np.float32:

@@ -227,7 +227,7 @@ def test_a_perfect_fit_scores_100_and_reasons_explain_it():
     assert "31 days" in kinds["availability"].detail
     assert kinds["mode"].values == ("physical",)
     assert kinds["text"].values == ("circular textile recycling with digital twins",)
-    assert match.fits[0].kind == "sectors"  # heaviest weight first
+    assert match.fits[0].kind == "availability"  # heaviest weight first
 
 
 def test_reasons_only_name_what_is_shared():
