@@ -215,7 +215,7 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
     cfg["AGREEMENTS"] = {**cfg["AGREEMENTS"], "sealing_dir": str(keys_dir)}
     cfg["MATCHING"] = {**cfg["MATCHING"], "index_refresh_seconds": 0.1}
     cfg["NOTIFICATIONS"] = {
-        **cfg["NOTIFICATIONS"], "email_transport": "smtp", "poll_seconds": 0.2,
+        **cfg["NOTIFICATIONS"], "email_transport": "smtp", "poll_seconds": 0.5,
         "retry_base_seconds": 0.2, "retry_cap_seconds": 1, "max_attempts": 4, "lease_seconds": 5,
         "smtp": {**cfg["NOTIFICATIONS"]["smtp"], "host": "127.0.0.1", "port": smtp_server.port,
                  "security": "none", "timeout_seconds": 5}}
