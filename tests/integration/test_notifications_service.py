@@ -12,8 +12,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import text
 
-from common.entrypoints import rpc
-from common.errors import NotAllowed, NotFound, Unauthorized
+from common.errors import NotAllowed, Unauthorized
 from common.events import make_event
 from common.service_identity import service_secret
 from services.registration.service import RegistrationService
@@ -135,50 +134,35 @@ def test_a_payout_reaches_the_visitor_found_through_agreements(
     assert "€1,100.00" in smtp_server.parts(message)["text/plain"]
 
 
-class RegistrationWithAccountMessages(RegistrationService):
-    """Stands in for registration's `account_message_context` (built on another branch with
-    this contract) until the two are merged; everything else is the real registration."""
-
-    name = "registration"
-
-    @rpc
-    def account_message_context(self, payload: dict[str, Any]) -> dict[str, Any]:
-        from common.service_identity import require_service
-
-        require_service(self.auth.caller, "notifications")
-        row = self.db.reader.execute(text("SELECT email, full_name FROM accounts WHERE id = :id"),
-                                     {"id": payload["account_id"]}).first()
-        if row is None or payload.get("request_id") == "expired":
-            raise NotFound("No such request for this account.")
-        return {"email": row.email, "name": row.full_name, "language": "en",
-                "purpose": "password_reset", "token": f"tok-{payload['request_id']}",
-                "expires_at": "2030-01-01T00:00:00+00:00"}
-
-
 def test_an_account_email_goes_to_the_address_registration_names_with_its_link(
-        config, container_factory, notifications_container, db_engines, smtp_server):
-    container_factory(RegistrationWithAccountMessages, config).start()
+        config, registration_container, notifications_container, db_engines, smtp_server):
+    """Registration's real reset request, through its outbox and notifications' service
+    token, to one email whose link sets the password once."""
     address = unique_email("owner")
-    account = make_account(db_engines["registration"], address, ["participant"])
-    for event_type, request_id in (("password_reset_requested", "r1"),
-                                   ("email_verification_requested", "r2"),
-                                   ("password_reset_requested", "expired")):
-        event = make_event(event_type, {"account_id": account, "request_id": request_id})
-        with entrypoint_waiter(notifications_container, "handle_registration_event", timeout=10):
-            publish_event(config, "registration", event)
-    messages = wait_for(lambda: len(smtp_server.messages()) == 2 and smtp_server.messages(),
-                        what="two account emails")
-    links = sorted(line for m in messages for line in smtp_server.parts(m)["text/plain"].splitlines()
-                   if "token=" in line)
-    base = config["NOTIFICATIONS"]["public_base_url"]
-    assert links == [f"Choose a new password: {base}/account/reset?token=tok-r1",
-                     f"Confirm your address: {base}/account/verify?token=tok-r2"]
-    assert all(m["To"] == address for m in messages)
+    make_account(db_engines["registration"], address, ["participant"])
+    with ClusterRpcProxy(config) as cluster:
+        cluster.registration.request_password_reset({"email": address})
+        cluster.registration.request_password_reset({"email": unique_email("nobody")})
+        [message] = wait_for(lambda: smtp_server.messages(), what="the reset email")
+        assert message["To"] == address
+        base = config["NOTIFICATIONS"]["public_base_url"]
+        [link] = [line.split(": ", 1)[1] for line in smtp_server.parts(message)["text/plain"].splitlines()
+                  if "token=" in line]
+        assert link.startswith(f"{base}/account/reset?token=")
+        token = link.split("token=", 1)[1]
+        cluster.registration.confirm_password_reset({"token": token,
+                                                     "new_password": "a-new-password-2026"})
     assert _rows(db_engines, "SELECT id FROM notifications") == []  # email only
     wait_for(lambda: all(row.status == "sent" for row in _rows(
-        db_engines, "SELECT status FROM email_messages")), what="both marked sent")
-    bodies = _rows(db_engines, "SELECT text_body, html_body FROM email_messages")
-    assert all(row.text_body == "" and row.html_body == "" for row in bodies)
+        db_engines, "SELECT status FROM email_messages")), what="marked sent")
+    # The one-time link is not kept once the server took the message.
+    bodies = _rows(db_engines, "SELECT text_body, html_body FROM email_messages WHERE "
+                               "event_type = 'password_reset_requested'")
+    assert bodies and all(row.text_body == "" and row.html_body == "" for row in bodies)
+    # The new password is confirmed by its own security notice.
+    wait_for(lambda: len(smtp_server.messages()) == 2, what="the password-changed notice")
+    notice = [m for m in smtp_server.messages() if "changed" in m["Subject"]]
+    assert notice and notice[0]["To"] == address
 
 
 def test_an_event_nobody_can_resolve_is_parked_and_replayed_once_registration_is_back(
