@@ -93,11 +93,15 @@ def test_the_journey_runs_on_sqlite_and_local_documents(embedded, tmp_path):
         matches = response.json() if response.status_code == 200 else []
         time.sleep(0.1)
     assert [m["registration_id"] for m in matches] == [visitor_ids[1][0]]
-    # The contact point heard of both submissions: two .eml files in the mail directory.
+    # The contact point heard of both submissions, and each participant got its verification
+    # link at sign-up: four .eml files in the mail directory.
     deadline = time.monotonic() + 20
-    while len(list((tmp_path / "mail").glob("*.eml"))) < 2 and time.monotonic() < deadline:
+    while len(list((tmp_path / "mail").glob("*.eml"))) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
     kept = [email.message_from_bytes(path.read_bytes()) for path in (tmp_path / "mail").glob("*.eml")]
-    assert sorted(m["To"] for m in kept) == [contact_email, contact_email]
-    assert all("waits for your assessment" in m["Subject"] for m in kept)
+    to_contact = [m for m in kept if m["To"] == contact_email]
+    assert len(to_contact) == 2 and len(kept) == 4
+    assert all("waits for your assessment" in m["Subject"] for m in to_contact)
+    assert all("/account/verify?token=" in m.get_payload(0).get_payload(decode=True).decode()
+               for m in kept if m["To"] != contact_email)
     engine.dispose()
