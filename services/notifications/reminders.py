@@ -37,12 +37,10 @@ def track(session: Session, event: dict[str, Any], settings: steps.Settings) -> 
     occurred = steps.parse_time(event["occurred_at"])
     for spec in steps.completed(event):
         key = steps.step_key(spec, event)
-        row = session.get(PendingStep, key, with_for_update=is_postgres(session))
-        if row is None:
-            session.add(PendingStep(step_key=key, kind=spec.kind, rules=[], subject=steps.subject_of(event),
-                                    since=occurred, due_at=occurred, next_at=None, round=0,
-                                    reminders_sent=0, changed_at=occurred, cleared_at=occurred))
-        elif row.changed_at <= occurred:
+        row = _insert_or_lock(session, key, kind=spec.kind, rules=[], subject=steps.subject_of(event),
+                              since=occurred, due_at=occurred, next_at=None, round=0,
+                              reminders_sent=0, changed_at=occurred, cleared_at=occurred)
+        if row is not None and row.changed_at <= occurred:
             row.cleared_at, row.next_at, row.changed_at = occurred, None, occurred
         session.flush()
     if event.get("event_type") == "commitment_signed" and event.get("exchange_id"):
@@ -53,14 +51,22 @@ def track(session: Session, event: dict[str, Any], settings: steps.Settings) -> 
         fields = {"kind": spec.kind, "rules": steps.rules_as_rows(spec.rules),
                   "subject": steps.subject_of(event), "since": occurred, "due_at": due, "next_at": due,
                   "reminders_sent": 0, "changed_at": occurred, "cleared_at": None}
-        row = session.get(PendingStep, key, with_for_update=is_postgres(session))
-        if row is None:
-            session.add(PendingStep(step_key=key, round=1, done=[], **fields))
-        elif row.changed_at <= occurred:
+        row = _insert_or_lock(session, key, round=1, done=[], **fields)
+        if row is not None and row.changed_at <= occurred:
             for name, value in fields.items():
                 setattr(row, name, value)
             row.round += 1
         session.flush()
+
+
+def _insert_or_lock(session: Session, key: str, **values: Any) -> PendingStep | None:
+    """Inserts the step and returns None; or, when it exists (perhaps made this instant by
+    another instance handling another event), returns it locked. Two events opening one step
+    at once then wait for each other instead of one failing on the primary key."""
+    insert = dialect_insert(session)(PendingStep.__table__).values(step_key=key, **values)
+    if session.execute(insert.on_conflict_do_nothing(index_elements=["step_key"])).rowcount == 1:
+        return None
+    return session.get(PendingStep, key, with_for_update=is_postgres(session), populate_existing=True)
 
 
 def _record_signature(session: Session, event: dict[str, Any], occurred: datetime) -> None:
@@ -68,12 +74,10 @@ def _record_signature(session: Session, event: dict[str, Any], occurred: datetim
     still be handling the validation): a placeholder that is never due until it opens."""
     key = f"{steps.SIGNATURE}:{event['exchange_id']}"
     signed = [str(event.get("content_version") or ""), str(event.get("party") or "")]
-    row = session.get(PendingStep, key, with_for_update=is_postgres(session))
-    if row is None:
-        session.add(PendingStep(step_key=key, kind=steps.SIGNATURE, rules=[], subject={}, done=[signed],
-                                since=occurred, due_at=occurred, next_at=None, round=0,
-                                reminders_sent=0, changed_at=NEVER, cleared_at=None))
-    elif signed not in row.done:
+    row = _insert_or_lock(session, key, kind=steps.SIGNATURE, rules=[], subject={}, done=[signed],
+                          since=occurred, due_at=occurred, next_at=None, round=0,
+                          reminders_sent=0, changed_at=NEVER, cleared_at=None)
+    if row is not None and signed not in row.done:
         row.done = [*row.done, signed]
     session.flush()
 
