@@ -30,7 +30,7 @@ class WebhookEndpoint(Base):
     sealed_secret: Mapped[str] = mapped_column(Text)
     previous_sealed_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     previous_secret_until: Mapped[datetime | None] = mapped_column(nullable=True)
-    created_by: Mapped[str] = mapped_column(UUID_STR)
+    created_by: Mapped[str] = mapped_column(String(80))  # an account id or apikey:<id>
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     secret_rotated_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -69,7 +69,11 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
         api, greenmob, contact, rabbit_config, smtp_server, db_engines, notifications_container, config):
     email, headers, event = accept_registration(api, greenmob, contact[1], rabbit_config)
 
-    [message] = wait_for(lambda: addressed_to(smtp_server, email), what="the participant's email")
+    def acceptances() -> list:
+        # (the participant's other email is the verification link sent at sign-up)
+        return [m for m in addressed_to(smtp_server, email) if "accepted" in m["Subject"]]
+
+    [message] = wait_for(acceptances, what="the participant's email")
     assert message["X-RcptTo"] == email
     assert event["reference"] in message["Subject"] and "accepted" in message["Subject"]
     parts = smtp_server.parts(message)
@@ -95,7 +99,7 @@ def test_an_accepted_registration_emails_its_participant_once_and_fills_the_inbo
         publish_event(config, "registration", event)
     assert len(emails(db_engines, "registration_accepted")) == 1
     wait_for(lambda: all(row.status == "sent" for row in emails(db_engines)), what="all sent")
-    assert len(addressed_to(smtp_server, email)) == 1
+    assert len(acceptances()) == 1
     assert api.get("/api/v1/notifications", headers=headers).headers["X-Total-Count"] == "1"
 
 
@@ -108,12 +112,14 @@ def test_email_waits_for_the_smtp_server_and_goes_once_it_is_back(
                        what="a retried email")
     assert "connect" in retried[0].last_error
     smtp_server.start()
-    [message] = wait_for(lambda: addressed_to(smtp_server, email), what="the email after the outage")
-    assert "accepted" in message["Subject"]
+    def acceptances() -> list:  # (not the verification link sent at sign-up)
+        return [m for m in addressed_to(smtp_server, email) if "accepted" in m["Subject"]]
+
+    [message] = wait_for(acceptances, what="the email after the outage")
     [row] = wait_for(lambda: [row for row in emails(db_engines, "registration_accepted")
                               if row.status == "sent"], what="the email marked sent")
     assert row.sent_at is not None and row.last_error is None
-    assert len(addressed_to(smtp_server, email)) == 1
+    assert len(acceptances()) == 1
 
 
 def test_an_email_that_never_goes_ends_failed_after_the_limit(

@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('sealed_secret', sa.Text(), nullable=False),
     sa.Column('previous_sealed_secret', sa.Text(), nullable=True),
     sa.Column('previous_secret_until', common.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_by', sa.String(length=36), nullable=False),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
     sa.Column('created_at', common.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', common.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('secret_rotated_at', common.db.UTCDateTime(timezone=True), nullable=True),
