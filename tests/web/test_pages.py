@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
-from tests.helpers import PASSWORD, make_account, unique_email
+from tests.helpers import PASSWORD, make_account, quick_link, unique_email
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
@@ -72,7 +72,16 @@ def test_signed_in_pages_send_a_visitor_to_sign_in_and_back(api):
     assert page.headers["Location"] == "/sign-in?next=/exchanges%3Fx%3D1"
 
 
-def test_sign_up_sets_a_secure_http_only_cookie_and_every_form_needs_its_csrf_token(api):
+def _sign_in(api, email: str, password: str = PASSWORD, next_path: str = "/dashboard"):
+    return api.post("/sign-in", data={"email": email, "password": password, "next": next_path,
+                                      "csrf_token": _csrf(api)}, allow_redirects=False)
+
+
+def _session(api) -> str:
+    return next(c.value for c in api.cookies if c.name == SESSION_COOKIE and c.value)
+
+
+def test_sign_up_says_check_your_email_and_every_form_needs_its_csrf_token(api):
     email = unique_email("web")
     token = _csrf(api, "/sign-up")
     refused = api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD},
@@ -88,12 +97,101 @@ def test_sign_up_sets_a_secure_http_only_cookie_and_every_form_needs_its_csrf_to
     created = api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD,
                                          "csrf_token": token, "idempotency_key": str(uuid.uuid4())},
                        allow_redirects=False)
-    assert created.status_code == 303 and created.headers["Location"] == "/registration/new"
-    cookie = next(c for c in created.raw.headers.getlist("Set-Cookie")
+    assert created.status_code == 200 and "Check your email" in created.text
+    assert email in created.text
+    assert not any(c.startswith(SESSION_COOKIE + "=")
+                   for c in created.raw.headers.getlist("Set-Cookie"))
+    # The same address again: the very same answer (nothing tells it is registered).
+    again = api.post("/sign-up", data={"email": email, "full_name": "Eve", "password": PASSWORD[::-1],
+                                       "csrf_token": token, "idempotency_key": str(uuid.uuid4())},
+                     allow_redirects=False)
+    assert again.status_code == 200 and "Check your email" in again.text
+
+    signed = _sign_in(api, email, next_path="/registration/new")
+    assert signed.status_code == 303 and signed.headers["Location"] == "/registration/new"
+    cookie = next(c for c in signed.raw.headers.getlist("Set-Cookie")
                   if c.startswith(SESSION_COOKIE + "="))
     assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Lax" in cookie
     # A new session gets a new CSRF token: the one from before signing in no longer works.
-    assert any(c.startswith(CSRF_COOKIE + "=") for c in created.raw.headers.getlist("Set-Cookie"))
+    assert any(c.startswith(CSRF_COOKIE + "=") for c in signed.raw.headers.getlist("Set-Cookie"))
+
+
+def test_the_verification_link_verifies_once_and_a_signed_in_person_continues(api):
+    email = unique_email("web")
+    api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD,
+                               "csrf_token": _csrf(api, "/sign-up"),
+                               "idempotency_key": str(uuid.uuid4())})
+    assert _sign_in(api, email).status_code == 303
+    bearer = {"Authorization": f"Bearer {_session(api)}"}
+    account_id = api.get("/api/v1/me", headers=bearer).json()["id"]
+    resent = api.post("/account/verify/resend", data={"csrf_token": _csrf(api, "/dashboard")},
+                      headers={"Referer": api.base + "/dashboard"}, allow_redirects=False)
+    assert resent.status_code == 303 and resent.headers["Location"] == "/dashboard"
+    assert "a moment ago" in api.get("/dashboard").text  # at most one email a minute
+
+    link = quick_link(api.config, account_id, "email_verification_requested")
+    broken = api.get(f"/account/verify?token={link[:-3]}")
+    assert broken.status_code == 422 and "does not work" in broken.text
+    verified = api.get(f"/account/verify?token={link}", allow_redirects=False)
+    assert verified.status_code == 303 and verified.headers["Location"] == "/registration/new"
+    assert api.get("/api/v1/me", headers=bearer).json()["email_verified"] is True
+    assert api.get(f"/account/verify?token={link}").status_code == 422  # once only
+
+    # Signed out for real: the session's token no longer works anywhere.
+    signed_out = api.post("/sign-out", data={"csrf_token": _csrf(api, "/dashboard")},
+                          allow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["Location"] == "/"
+    assert api.get("/api/v1/me", headers=bearer).status_code == 401
+    assert api.get("/dashboard", allow_redirects=False).status_code == 303
+
+
+def test_a_verification_link_followed_signed_out_offers_to_sign_in(api):
+    email = unique_email("web")
+    api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD,
+                               "csrf_token": _csrf(api, "/sign-up"),
+                               "idempotency_key": str(uuid.uuid4())})
+    _sign_in(api, email)
+    account_id = api.get("/api/v1/me", headers={
+        "Authorization": f"Bearer {_session(api)}"}).json()["id"]
+    api.cookies.clear()
+    link = quick_link(api.config, account_id, "email_verification_requested")
+    verified = api.get(f"/account/verify?token={link}")
+    assert verified.status_code == 200 and "is verified" in verified.text
+    assert 'href="/sign-in?next=/registration/new"' in verified.text
+
+
+def test_a_reset_link_sets_a_new_password_and_signs_every_session_out(api):
+    email = unique_email("web")
+    api.post("/sign-up", data={"email": email, "full_name": "Ana", "password": PASSWORD,
+                               "csrf_token": _csrf(api, "/sign-up"),
+                               "idempotency_key": str(uuid.uuid4())})
+    _sign_in(api, email)
+    bearer = {"Authorization": f"Bearer {_session(api)}"}
+    account_id = api.get("/api/v1/me", headers=bearer).json()["id"]
+    assert "Forgot your password?" in api.get("/sign-in").text
+    asked = api.post("/account/reset", data={"email": email, "csrf_token": _csrf(api, "/account/reset")})
+    assert asked.status_code == 200 and "Check your email" in asked.text
+    unknown = api.post("/account/reset", data={"email": unique_email("nobody"),
+                                               "csrf_token": _csrf(api, "/account/reset")})
+    assert unknown.status_code == 200 and "Check your email" in unknown.text
+
+    link = quick_link(api.config, account_id, "password_reset_requested")
+    form = api.get(f"/account/reset?token={link}")
+    assert form.status_code == 200 and 'name="new_password"' in form.text
+    new_password = "a brand new passphrase"
+    short = api.post("/account/reset/confirm", data={"token": link, "new_password": "short",
+                                                     "csrf_token": _csrf(api, "/account/reset")})
+    assert short.status_code == 422 and 'id="new_password-error"' in short.text
+    changed = api.post("/account/reset/confirm", data={
+        "token": link, "new_password": new_password, "csrf_token": _csrf(api, "/account/reset")},
+        allow_redirects=False)
+    assert changed.status_code == 303 and changed.headers["Location"] == "/sign-in"
+    assert api.get("/api/v1/me", headers=bearer).status_code == 401  # every session signed out
+    again = api.post("/account/reset/confirm", data={
+        "token": link, "new_password": new_password, "csrf_token": _csrf(api, "/account/reset")})
+    assert again.status_code == 422
+    assert _sign_in(api, email).status_code == 401
+    assert _sign_in(api, email, new_password).status_code == 303
 
 
 def test_sign_in_refuses_a_wrong_password_and_an_expired_session_says_so(api, db_engines, tokens):
