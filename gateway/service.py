@@ -21,6 +21,7 @@ from gateway.web.account import AccountPages
 from gateway.web.assets import AssetRoutes
 from gateway.web.contact_point import ContactPointPages
 from gateway.web.exchanges import ExchangePages
+from gateway.web.inbox import InboxPages
 from gateway.web.participant import ParticipantPages
 from gateway.web.public import PublicPages
 
@@ -29,5 +30,5 @@ class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
                      NotificationRoutes, WebhookRoutes, SupportRoutes,
                      AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
-                     ContactPointPages):
+                     ContactPointPages, InboxPages):
     name = "gateway"

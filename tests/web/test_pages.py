@@ -4,12 +4,22 @@ redirects, an expired session, and the API's OpenAPI document left as it was."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pytest
 
 from gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
-from tests.helpers import PASSWORD, make_account, quick_link, unique_email
+from tests.e2e.test_notifications import accept_registration
+from tests.helpers import (
+    PASSWORD,
+    login,
+    make_account,
+    partnership_id,
+    quick_link,
+    sign_up,
+    unique_email,
+)
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
@@ -229,3 +239,80 @@ def test_the_eligibility_checker_needs_no_account(api):
         "roles": ["host"], "organisation": {"type": "cluster_organisation", "country": "PT"},
         "representative": {"date_of_birth": "1980-01-01", "nationality": "PT"}})
     assert over_json.status_code == 200 and over_json.json()["eligible"] is True
+
+
+@pytest.fixture
+def greenmob(db_engines) -> str:
+    return partnership_id(db_engines["registration"], "GREENMOB")
+
+
+@pytest.fixture
+def contact(api, db_engines) -> tuple[str, dict[str, str]]:
+    email = unique_email("contact")
+    make_account(db_engines["registration"], email, ["partnership_contact"], "GREENMOB")
+    return email, login(api, email)
+
+
+def _wait_for(condition, what: str, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+    return found
+
+
+def _use_session(api, headers: dict[str, str]) -> None:
+    """The browser's cookie carrying the same token as the API's bearer header."""
+    api.cookies.set(SESSION_COOKIE, headers["Authorization"].split()[1],
+                    domain=api.base.split("//")[1].split(":")[0])
+
+
+def test_the_inbox_shows_unread_first_marks_read_and_the_bell_counts(api, greenmob, contact,
+                                                                     rabbit_config):
+    _email, headers, _event = accept_registration(api, greenmob, contact[1], rabbit_config)
+    [entry] = _wait_for(lambda: api.get("/api/v1/notifications", headers=headers).json(),
+                        "the participant's notification")
+    _use_session(api, headers)
+    inbox = api.get("/notifications")
+    assert inbox.status_code == 200 and entry["title"] in inbox.text
+    assert "cxc-notice--unread" in inbox.text and "1 unread notification" in inbox.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', inbox.text).group(1)
+
+    # Someone else's notification: not found, and theirs stays unread.
+    _use_session(api, contact[1])
+    foreign = api.post(f"/notifications/{entry['id']}/read", data={"csrf_token": token})
+    assert foreign.status_code == 404
+    _use_session(api, headers)
+    assert api.get("/api/v1/notifications/unread-count", headers=headers).json() == {"unread": 1}
+    assert api.post(f"/notifications/{entry['id']}/read").status_code == 403  # no CSRF token
+
+    opened = api.post(f"/notifications/{entry['id']}/read", data={"csrf_token": token, "open": "1"},
+                      allow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["Location"] == (entry["link"] or "/notifications")
+    assert api.get("/api/v1/notifications/unread-count", headers=headers).json() == {"unread": 0}
+    inbox = api.get("/notifications")
+    assert "cxc-notice--unread" not in inbox.text and "unread notification" not in inbox.text
+    marked = api.post("/notifications/read-all", data={"csrf_token": token}, allow_redirects=False)
+    assert marked.status_code == 303 and marked.headers["Location"] == "/notifications"
+    api.cookies.clear()
+    assert api.get("/notifications", allow_redirects=False).status_code == 303  # sign in first
+
+
+def test_notification_preferences_save_with_their_version(api):
+    _email, headers = sign_up(api)
+    _use_session(api, headers)
+    form = api.get("/notifications/preferences")
+    assert form.status_code == 200
+    assert 'value="contact_requested" checked' in form.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    saved = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "0", "email_kinds": []}, allow_redirects=False)
+    assert saved.status_code == 303
+    assert api.get("/api/v1/notifications/preferences", headers=headers).json()["email_kinds"] == []
+    stale = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "0", "email_kinds": ["contact_requested"]})
+    assert stale.status_code == 409 and "ecl-notification--error" in stale.text
+    unknown = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "1", "email_kinds": ["no_such_kind"]})
+    assert unknown.status_code == 422
+    assert api.get("/api/v1/notifications/preferences", headers=headers).json()["email_kinds"] == []
