@@ -24,11 +24,12 @@ from gateway.web.exchanges import ExchangePages
 from gateway.web.inbox import InboxPages
 from gateway.web.participant import ParticipantPages
 from gateway.web.public import PublicPages
+from gateway.web.support import SupportPages
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
                      NotificationRoutes, WebhookRoutes, SupportRoutes,
                      AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
-                     ContactPointPages, InboxPages):
+                     ContactPointPages, InboxPages, SupportPages):
     name = "gateway"

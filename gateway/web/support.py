@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 from common.errors import AppError, PayloadTooLarge, ValidationFailed
 from common.storage import check_document
 from gateway.browser import browser_from_user_agent
+from gateway.routes.base import content_disposition
 from gateway.web.forms import flatten_errors
 from gateway.web.i18n import N_
 from gateway.web.pages import WebRoutes, page, see_other
@@ -88,7 +89,7 @@ class SupportPages(WebRoutes):
         return self._page(web, "support_queries.html",
                           title=N_("Support queue") if agent else N_("My questions"),
                           section="support-queue" if agent else "support", agent=agent,
-                          queries=found["items"], status=status)
+                          queries=found["items"], shown=status)
 
     @page("GET", "/support/queries/<string:query_id>", signed_in=False)
     def page_support_query(self, web: WebRequest, query_id: str) -> Response:
@@ -118,6 +119,15 @@ class SupportPages(WebRoutes):
                               errors=flatten_errors(exc.errors), detail=exc.detail)
         web.say(N_("Your message is sent."))
         return see_other(f"/support/queries/{query_id}" + (f"?token={link}" if link else ""))
+
+    @page("GET", "/support/queries/<string:query_id>/screenshot", signed_in=False)
+    def page_support_screenshot(self, web: WebRequest, query_id: str) -> Response:
+        link = None if web.token else web.request.args.get("token")
+        found = self._call(web.request, "notifications", "support_screenshot", query_id, link,
+                           auth=bool(web.token))
+        extension = "png" if found["content_type"] == "image/png" else "jpg"
+        return Response(self.store.get(found["key"]), mimetype=found["content_type"], headers={
+            "Content-Disposition": content_disposition(f"{found['reference']}.{extension}")})
 
     @page("POST", "/support/queries/<string:query_id>/close")
     def page_close_support_query(self, web: WebRequest, query_id: str) -> Response:

@@ -316,3 +316,71 @@ def test_notification_preferences_save_with_their_version(api):
         "csrf_token": token, "version": "1", "email_kinds": ["no_such_kind"]})
     assert unknown.status_code == 422
     assert api.get("/api/v1/notifications/preferences", headers=headers).json()["email_kinds"] == []
+
+
+def test_support_pages_ask_answer_and_book_a_meeting(api, db_engines):
+    from tests.e2e.test_support_desk import png_bytes
+
+    # Anonymous, with a screenshot: the reference, and the answer promised by email.
+    token = _csrf(api, "/support")
+    anonymous = api.post("/support", data={
+        "csrf_token": token, "idempotency_key": str(uuid.uuid4()), "email": unique_email("anon"),
+        "participant_status": "interested", "subject": "Who may take part?",
+        "text": "Is a cluster from Norway eligible?"},
+        files={"screenshot": ("screen.png", png_bytes(), "image/png")})
+    assert anonymous.status_code == 200 and "SUP-" in anonymous.text, anonymous.text[-800:]
+    missing = api.post("/support", data={"csrf_token": token, "participant_status": "interested",
+                                         "subject": "No address", "text": "Where to answer?"})
+    assert missing.status_code == 422 and 'id="email-error"' in missing.text
+
+    # A participant: the query opens its conversation; the agent answers from the queue.
+    _email, headers = sign_up(api)
+    _use_session(api, headers)
+    sent = api.post("/support", data={
+        "csrf_token": _csrf(api, "/support"), "idempotency_key": str(uuid.uuid4()),
+        "participant_status": "registered", "subject": "My CV upload",
+        "text": "The upload stops at 80 %."}, allow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["Location"].startswith("/support/queries/")
+    query_path = sent.headers["Location"]
+    assert "My CV upload" in api.get("/support/queries").text
+
+    agent_email = unique_email("agent")
+    make_account(db_engines["registration"], agent_email, ["support_agent"])
+    _use_session(api, login(api, agent_email))
+    queue = api.get("/support/queries?status=open")
+    assert queue.status_code == 200 and "My CV upload" in queue.text and "Who may take part?" in queue.text
+    answered = api.post(f"{query_path}/reply", data={
+        "csrf_token": _csrf(api, query_path), "idempotency_key": str(uuid.uuid4()),
+        "text": "Try a PDF under 5 MB."}, allow_redirects=False)
+    assert answered.status_code == 303
+    anonymous_id = re.search(r'href="(/support/queries/[^"?]+)"[^>]*>Who may take part',
+                             queue.text).group(1)
+    shot = api.get(f"{anonymous_id}/screenshot")
+    assert shot.status_code == 200 and shot.content == png_bytes()
+
+    _use_session(api, headers)
+    conversation = api.get(query_path)
+    assert "Try a PDF under 5 MB." in conversation.text
+    assert api.get(anonymous_id).status_code == 404  # someone else's query
+    assert api.post(f"{query_path}/close", data={"csrf_token": _csrf(api, query_path)}
+                    ).status_code == 403  # agents only
+
+    # A meeting: the first free slot, one upcoming at a time, then cancelled.
+    meetings = api.get("/support/meetings")
+    assert meetings.status_code == 200
+    slot = re.search(r'<option value="([^"]+Z?)"', meetings.text.split('id="start"')[1]).group(1)
+    token = _csrf(api, "/support/meetings")
+    booked = api.post("/support/meetings", data={"csrf_token": token, "start": slot,
+                                                 "idempotency_key": str(uuid.uuid4()),
+                                                 "topic": "CV upload"}, allow_redirects=False)
+    assert booked.status_code == 303, booked.text[-800:]
+    listed = api.get("/support/meetings").text
+    assert "CV upload" in listed
+    second = api.post("/support/meetings", data={"csrf_token": token, "start": slot,
+                                                 "idempotency_key": str(uuid.uuid4())})
+    assert second.status_code == 409 and "ecl-notification--error" in second.text
+    meeting_id = re.search(r'action="/support/meetings/([^/"]+)/cancel"', listed).group(1)
+    cancelled = api.post(f"/support/meetings/{meeting_id}/cancel", data={"csrf_token": token},
+                         allow_redirects=False)
+    assert cancelled.status_code == 303
+    assert "Cancel the meeting" not in api.get("/support/meetings").text
