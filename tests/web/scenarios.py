@@ -449,5 +449,59 @@ def payment(browser: Any, args: dict[str, Any]) -> None:
     visitor.check("27-exchange-paid")
 
 
-SCENARIOS = {"journey": journey, "keyboard": keyboard, "agreement": agreement,
+def account_and_support(browser: Any, args: dict[str, Any]) -> None:
+    """A forgotten password reset from its link; the support desk: a question with a
+    screenshot, its conversation, a meeting booked; the agent's queue answers it."""
+    person = Person(browser, args["base"], "support")
+    email = args["participant"]
+    person.goto("/sign-in")
+    person.follow(person.page.get_by_role("link", name="Forgot your password?"))
+    person.check("30-reset-request")
+    person.page.get_by_label("Email").fill(email)
+    person.press("Send me a link")
+    assert "Check your email" in person.page.inner_text("h1")
+    token = email_link(args["links"], email, "password_reset_requested")
+    person.goto(f"/account/reset?token={token}", "31-reset-new-password")
+    new_password = "a brand new passphrase"
+    person.page.get_by_label("New password").fill(new_password)
+    person.press("Change my password")
+    assert person.page.url.endswith("/sign-in")
+    person.sign_in(email, new_password)
+    assert "Signed in as" in person.page.inner_text("header")
+
+    person.follow(person.page.get_by_role("link", name="Support", exact=True))
+    person.check("32-support-ask")
+    person.page.fill("#subject", "My CV upload stops")
+    person.page.fill("#text", "The upload stops at 80 %.")
+    shot = args["tmp"] / "screen.png"
+    person.page.screenshot(path=str(shot))
+    person.page.set_input_files("#screenshot", str(shot))
+    person.press("Send my question")
+    assert "My CV upload stops" in person.page.inner_text("h1")
+    query_url = person.page.url
+    person.check("33-support-query")
+    person.goto("/support/meetings")
+    person.page.select_option("#start", index=1)
+    person.page.fill("#topic", "The CV upload")
+    person.press("Book this slot")
+    assert "The CV upload" in person.page.inner_text("#meetings")
+    person.check("34-support-meetings")
+
+    agent = Person(browser, args["base"], "agent")
+    agent.sign_in(args["agent"], PASSWORD)
+    agent.goto("/support/queries", "35-support-queue")
+    agent.follow(agent.page.get_by_role("link", name="My CV upload stops"))
+    agent.page.fill("#text", "Try a PDF under 5 MB.")
+    agent.press("Send the answer")
+    assert "Try a PDF under 5 MB." in agent.page.inner_text("#conversation")
+    person.page.goto(query_url)
+    person.check()
+    assert "Try a PDF under 5 MB." in person.page.inner_text("#conversation")
+    person.press("Sign out")
+    assert person.page.url.rstrip("/") == args["base"].rstrip("/")
+    person.page.goto("/notifications")
+    assert "/sign-in" in person.page.url
+
+
+SCENARIOS = {"journey": journey, "support": account_and_support, "keyboard": keyboard, "agreement": agreement,
              "payment": payment}

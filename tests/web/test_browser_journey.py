@@ -64,3 +64,12 @@ def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lu
 @pytest.mark.timeout(200)
 def test_the_registration_wizard_works_with_the_keyboard_alone(gateway_url):
     run_scenario("keyboard", gateway_url, 180)
+
+
+@pytest.mark.timeout(200)
+def test_a_password_reset_and_the_support_desk_in_the_browser(gateway_url, config, db_engines):
+    participant, agent = unique_email("support"), unique_email("agent")
+    make_account(db_engines["registration"], participant, ["participant"])
+    make_account(db_engines["registration"], agent, ["support_agent"])
+    run_scenario("support", gateway_url, 180, participant=participant, agent=agent,
+                 links=links_config(config))
