@@ -17,15 +17,19 @@ from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
 from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
+from gateway.web.account import AccountPages
 from gateway.web.assets import AssetRoutes
 from gateway.web.contact_point import ContactPointPages
 from gateway.web.exchanges import ExchangePages
+from gateway.web.inbox import InboxPages
 from gateway.web.participant import ParticipantPages
 from gateway.web.public import PublicPages
+from gateway.web.support import SupportPages
 
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
                      NotificationRoutes, WebhookRoutes, SupportRoutes,
-                     AssetRoutes, PublicPages, ParticipantPages, ExchangePages, ContactPointPages):
+                     AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
+                     ContactPointPages, InboxPages, SupportPages):
     name = "gateway"

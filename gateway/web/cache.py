@@ -26,3 +26,7 @@ class TtlCache:
         while len(self._items) > self.size:
             self._items.popitem(last=False)
         return value
+
+    def forget(self, key: str) -> None:
+        """What changed now (an address just verified, a session signed out) is read again."""
+        self._items.pop(key, None)

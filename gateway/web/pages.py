@@ -22,6 +22,7 @@ from gateway.web.cache import TtlCache
 from gateway.web.i18n import N_, negotiate
 from gateway.web.render import render
 from gateway.web.session import SESSION_COOKIE, WebRequest, sign_in_url
+from gateway.web.unread import unread_count
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ class WebRoutes(Routes):
 
     def _page(self, web: WebRequest, template: str, status: int = 200, **context: Any) -> Response:
         partial = web.request.headers.get("HX-Request") == "true" and context.pop("partial", None)
+        if not partial and web.account:
+            context.setdefault("unread", unread_count(self, web))
         ASSETS_DIR[0] = self.config["WEB"]["assets_dir"]
         body = render(web.locale, partial or template, web=web, **context)
         return html(body, status)

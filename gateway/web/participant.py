@@ -109,7 +109,8 @@ class ParticipantPages(WebRoutes):
                 body["version"] = _version(web)
                 self._web(web, "registration", "update_registration", registration_id, body)
         except AppError as exc:
-            if exc.status not in (400, 409, 413, 415, 422, 428):
+            if exc.status not in (400, 409, 413, 415, 422, 428) and not (
+                    step == "review" and exc.status == 403):  # the address is not verified yet
                 raise
             registration = self._web(web, "registration", "get_registration", registration_id)
             return self._wizard(web, registration, step, flatten_errors(exc.errors), exc.detail,
@@ -123,10 +124,16 @@ class ParticipantPages(WebRoutes):
         eligibility = (self._web(web, "registration", "check_eligibility", registration["id"])
                        if registration else None)
         partnerships = self._partnerships(web)
+        # Read again on the last step: the address may have been verified a moment ago.
+        email_verified = (web.account or {}).get("email_verified", True)
+        if step == "review" and not email_verified:
+            web.account = self._web(web, "registration", "get_me")
+            email_verified = web.account.get("email_verified", True)
         return self._page(web, "wizard.html", status=status, title=N_("Registration"),
                           section="dashboard", registration=registration, step=step, steps=STEPS,
                           step_names=STEP_NAMES, errors=errors, detail=detail,
                           eligibility=eligibility, partnerships=partnerships,
+                          email_verified=email_verified,
                           values=values if values is not None else _form_values(registration))
 
     @page("POST", "/registration/<string:registration_id>/withdraw")

@@ -62,24 +62,6 @@ class PublicPages(WebRoutes):
         return self._page(web, "sign_up.html", title=N_("Create an account"), errors={},
                           values={})
 
-    @page("POST", "/sign-up", signed_in=False)
-    def page_sign_up(self, web: WebRequest) -> Response:
-        body = nested(web.form, scalars=("email", "full_name", "password"))
-        try:
-            self.limits.check("signup", web.request.remote_addr or "?")
-            self._web(web, "registration", "create_account", body, idempotent=True)
-            token = self._web(web, "registration", "create_token",
-                              {"email": body.get("email"), "password": body.get("password")})
-        except (ValidationFailed, AppError) as exc:
-            if exc.status not in (409, 422, 429):
-                raise
-            return self._page(web, "sign_up.html", status=exc.status, title=N_("Create an account"),
-                              errors=flatten_errors(exc.errors), detail=exc.detail,
-                              values={k: v for k, v in web.form.items() if k != "password"})
-        web.remember(token["access_token"], token["expires_in"])
-        web.say(N_("Your account is ready. Start your registration below."))
-        return see_other("/registration/new")
-
     @page("GET", "/sign-in", signed_in=False)
     def page_sign_in_form(self, web: WebRequest) -> Response:
         expired = web.request.args.get("expired") == "1"
@@ -103,9 +85,3 @@ class PublicPages(WebRoutes):
                               expired=False, next=target, values={"email": body["email"]})
         web.remember(token["access_token"], token["expires_in"])
         return see_other(target)
-
-    @page("POST", "/sign-out", signed_in=False)
-    def page_sign_out(self, web: WebRequest) -> Response:
-        web.forget()
-        web.say(N_("You have signed out."), "info")
-        return see_other("/")

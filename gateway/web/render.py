@@ -23,7 +23,10 @@ def environment(locale: str) -> Environment:
                       autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.install_gettext_translations(translations(locale), newstyle=True)
-    env.filters.update(euros=euros, day=day, when=when, label=label, field_name=field_name)
+    env.filters.update(euros=euros, day=day, when=when, label=label, field_name=field_name,
+                       kind_label=kind_label, kind_choice=lambda kind: (kind, kind_label(kind)),
+                       when_local=when_local,
+                       slot_choice=lambda slot: (slot["start"], when_local(slot["local_start"])))
     env.globals.update(options=options, locale=locale, new_key=lambda: str(uuid.uuid4()), static=static_url,
                        listed=listed)
     return env
@@ -51,6 +54,16 @@ def when(value: str | datetime | None) -> str:
         return "—"
     parsed = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
     return parsed.strftime("%-d %B %Y, %H:%M UTC")
+
+
+def when_local(value: str) -> str:
+    """A time in its own zone (a meeting slot in Brussels time), as it was given."""
+    return datetime.fromisoformat(value).strftime("%A %-d %B %Y, %H:%M")
+
+
+def kind_label(kind: str) -> str:
+    """A notification kind (its event type) in words: `exchange_signed` -> "Exchange signed"."""
+    return kind.replace("_", " ").capitalize()
 
 
 def label(code: str | None, kind: str) -> str:

@@ -55,7 +55,6 @@ class WebRequest:
         if raw_flash:
             kind, _, message = raw_flash.partition(":")
             web.flash = {"kind": kind, "message": message}
-            web._cookies.append((FLASH_COOKIE, "", {"max_age": 0}))
         return web
 
     @property
@@ -86,6 +85,11 @@ class WebRequest:
         self._cookies.append((FLASH_COOKIE, f"{kind}:{message}", {"max_age": 60}))
 
     def finish(self, response: Response) -> Response:
+        # A redirect passes the message on to the page that shows it (a chain of redirects,
+        # such as /registration/new sending on to the registration's step).
+        shown = not 300 <= response.status_code < 400
+        if self.flash and shown and not any(name == FLASH_COOKIE for name, *_ in self._cookies):
+            self._cookies.append((FLASH_COOKIE, "", {"max_age": 0}))
         if self._set_csrf:
             self._cookies.append((CSRF_COOKIE, self.csrf, {"httponly": True}))
         for name, value, options in self._cookies:

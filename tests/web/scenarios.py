@@ -23,6 +23,7 @@ def _monday(after_days: int) -> date:
 
 
 def sign_up(person: Person, full_name: str, shots: bool = False) -> str:
+    """Signing up answers "check your email": no session yet."""
     email = unique_email(full_name.split()[0].lower())
     person.goto("/", "01-home" if shots else None)
     with person.page.expect_navigation():
@@ -32,12 +33,44 @@ def sign_up(person: Person, full_name: str, shots: bool = False) -> str:
     person.page.fill("#email", email)
     person.page.fill("#password", PASSWORD)
     person.press("Create my account")
-    assert person.page.url.endswith("/registration/new")
+    assert "Check your email" in person.page.inner_text("h1")
+    assert email in person.page.inner_text("#check-email")
+    person.check("02-check-email" if shots else None)
     return email
 
 
+def email_link(links: dict[str, Any], email: str, event_type: str) -> str:
+    """The token the account email's link carries, computed as registration computes it
+    (tests/helpers.quick_link): the person "opens the email"."""
+    from sqlalchemy import text
+
+    from tests.helpers import _engine, quick_link
+
+    with _engine(links["DATABASE_URLS"]["registration"]).connect() as conn:
+        account_id = conn.execute(text("SELECT id FROM accounts WHERE email = :e"),
+                                  {"e": email.lower()}).scalar_one()
+    return quick_link(links, account_id, event_type)
+
+
+def verify_then_sign_in(person: Person, links: dict[str, Any], email: str,
+                        shots: bool = False) -> None:
+    """The verification link followed signed out: verified, then signing in continues to
+    the registration."""
+    token = email_link(links, email, "email_verification_requested")
+    person.goto(f"/account/verify?token={token}", "02-email-verified" if shots else None)
+    assert "verified" in person.page.inner_text("h1")
+    person.follow(person.page.get_by_role("link", name="Sign in and continue"))
+    person.page.get_by_label("Email").fill(email)
+    person.page.get_by_label("Password").fill(PASSWORD)
+    person.press("Sign in")
+    assert person.page.url.endswith("/registration/new"), person.page.url
+
+
 def register(person: Person, tmp_path: Any, partnership: str, country: str, role: str,
-             organisation: str, words: str, shots: bool = False) -> None:
+             organisation: str, words: str, shots: bool = False,
+             verify_now: Any = None) -> None:
+    """The wizard, step by step; `verify_now`: the address is verified only on the last step
+    (the link followed while signed in)."""
     page = person.page
     page.select_option("#partnership_id", label=partnership)
     tick(page, f"#roles-{role}")
@@ -81,6 +114,17 @@ def register(person: Person, tmp_path: Any, partnership: str, country: str, role
     rules = page.locator("#eligibility .cxc-rule--unmet")
     assert rules.count() == 0, rules.all_inner_texts()
     person.check("06-wizard-review" if shots else None)
+    if verify_now is not None:
+        # Not verified yet: the step says so, and submitting is refused until it is.
+        assert page.locator("#verify-first").count() == 1
+        review = page.url
+        person.press("Submit my registration")
+        assert "Verify your email" in page.inner_text("#form-errors")
+        person.check("06-wizard-verify-first" if shots else None)
+        verify_now()
+        assert "email address is verified" in page.inner_text(".cxc-notification"), page.url
+        person.goto(review)
+    assert page.locator("#verify-first").count() == 0
     person.press("Submit my registration")
     assert "submitted" in status_of(page, "#registration-status")
     person.check("07-dashboard-submitted" if shots else None)
@@ -116,6 +160,30 @@ def accept(contact_point: Person, organisation: str, shots: bool = False) -> Non
     assert "accepted" in contact_point.page.inner_text(".cxc-notification")
 
 
+def read_the_inbox(person: Person) -> None:
+    """The acceptance reaches the inbox: the bell counts it, the inbox shows it unread first;
+    marked read, the count goes; the email preferences are saved."""
+    person.goto("/notifications")
+    person.reload_until(lambda page: page.locator(".cxc-notice--unread").count() > 0)
+    unread = person.page.locator(".cxc-notice--unread").count()
+    assert "unread notification" in person.page.inner_text("#bell")
+    assert person.page.locator(".cxc-notice").first.get_attribute("class").endswith("--unread")
+    person.check("12-inbox")
+    person.press("Mark all as read")
+    assert person.page.locator(".cxc-notice--unread").count() == 0, unread
+    assert person.page.inner_text("#bell").strip() == "Notifications"
+    person.follow(person.page.get_by_role("link", name="Which notifications also come by email"))
+    boxes = person.page.locator("#email_kinds input[type=checkbox]")
+    assert boxes.count() > 0
+    first = boxes.first.get_attribute("id")
+    was = person.page.is_checked(f"#{first}")
+    person.page.locator(f"label[for='{first}']").click()
+    person.check("12-notification-preferences")
+    person.press("Save my preferences")
+    assert "preferences are saved" in person.page.inner_text(".cxc-notification")
+    assert person.page.is_checked(f"#{first}") is not was
+
+
 PEOPLE = ("visitor", "host", "vop", "hop")
 
 
@@ -129,18 +197,29 @@ def journey(browser: Any, args: dict[str, Any]) -> dict[str, str]:
         assert people[who].page.url.endswith("/contact-point")
 
     check_eligibility_first(visitor)
-    sign_up(visitor, "Ana Ferreira", shots=True)
+    email = sign_up(visitor, "Ana Ferreira", shots=True)
+    verify_then_sign_in(visitor, args["links"], email, shots=True)
     register(visitor, tmp_path, "Circular Textiles Partnership", "DE", "visitor",
              "Textil Cluster Süd", "We study circular textile recycling.", shots=True)
-    sign_up(host, "Jonas Weber")
+    # The host signs in before verifying, and follows the link from the wizard's last step.
+    email = sign_up(host, "Jonas Weber")
+    host.sign_in(email, PASSWORD)
+    host.goto("/registration/new")
+
+    def host_verifies() -> None:
+        token = email_link(args["links"], email, "email_verification_requested")
+        host.goto(f"/account/verify?token={token}")
+
     register(host, tmp_path, "Green Mobility Cluster Partnership", "PT", "host",
-             "Cluster Têxtil Norte", "Our members run textile recycling plants.")
+             "Cluster Têxtil Norte", "Our members run textile recycling plants.",
+             verify_now=host_verifies)
 
     accept(vop, "Textil Cluster Süd", shots=True)
     accept(hop, "Cluster Têxtil Norte")
     visitor.goto("/dashboard", "12-dashboard-accepted")
     assert "accepted" in status_of(visitor.page, "#registration-status")
     assert "Welcome to the scheme." in visitor.page.inner_text("#assessment")
+    read_the_inbox(visitor)
 
     # The visitor finds the host among the best matches, with a score and its reasons.
     visitor.goto("/matches")
@@ -247,7 +326,8 @@ def keyboard(browser: Any, args: dict[str, Any]) -> None:
     """The registration wizard with the keyboard alone: every field reachable with Tab,
     focus visible, errors focused and tied to their fields."""
     person = Person(browser, args["base"], "keyboard")
-    sign_up(person, "Kai Keyboard")
+    person.sign_in(sign_up(person, "Kai Keyboard"), PASSWORD)  # a draft needs no verified address
+    person.goto("/registration/new")
     page = person.page
     keyboard = page.keyboard
 
@@ -369,5 +449,59 @@ def payment(browser: Any, args: dict[str, Any]) -> None:
     visitor.check("27-exchange-paid")
 
 
-SCENARIOS = {"journey": journey, "keyboard": keyboard, "agreement": agreement,
+def account_and_support(browser: Any, args: dict[str, Any]) -> None:
+    """A forgotten password reset from its link; the support desk: a question with a
+    screenshot, its conversation, a meeting booked; the agent's queue answers it."""
+    person = Person(browser, args["base"], "support")
+    email = args["participant"]
+    person.goto("/sign-in")
+    person.follow(person.page.get_by_role("link", name="Forgot your password?"))
+    person.check("30-reset-request")
+    person.page.get_by_label("Email").fill(email)
+    person.press("Send me a link")
+    assert "Check your email" in person.page.inner_text("h1")
+    token = email_link(args["links"], email, "password_reset_requested")
+    person.goto(f"/account/reset?token={token}", "31-reset-new-password")
+    new_password = "a brand new passphrase"
+    person.page.get_by_label("New password").fill(new_password)
+    person.press("Change my password")
+    assert person.page.url.endswith("/sign-in")
+    person.sign_in(email, new_password)
+    assert "Signed in as" in person.page.inner_text("header")
+
+    person.follow(person.page.get_by_role("link", name="Support", exact=True))
+    person.check("32-support-ask")
+    person.page.fill("#subject", "My CV upload stops")
+    person.page.fill("#text", "The upload stops at 80 %.")
+    shot = args["tmp"] / "screen.png"
+    person.page.screenshot(path=str(shot))
+    person.page.set_input_files("#screenshot", str(shot))
+    person.press("Send my question")
+    assert "My CV upload stops" in person.page.inner_text("h1")
+    query_url = person.page.url
+    person.check("33-support-query")
+    person.goto("/support/meetings")
+    person.page.select_option("#start", index=1)
+    person.page.fill("#topic", "The CV upload")
+    person.press("Book this slot")
+    assert "The CV upload" in person.page.inner_text("#meetings")
+    person.check("34-support-meetings")
+
+    agent = Person(browser, args["base"], "agent")
+    agent.sign_in(args["agent"], PASSWORD)
+    agent.goto("/support/queries", "35-support-queue")
+    agent.follow(agent.page.get_by_role("link", name="My CV upload stops"))
+    agent.page.fill("#text", "Try a PDF under 5 MB.")
+    agent.press("Send the answer")
+    assert "Try a PDF under 5 MB." in agent.page.inner_text("#conversation")
+    person.page.goto(query_url)
+    person.check()
+    assert "Try a PDF under 5 MB." in person.page.inner_text("#conversation")
+    person.press("Sign out")
+    assert person.page.url.rstrip("/") == args["base"].rstrip("/")
+    person.page.goto("/notifications")
+    assert "/sign-in" in person.page.url
+
+
+SCENARIOS = {"journey": journey, "support": account_and_support, "keyboard": keyboard, "agreement": agreement,
              "payment": payment}

@@ -30,16 +30,22 @@ def run_scenario(name: str, base: str, timeout: float, **args: object) -> dict:
     return json.loads(done.stdout.splitlines()[-2])["result"]
 
 
+def links_config(config: dict) -> dict:
+    """What the scenario needs to compute an account email's link (tests/helpers.quick_link)."""
+    return {"DATABASE_URLS": {"registration": config["DATABASE_URLS"]["registration"]},
+            "ACCOUNTS": config["ACCOUNTS"], "JWT": {"keys_dir": config["JWT"]["keys_dir"]}}
+
+
 @pytest.mark.timeout(900)
 def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lump_sum(
-        gateway_url, db_engines, tokens, agreements_container, lump_sum_table, tmp_path):
+        gateway_url, config, db_engines, tokens, agreements_container, lump_sum_table, tmp_path):
     contact_points = {}
     for who, code in (("vop", "TEXCIRC"), ("hop", "GREENMOB")):
         contact_points[who] = unique_email(f"cp-{code.lower()}")
         make_account(db_engines["registration"], contact_points[who], ["partnership_contact"],
                      code)
     signed = run_scenario("journey", gateway_url, 400, contact_points=contact_points,
-                          state=str(tmp_path))
+                          state=str(tmp_path), links=links_config(config))
 
     # The administrator's part has no pages yet: the visitor's partnership gets a budget and
     # the bank account its payment runs are paid from, over the API.
@@ -58,3 +64,12 @@ def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lu
 @pytest.mark.timeout(200)
 def test_the_registration_wizard_works_with_the_keyboard_alone(gateway_url):
     run_scenario("keyboard", gateway_url, 180)
+
+
+@pytest.mark.timeout(200)
+def test_a_password_reset_and_the_support_desk_in_the_browser(gateway_url, config, db_engines):
+    participant, agent = unique_email("support"), unique_email("agent")
+    make_account(db_engines["registration"], participant, ["participant"])
+    make_account(db_engines["registration"], agent, ["support_agent"])
+    run_scenario("support", gateway_url, 180, participant=participant, agent=agent,
+                 links=links_config(config))
