@@ -125,6 +125,9 @@ class PersonalInbox:
         caller = self.auth.caller
         if caller.has(SERVICE_ROLE):
             raise NotAllowed("A service has no inbox.")
+        if caller.has("backoffice"):
+            raise NotAllowed("An API key has no inbox: notifications go to people "
+                             "(a back-office subscribes to webhooks).")
         return caller.account_id
 
     @rpc

@@ -185,3 +185,15 @@ def test_preferences_choose_non_essential_email_with_a_version(api):
                     json={"email_kinds": ["message_posted", "message_posted"]})
     assert twice.status_code == 422
     assert api.put("/api/v1/notifications/preferences", json={"email_kinds": []}).status_code == 401
+
+
+def test_an_api_key_has_no_inbox(api, contact, notifications_container):
+    """A back-office key acts for a partnership, not a person: the inbox and its preferences
+    are refused (its feed is webhooks), never a 500."""
+    key = api.post("/api/v1/api-keys", json={"name": "erp"}, headers=contact[1]).json()["key"]
+    backoffice = {"Authorization": f"Bearer {key}"}
+    assert api.get("/api/v1/notifications", headers=backoffice).status_code == 403
+    assert api.get("/api/v1/notifications/preferences", headers=backoffice).status_code == 403
+    refused = api.put("/api/v1/notifications/preferences", json={"email_kinds": []},
+                      headers=backoffice)
+    assert refused.status_code == 403, refused.text
