@@ -295,8 +295,10 @@ def lump_sum_table(db_engines: dict[str, Any]) -> None:
 
 @pytest.fixture
 def gateway_url(container_factory: Any, config: dict[str, Any], registration_container: Any,
-                matching_container: Any, agreements_container: Any, payments_container: Any,
-                notifications_container: Any) -> str:
+                matching_container: Any, agreements_container: Any, payments_container: Any) -> str:
+    """The gateway and the four services most tests need. Notifications reacts to every event
+    (and asks registration about each), so only the modules that need it start it:
+    `pytestmark = pytest.mark.usefixtures("notifications_container")`."""
     from gateway.service import GatewayService
 
     container = container_factory(GatewayService, config)

@@ -23,7 +23,7 @@ from tests.helpers import (
     unique_email,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from common.config import SERVICES
 from common.events import consuming_services
 from gateway.http import ROUTES
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
 def test_openapi_document_validates_and_lists_every_endpoint(api):

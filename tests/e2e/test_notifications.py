@@ -14,7 +14,7 @@ from sqlalchemy import text
 from tests.e2e.test_registration_journey import EventTap, _draft_with_cv
 from tests.helpers import login, make_account, partnership_id, publish_event, sign_up, unique_email
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
 def wait_for(condition, timeout: float = 20, what: str = "condition") -> Any:

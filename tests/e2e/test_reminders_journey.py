@@ -15,7 +15,7 @@ from sqlalchemy import text
 from tests.e2e.test_registration_journey import _draft_with_cv
 from tests.helpers import login, make_account, partnership_id, sign_up, unique_email
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
 def wait_for(condition, timeout: float = 30, what: str = "condition") -> Any:

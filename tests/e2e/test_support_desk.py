@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from tests.helpers import login, make_account, sign_up, unique_email
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 QUERIES = "/api/v1/support/queries"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import login, make_account, sign_up, unique_email
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 SLOTS = "/api/v1/support/slots"
 MEETINGS = "/api/v1/support/meetings"

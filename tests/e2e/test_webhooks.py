@@ -21,7 +21,7 @@ from tests.e2e.test_notifications import accept_registration, wait_for
 from tests.helpers import login, make_account, partnership_id, publish_event, sign_up, unique_email
 from tests.webhook_receiver import Receiver, running
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 HOOKS = "/api/v1/webhooks"

@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.test_matching_journey import _accepted
 from tests.helpers import login, make_account, partnership_id, unique_email
 
-pytestmark = pytest.mark.fuzz
+pytestmark = [pytest.mark.fuzz, pytest.mark.usefixtures("notifications_container")]
 
 CHECKS = os.environ.get("FUZZ_CHECKS", "not_a_server_error,status_code_conformance,"
                         "content_type_conformance,response_headers_conformance,"

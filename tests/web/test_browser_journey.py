@@ -17,7 +17,7 @@ from tests.e2e.test_exchange_journey import _live_the_stay
 from tests.helpers import make_account, partnership_id, unique_email
 from tests.web.browser import ROOT
 
-pytestmark = [pytest.mark.web, pytest.mark.e2e]
+pytestmark = [pytest.mark.web, pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
 def run_scenario(name: str, base: str, timeout: float, **args: object) -> dict:

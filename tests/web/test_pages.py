@@ -21,7 +21,7 @@ from tests.helpers import (
     unique_email,
 )
 
-pytestmark = [pytest.mark.web, pytest.mark.e2e]
+pytestmark = [pytest.mark.web, pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
 @pytest.fixture
