@@ -100,12 +100,28 @@ def clean_databases(request: pytest.FixtureRequest) -> Iterator[None]:
     engines = request.getfixturevalue("db_engines")
     yield
     for engine in engines.values():
-        with engine.begin() as conn:
-            tables = [row[0] for row in conn.execute(text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
-            mutable = [t for t in tables if t not in KEEP_TABLES]
-            if mutable:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in mutable) + " CASCADE"))
+        _truncate(engine)
+
+
+def _truncate(engine: Any, attempts: int = 5) -> None:
+    """Empties a service's tables after a test. A worker of a stopped container may still be
+    finishing a query; PostgreSQL may then pick the TRUNCATE as a deadlock's victim, and the
+    next attempt, once that query is done, goes through."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(attempts):
+        try:
+            with engine.begin() as conn:
+                tables = [row[0] for row in conn.execute(text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))]
+                mutable = [t for t in tables if t not in KEEP_TABLES]
+                if mutable:
+                    conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in mutable) + " CASCADE"))
+            return
+        except OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture(scope="session")
