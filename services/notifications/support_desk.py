@@ -279,7 +279,7 @@ class SupportDesk:
         days = float(self._support()["token_days"])
         session.add(SupportAccessToken(token_hash=token_hash(token), query_id=query.id,
                                        expires_at=utcnow() + timedelta(days=days)))
-        url = f"{settings['public_base_url']}/api/v1/support/queries/{query.id}?token={token}"
+        url = f"{settings['public_base_url']}/support/queries/{query.id}?token={token}"
         tell(session, settings, kind=kind, notice=notice, sensitive=True,
              people=[Person("anonymous_requester", query.requester_email or "", None,
                             query.requester_name or "")],

@@ -63,7 +63,7 @@ def agent(support_config, api, db_engines) -> dict[str, str]:
 
 
 def link_token(message: Any) -> tuple[str, str]:
-    url = re.search(r"https?://\S+/api/v1/support/queries/\S+", text_part(message)).group(0)
+    url = re.search(r"https?://\S+/support/queries/\S+", text_part(message)).group(0)
     parsed = urlparse(url)
     return parsed.path.rsplit("/", 1)[1], parsed.query.removeprefix("token=")
 
