@@ -26,15 +26,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import eventlet
 from eventlet.greenpool import GreenPool
-from eventlet.queue import Empty, LightQueue
-from nameko.extensions import DependencyProvider
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from common.db import Database, dialect_insert, is_postgres, utcnow
+from common.db import dialect_insert, is_postgres, utcnow
+from common.queue_worker import QueueWorker
 from services.notifications import signing, webhook_http
 from services.notifications.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -156,59 +153,18 @@ def record(session: Session, item: Claimed, answer: webhook_http.Answer, started
     return outcome
 
 
-class WebhookWorker(DependencyProvider):
+class WebhookWorker(QueueWorker):
     """In every notifications process: sends due deliveries, woken by a commit that queued
     one and otherwise every WEBHOOKS_POLL_SECONDS (retries, expired leases)."""
 
-    def __init__(self) -> None:
-        self._wakeups: LightQueue | None = None
-        self._running = False
+    settings_key = "WEBHOOKS"
+    commit_flag = "webhook_queued"
+    default_poll_seconds = 2.0
 
     def setup(self) -> None:
-        self.database = next(dep for dep in self.container.dependencies if isinstance(dep, Database))
-        self.settings = self.container.config["WEBHOOKS"]
+        super().setup()
         self.box = signing.secret_box(self.settings)
-        self._wakeups = LightQueue(maxsize=1)
         self._pool = GreenPool(max(1, int(self.settings.get("concurrency", 10))))
-
-    def start(self) -> None:
-        @sa_event.listens_for(self.database.sessionmaker, "after_commit")
-        def _queued(session: Any) -> None:
-            if session.info.pop("webhook_queued", False):
-                self.wake()
-
-        self._running = True
-        self.container.spawn_managed_thread(self._run, identifier="webhook_worker")
-
-    def stop(self) -> None:
-        self._running = False
-        self.wake()
-
-    def kill(self) -> None:
-        self.stop()
-
-    def wake(self) -> None:
-        if self._wakeups is not None and self._wakeups.empty():
-            try:
-                self._wakeups.put_nowait(True)
-            except Exception:  # noqa: S110 - a wake-up is already pending
-                pass
-
-    def _run(self) -> None:
-        poll = float(self.settings.get("poll_seconds", 2))
-        batch = int(self.settings.get("batch_size", 50))
-        while self._running:
-            try:
-                while self._running and self.run_once() == batch:
-                    pass  # a full batch: there may be more due right now
-            except Exception:
-                log.exception("webhook worker failed; trying again in %.1fs", poll)
-                eventlet.sleep(poll)
-                continue
-            try:
-                self._wakeups.get(timeout=poll)
-            except Empty:
-                pass
 
     def run_once(self) -> int:
         """Claim one batch, send it concurrently, record every attempt in one transaction;
@@ -258,5 +214,3 @@ class WebhookWorker(DependencyProvider):
             allow_insecure=bool(settings.get("allow_insecure")))
         return item, answer, started
 
-    def get_dependency(self, worker_ctx: Any) -> WebhookWorker:
-        return self
