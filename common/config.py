@@ -179,6 +179,8 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "token_secret": os.environ.get("ACCOUNT_TOKEN_SECRET", ""),
             "verification_ttl_minutes": _int("EMAIL_VERIFICATION_TTL_MINUTES", 48 * 60),
             "reset_ttl_minutes": _int("PASSWORD_RESET_TTL_MINUTES", 30),
+            # How long the link of an administrator's invitation lets the invitee choose a password.
+            "invitation_ttl_minutes": _int("INVITATION_TTL_MINUTES", 7 * 24 * 60),
             # A new verification email at most once per this many seconds per account.
             "resend_interval_seconds": _int("VERIFICATION_RESEND_INTERVAL_SECONDS", 60),
             # The short-lived token an API key is exchanged for, and how long a gateway

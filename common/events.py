@@ -47,6 +47,7 @@ ACCOUNT_EVENTS = (
     "email_verification_requested",
     "password_reset_requested",
     "signup_attempted_for_existing_account",
+    "account_invited",
     "password_changed",
     "session_revoked",
     "account_sessions_revoked",

@@ -7,6 +7,7 @@ gathers them, so nameko runs them as one service.
 
 from __future__ import annotations
 
+from gateway.routes.account_admin import AccountAdminRoutes
 from gateway.routes.accounts import AccountRoutes
 from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.matching import MatchingRoutes
@@ -18,6 +19,7 @@ from gateway.routes.registration import RegistrationRoutes
 from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
 from gateway.web.account import AccountPages
+from gateway.web.admin_accounts import AdminAccountPages
 from gateway.web.assets import AssetRoutes
 from gateway.web.contact_point import ContactPointPages
 from gateway.web.exchanges import ExchangePages
@@ -27,9 +29,9 @@ from gateway.web.public import PublicPages
 from gateway.web.support import SupportPages
 
 
-class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes,
+class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes, AccountAdminRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
                      NotificationRoutes, WebhookRoutes, SupportRoutes,
                      AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
-                     ContactPointPages, InboxPages, SupportPages):
+                     ContactPointPages, InboxPages, SupportPages, AdminAccountPages):
     name = "gateway"

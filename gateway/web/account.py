@@ -80,6 +80,13 @@ class AccountPages(WebRoutes):
         return self._page(web, "reset.html", title=N_("Forgot your password?"), token=None,
                           errors={}, detail="", values={})
 
+    @page("GET", "/account/invitation", signed_in=False)
+    def page_invitation(self, web: WebRequest) -> Response:
+        """Where an invitation's link lands: the reset form, worded for a first password."""
+        return self._page(web, "reset.html", title=N_("Choose your password"),
+                          token=web.request.args.get("token") or None, invitation=True,
+                          errors={}, detail="", values={})
+
     @page("POST", "/account/reset", signed_in=False)
     def page_request_reset(self, web: WebRequest) -> Response:
         body = {"email": (web.form.get("email") or "").strip()}
@@ -99,20 +106,23 @@ class AccountPages(WebRoutes):
     def page_confirm_reset(self, web: WebRequest) -> Response:
         token = web.form.get("token") or ""
         body = {"token": token, "new_password": web.form.get("new_password") or ""}
+        invitation = web.form.get("invitation") == "1"
         try:
             self.limits.check("account_email", self.limits.client(web.request))
             self._call(web.request, "registration", "confirm_password_reset", body, auth=False)
         except (ValidationFailed, AppError) as exc:
             if exc.status not in (422, 429):
                 raise
-            return self._page(web, "reset.html", status=exc.status,
-                              title=N_("Choose a new password"), token=token,
-                              errors=flatten_errors(exc.errors), detail=exc.detail, values={})
+            title = N_("Choose your password") if invitation else N_("Choose a new password")
+            return self._page(web, "reset.html", status=exc.status, title=title, token=token,
+                              invitation=invitation, errors=flatten_errors(exc.errors),
+                              detail=exc.detail, values={})
         # Every session of the account was signed out, this browser's too.
         if web.token:
             ACCOUNTS.forget(web.token)
         web.forget()
-        web.say(N_("Your password is changed. Sign in with it."))
+        web.say(N_("Your password is set. Sign in with it.") if invitation else
+                N_("Your password is changed. Sign in with it."))
         return see_other("/sign-in")
 
     # --- signing out --------------------------------------------------------------------

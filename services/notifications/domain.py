@@ -119,7 +119,7 @@ RULES: dict[str, tuple[Rule, ...]] = {
 # inbox (someone who cannot sign in yet reads them).
 # `password_changed` is a security notice: no link, only the owner's address.
 ACCOUNT_EMAILS = ("email_verification_requested", "password_reset_requested",
-                  "signup_attempted_for_existing_account", "password_changed")
+                  "signup_attempted_for_existing_account", "account_invited", "password_changed")
 ACCOUNT_OWNER = "account_owner"
 
 # What a person may choose to also receive by email (the rest is essential or inbox-only).

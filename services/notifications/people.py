@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 ACCOUNT_LINKS = {"email_verification_requested": "/account/verify",
                  "password_reset_requested": "/account/reset",
-                 "signup_attempted_for_existing_account": "/account/reset"}
+                 "signup_attempted_for_existing_account": "/account/reset",
+                 "account_invited": "/account/invitation"}
 
 
 class TellPeople:

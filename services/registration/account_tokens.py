@@ -25,16 +25,18 @@ from common.errors import ValidationFailed
 VERIFY_EMAIL = "email_verification"
 RESET_PASSWORD = "password_reset"  # noqa: S105 - a purpose, not a password
 SIGNUP_EXISTING = "signup_existing"
-PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, SIGNUP_EXISTING)
+INVITATION = "invitation"
+PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, SIGNUP_EXISTING, INVITATION)
 
 EVENT_OF_PURPOSE = {
     VERIFY_EMAIL: "email_verification_requested",
     RESET_PASSWORD: "password_reset_requested",
     SIGNUP_EXISTING: "signup_attempted_for_existing_account",
+    INVITATION: "account_invited",
 }
 # The email to an owner whose address was used to sign up again offers a password reset,
-# so its link sets a password like a reset link does.
-SETS_PASSWORD = (RESET_PASSWORD, SIGNUP_EXISTING)
+# so its link sets a password like a reset link does; so does an invitation's, the first.
+SETS_PASSWORD = (RESET_PASSWORD, SIGNUP_EXISTING, INVITATION)
 
 SECRET_FILE = "account-token.secret"  # noqa: S105 - a file name
 # The one message for every bad link: expired, used, tampered or unknown look alike.

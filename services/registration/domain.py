@@ -100,11 +100,12 @@ def ensure_assessor(caller: Caller, partnership_id: str) -> None:
         raise NotAllowed("Only a contact point of the chosen partnership may assess.")
 
 
-def ensure_staff_account(roles: list[str], partnership_id: str | None) -> None:
-    """A contact point speaks for one partnership: it must name it."""
+def ensure_staff_account(roles: list[str], partnership_id: str | None,
+                         field: str = "partnership_code") -> None:
+    """A contact point speaks for one partnership: it must name it (in the form's `field`)."""
     if "partnership_contact" in roles and partnership_id is None:
         raise ValidationFailed("A contact point needs a partnership.",
-                               {"partnership_code": ["Name the contact point's partnership."]})
+                               {field: ["Name the contact point's partnership."]})
 
 
 def ensure_may_change_cv(caller: Caller, account_id: str, partnership_id: str, status: str) -> None:

@@ -152,8 +152,9 @@ class IdentityEntrypoints:
             account.email_verified_at = utcnow()
         repository.retire_account_requests(session, account.id, links.SETS_PASSWORD)
         self._revoke_account(account.id, account.id)
-        record_event(session, OutboxEvent,
-                     make_event("password_changed", {"account_id": account.id}, account.id))
+        if row.purpose != links.INVITATION:  # an invitee chose a first password: no notice
+            record_event(session, OutboxEvent,
+                         make_event("password_changed", {"account_id": account.id}, account.id))
         session.commit()
         return accepted("password_changed", "Your password is changed; every session signed "
                                             "in before is signed out.")
@@ -289,8 +290,9 @@ class IdentityEntrypoints:
             if latest is not None and utcnow() - latest < timedelta(
                     seconds=cfg["resend_interval_seconds"]):
                 return
-        minutes = cfg["verification_ttl_minutes"] if purpose == links.VERIFY_EMAIL else (
-            cfg["reset_ttl_minutes"])
+        minutes = {links.VERIFY_EMAIL: cfg["verification_ttl_minutes"],
+                   links.INVITATION: cfg.get("invitation_ttl_minutes", 7 * 24 * 60)}.get(
+            purpose, cfg["reset_ttl_minutes"])
         request = repository.add_account_request(session, account_id, purpose,
                                                   timedelta(minutes=minutes))
         record_event(session, OutboxEvent, make_event(

@@ -37,6 +37,24 @@ class Account(Base):
     # Null until the owner followed the link of the verification email.
     email_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # Counted by hand, only on an administrator's change (roles, partnership, suspension):
+    # a sign-in writes this row too, and must not make an administrator's form stale.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    suspended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class AccountAudit(Base):
+    """What an administrator did to an account: who, when, what changed (old and new)."""
+
+    __tablename__ = "account_audit"
+    __table_args__ = (Index("ix_account_audit_account_at", "account_id", "at"),)
+
+    id: Mapped[str] = mapped_column(UUID_STR, primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    actor_id: Mapped[str | None] = mapped_column(UUID_STR, nullable=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    action: Mapped[str] = mapped_column(String(30))
+    changes: Mapped[dict] = mapped_column()
 
 
 class AccountRequest(Base):

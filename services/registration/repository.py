@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, cast, func, select, update
+from sqlalchemy import String, cast, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from common.errors import Conflict, NotFound
 from services.registration.domain import ACCEPTED, ACTIVE_STATES, CountryPeriod
 from services.registration.models import (
     Account,
+    AccountAudit,
     AccountRequest,
     ApiKey,
     Country,
@@ -501,3 +502,76 @@ def notification_directory(conn: Connection, account_ids: list[str], registratio
                 {"account_id": account_id, "name": name, "email": email})
     return {"accounts": people, "registrations": registrations, "partnerships": partnerships,
             "contact_points": contact_points}
+
+
+# --- administrators' account management ----------------------------------------------------
+
+_ACC = Account.__table__
+MANAGED_FIELDS = ("id", "email", "full_name", "roles", "partnership_id", "language", "created_at",
+                  "email_verified_at", "last_login_at", "suspended_at", "version")
+
+
+def managed_account_dict(row: Any) -> dict[str, Any]:
+    from services.registration.account_rules import status_of
+
+    values = {field: getattr(row, field) for field in MANAGED_FIELDS}
+    values["status"] = status_of(row.suspended_at, row.email_verified_at)
+    return values
+
+
+def _like(text: str) -> str:
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_accounts(conn: Session | Connection, filters: dict[str, Any]) -> tuple[list[Any], int]:
+    """Accounts, newest first. The role filter matches the JSON array's text (`"admin"` with
+    its quotes), which reads the same on SQLite's JSON and PostgreSQL's JSONB."""
+    where = []
+    if filters.get("role"):
+        where.append(cast(_ACC.c.roles, String).like(f'%"{filters["role"]}"%'))
+    if filters.get("partnership_id"):
+        where.append(_ACC.c.partnership_id == filters["partnership_id"])
+    status = filters.get("status")
+    if status == "suspended":
+        where.append(_ACC.c.suspended_at.is_not(None))
+    elif status == "active":
+        where += [_ACC.c.suspended_at.is_(None), _ACC.c.email_verified_at.is_not(None)]
+    elif status == "unverified":
+        where += [_ACC.c.suspended_at.is_(None), _ACC.c.email_verified_at.is_(None)]
+    if filters.get("q"):
+        pattern = _like(filters["q"])
+        where.append(or_(func.lower(_ACC.c.email).like(pattern, escape="\\"),
+                         func.lower(_ACC.c.full_name).like(pattern, escape="\\")))
+    total = conn.scalar(select(func.count()).select_from(_ACC).where(*where)) or 0
+    page, per_page = filters["page"], filters["per_page"]
+    rows = conn.execute(select(_ACC).where(*where).order_by(_ACC.c.created_at.desc(), _ACC.c.id)
+                        .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+def account_for_update(session: Session, account_id: str) -> Account | None:
+    query = select(Account).where(Account.id == account_id)
+    if is_postgres(session):
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def add_audit(session: Session, account_id: str, actor_id: str | None, action: str,
+              changes: dict[str, Any]) -> None:
+    session.add(AccountAudit(id=new_id(), account_id=account_id, actor_id=actor_id, at=utcnow(),
+                             action=action, changes=changes))
+
+
+def list_audit(conn: Session | Connection, account_id: str, page: int,
+               per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """One account's audit trail, newest first, with the acting administrator's address."""
+    audit = AccountAudit.__table__
+    actor = _ACC.alias("actor")
+    where = audit.c.account_id == account_id
+    total = conn.scalar(select(func.count()).select_from(audit).where(where)) or 0
+    rows = conn.execute(
+        select(audit, actor.c.email.label("actor_email"))
+        .outerjoin(actor, actor.c.id == audit.c.actor_id).where(where)
+        .order_by(audit.c.at.desc(), audit.c.id).offset((page - 1) * per_page).limit(per_page))
+    return [dict(row._mapping) for row in rows], total

@@ -342,3 +342,79 @@ class RecipientsRequestSchema(Schema):
     account_ids = _id_list()
     registration_ids = _id_list()
     partnership_ids = _id_list()
+
+
+# --- administrators' account management ------------------------------------------------
+
+PERSON_ROLES = ("participant", "partnership_contact", "support_agent", "admin")
+INVITABLE_ROLES = ("partnership_contact", "support_agent", "admin")
+ACCOUNT_STATUSES = ("active", "suspended", "unverified")
+ID = validate.Length(min=1, max=64)
+
+
+class AccountListQuerySchema(PageQuerySchema):
+    role = fields.String(validate=validate.OneOf(PERSON_ROLES))
+    partnership_id = fields.String(validate=ID)
+    status = fields.String(validate=validate.OneOf(ACCOUNT_STATUSES))
+    q = fields.String(validate=validate.Length(min=1, max=100), metadata={
+        "description": "Part of the email address or of the name (case-insensitive)."})
+
+
+class ManagedAccountSchema(Schema):
+    """An account as administrators see it."""
+
+    id = fields.String()
+    email = fields.String()
+    full_name = fields.String()
+    roles = fields.List(fields.String())
+    partnership_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(ACCOUNT_STATUSES)})
+    language = fields.String()
+    created_at = fields.DateTime()
+    email_verified_at = fields.DateTime(allow_none=True)
+    last_login_at = fields.DateTime(allow_none=True, metadata={
+        "description": "The last successful sign-in, if any."})
+    suspended_at = fields.DateTime(allow_none=True)
+    version = fields.Integer(metadata={"description": "Send it back as If-Match to change it."})
+
+
+class InviteAccountSchema(Schema):
+    """A staff account: the invitee gets an email with a link to choose their password."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    full_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    roles = fields.List(fields.String(validate=validate.OneOf(INVITABLE_ROLES)), required=True,
+                        validate=[validate.Length(min=1, max=3), _unique],
+                        metadata=_UNIQUE)
+    partnership_id = fields.String(load_default=None, allow_none=True, validate=ID, metadata={
+        "description": "Required for a contact point."})
+    language = fields.String(load_default="en", validate=LANGUAGE)
+
+
+class UpdateAccountSchema(Schema):
+    """A JSON merge patch of an account's roles and partnership; send `version` or If-Match."""
+
+    roles = fields.List(fields.String(validate=validate.OneOf(PERSON_ROLES)),
+                        validate=[validate.Length(min=1, max=4), _unique], metadata=_UNIQUE)
+    partnership_id = fields.String(allow_none=True, validate=ID)
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class AccountStatusChangeSchema(Schema):
+    """Suspend or reactivate; `version` (or If-Match) guards against a stale page."""
+
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    reason = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(max=500))
+
+
+class AccountAuditEntrySchema(Schema):
+    id = fields.String()
+    account_id = fields.String()
+    actor_id = fields.String(allow_none=True)
+    actor_email = fields.String(allow_none=True)
+    at = fields.DateTime()
+    action = fields.String(metadata={"enum": ["invited", "created", "changed", "suspended",
+                                              "reactivated"]})
+    changes = fields.Dict(metadata={
+        "description": "Per field, {from, to}; a suspension's reason under `reason`."})

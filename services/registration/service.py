@@ -41,7 +41,8 @@ from common.storage import (
     check_document_head,
     safe_filename,
 )
-from services.registration import domain, repository
+from services.registration import account_rules, domain, repository
+from services.registration.account_admin import AccountAdminEntrypoints
 from services.registration.identity import IdentityEntrypoints
 from services.registration.models import (
     Account,
@@ -86,7 +87,7 @@ _reference = ReferenceDataSchema()
 _recipients_request = RecipientsRequestSchema()
 
 
-class RegistrationService(IdentityEntrypoints):
+class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
     name = "registration"
 
     config = Config()
@@ -108,9 +109,11 @@ class RegistrationService(IdentityEntrypoints):
 
     @rpc
     def create_staff_account(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """An account with any role (contact points, agents, administrators), made by an
-        administrator: what `cxc create-account` and the demo set call. No HTTP route."""
-        self.auth.caller.require("admin")
+        """An account with any role (contact points, agents, administrators) and a password,
+        made by an administrator: what `cxc create-account` and the demo set call. People
+        are invited through `invite_account` instead (no password crosses anyone's hands)."""
+        caller = self.auth.caller
+        caller.require("admin")
         data = load(_create_staff_account, payload)
         session = self.db.session
         partnership_id = None
@@ -123,6 +126,9 @@ class RegistrationService(IdentityEntrypoints):
         try:
             account = repository.create_account(session, data["email"], data["password"],
                                                 data["full_name"], data["roles"], partnership_id)
+            repository.add_audit(session, account.id, caller.account_id, account_rules.CREATED,
+                                 account_rules.changes({}, {"roles": account.roles,
+                                                            "partnership_id": partnership_id}))
             session.commit()
         except IntegrityError as exc:
             raise Conflict("An account with this email already exists.",
@@ -155,6 +161,10 @@ class RegistrationService(IdentityEntrypoints):
                     account.locked_until = locked_until
                 session.commit()
             raise Unauthorized("The email or password is not right.")
+        if account.suspended_at is not None:
+            # Told only to whoever knows the password: nothing more leaks to a guesser.
+            session.rollback()
+            raise Unauthorized("This account is suspended: ask the programme's administrators.")
         account.failed_logins = 0
         account.locked_until = None
         account.last_login_at = now
