@@ -116,3 +116,17 @@ def merge_patch_schema(schema: type[Schema], name: str, not_null: tuple[str, ...
         declared[field_name] = field
     declared.update(overrides)
     return Schema.from_dict(declared, name=name)
+
+
+class StatisticsQuerySchema(Schema):
+    partnership_id = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                                   metadata={"description": "One partnership's figures "
+                                             "(administrators; a contact point always gets its own)"})
+
+
+class CountSchema(Schema):
+    """One group of a breakdown: its key (a code, a state, a month `YYYY-MM`, or `unknown`)
+    and how many."""
+
+    key = fields.String()
+    count = fields.Integer()

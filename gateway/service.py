@@ -16,12 +16,14 @@ from gateway.routes.ops import OpsRoutes
 from gateway.routes.payments import PaymentRoutes
 from gateway.routes.problems import ProblemRoutes
 from gateway.routes.registration import RegistrationRoutes
+from gateway.routes.statistics import StatisticsRoutes
 from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
 from gateway.web.account import AccountPages
 from gateway.web.admin_accounts import AdminAccountPages
 from gateway.web.assets import AssetRoutes
 from gateway.web.contact_point import ContactPointPages
+from gateway.web.dashboards import DashboardPages
 from gateway.web.exchanges import ExchangePages
 from gateway.web.inbox import InboxPages
 from gateway.web.participant import ParticipantPages
@@ -31,7 +33,8 @@ from gateway.web.support import SupportPages
 
 class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes, AccountAdminRoutes,
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
-                     NotificationRoutes, WebhookRoutes, SupportRoutes,
+                     NotificationRoutes, WebhookRoutes, SupportRoutes, StatisticsRoutes,
                      AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
-                     ContactPointPages, InboxPages, SupportPages, AdminAccountPages):
+                     ContactPointPages, DashboardPages, InboxPages, SupportPages,
+                     AdminAccountPages):
     name = "gateway"

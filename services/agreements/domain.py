@@ -18,6 +18,10 @@ VISIT_COUNTING_STATES = tuple(s for s in lc.STATES if s != lc.CANCELLED)
 # A host's capacity is about exchanges it is preparing or hosting now.
 HOSTING_STATES = (lc.PROPOSED, lc.DRAFT, lc.REJECTED, lc.SUBMITTED, lc.VALIDATED, lc.SIGNED,
                   lc.READY, lc.IN_PROGRESS)
+# The lump sum of an exchange in these states is committed (its financial agreement is
+# signed) but not yet paid; in the paid ones it went out (statistics).
+COMMITTED_STATES = (lc.READY, lc.IN_PROGRESS, lc.COMPLETED, lc.REPORTED, lc.APPROVED)
+PAID_STATES = (lc.PAID, lc.CLOSED)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from common.db import dialect_insert, is_postgres
 from common.errors import NotFound
 from services.agreements import lifecycle as lc
-from services.agreements.domain import HOSTING_STATES, VISIT_COUNTING_STATES, format_reference
+from services.agreements.domain import (
+    COMMITTED_STATES,
+    HOSTING_STATES,
+    PAID_STATES,
+    VISIT_COUNTING_STATES,
+    format_reference,
+)
 from services.agreements.models import (
     ClosingReport,
     Document,
@@ -176,3 +182,52 @@ def parties(conn: Connection, exchange_ids: list[str]) -> dict[str, dict[str, An
     rows = conn.execute(select(table.c.id, *(table.c[name] for name in columns))
                         .where(table.c.id.in_(exchange_ids))) if exchange_ids else []
     return {row.id: {name: getattr(row, name) for name in columns} for row in rows}
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+def _touching(partnership_id: str | None) -> list[Any]:
+    """Exchanges a partnership takes part in, as visitor's or host's (all: None)."""
+    if partnership_id is None:
+        return []
+    return [or_(Exchange.visitor_partnership_id == partnership_id,
+                Exchange.host_partnership_id == partnership_id)]
+
+
+def exchange_counts(session: Session, partnership_id: str | None, by: str) -> list[Any]:
+    """(value, count) of one column (`status`, `host_country`, `visitor_partnership_id`)
+    over the exchanges in scope: one GROUP BY."""
+    column = {"status": Exchange.status, "host_country": Exchange.host_country,
+              "visitor_partnership_id": Exchange.visitor_partnership_id}[by]
+    return list(session.execute(select(column, func.count()).select_from(Exchange)
+                                .where(*_touching(partnership_id)).group_by(column)))
+
+
+def start_month() -> Any:
+    """`YYYY-MM` of the start date (stored as an ISO string), the same on every database."""
+    return func.substr(Exchange.start_date, 1, 7)
+
+
+def exchanges_by_month_and_state(session: Session, partnership_id: str | None) -> list[Any]:
+    month = start_month().label("month")
+    return list(session.execute(
+        select(month, Exchange.status, func.count()).where(*_touching(partnership_id))
+        .group_by(month, Exchange.status).order_by(month)))
+
+
+def lump_sums_by_host_country(session: Session, partnership_id: str | None) -> list[Any]:
+    """(host country, committed cents, paid cents, exchanges) of signed financial agreements,
+    the visitor's partnership's money (so only its own exchanges for a partnership)."""
+    amount = FinancialAgreement.amount_cents
+
+    def total(states: tuple[str, ...]) -> Any:
+        return func.coalesce(func.sum(case((Exchange.status.in_(states), amount), else_=0)), 0)
+
+    query = (select(Exchange.host_country, total(COMMITTED_STATES).label("committed_cents"),
+                    total(PAID_STATES).label("paid_cents"), func.count().label("exchanges"))
+             .join(FinancialAgreement, FinancialAgreement.exchange_id == Exchange.id)
+             .where(Exchange.status.in_(COMMITTED_STATES + PAID_STATES))
+             .group_by(Exchange.host_country).order_by(Exchange.host_country))
+    if partnership_id is not None:
+        query = query.where(Exchange.visitor_partnership_id == partnership_id)
+    return list(session.execute(query))

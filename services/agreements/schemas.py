@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 # imports this module), so they arrive as themselves (422, 409), not as a RemoteError.
 import services.payments.schemas  # noqa: F401
 from common import reference
-from common.schemas import IsoDate, PageQuerySchema, merge_patch_schema
+from common.schemas import CountSchema, IsoDate, PageQuerySchema, merge_patch_schema
 from services.agreements import lifecycle as lc
 from services.agreements.plan import MODES
 
@@ -257,3 +257,31 @@ class FinancialAgreementSchema(Schema):
 class ClosingReportViewSchema(ClosingReportSchema):
     party = fields.String()
     submitted_at = fields.DateTime()
+
+
+class ExchangeMonthSchema(Schema):
+    month = fields.String(metadata={"description": "`YYYY-MM` of the start date, or `unknown`"})
+    count = fields.Integer()
+    states = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class HostCountryMoneySchema(Schema):
+    host_country = fields.String()
+    committed_cents = fields.Integer(metadata={"description": "Signed financial agreements "
+                                               "not yet paid, whole euro cents"})
+    paid_cents = fields.Integer(metadata={"description": "Whole euro cents"})
+    exchanges = fields.Integer()
+
+
+class ExchangeStatisticsSchema(Schema):
+    partnership_id = fields.String(allow_none=True, metadata={
+        "description": "The partnership (as visitor's or host's) the figures are limited to; "
+                       "null: the programme"})
+    total = fields.Integer()
+    by_state = fields.List(fields.Nested(CountSchema))
+    by_host_country = fields.List(fields.Nested(CountSchema))
+    by_partnership = fields.List(fields.Nested(CountSchema), metadata={
+        "description": "By the visitor's partnership (the exchange counts toward it)"})
+    by_month = fields.List(fields.Nested(ExchangeMonthSchema))
+    lump_sums_by_host_country = fields.List(fields.Nested(HostCountryMoneySchema), metadata={
+        "description": "The visitor's partnership's money: for a partnership, its own visitors"})

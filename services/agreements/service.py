@@ -32,10 +32,11 @@ from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
-from common.schemas import load, page_of
+from common.schemas import StatisticsQuerySchema, load, page_of
 from common.service_identity import require_service
+from common.statistics import counts, statistics_scope
 from common.storage import PDF, ObjectStoreProvider, check_document
-from services.agreements import documents, domain, plan, repository, views
+from services.agreements import documents, domain, plan, repository, statistics, views
 from services.agreements import lifecycle as lc
 from services.agreements.bank import validate_account
 from services.agreements.keys import AgreementKeys
@@ -56,6 +57,7 @@ from services.agreements.schemas import (
     ConfirmSchema,
     ExchangeListQuerySchema,
     ExchangeSchema,
+    ExchangeStatisticsSchema,
     PlanSchema,
     ProposeExchangeSchema,
     SignSchema,
@@ -77,6 +79,8 @@ _bank = BankDetailsSchema()
 _report = ClosingReportSchema()
 _list_query = ExchangeListQuerySchema()
 _days_query = WorkingDaysQuerySchema()
+_statistics_query = StatisticsQuerySchema()
+_exchange_statistics = ExchangeStatisticsSchema()
 
 STAY_CHECK_SECONDS = float(os.environ.get("STAY_CHECK_SECONDS", "60"))
 FIELD_NAMES = {"vo": "Sig_VO", "ho": "Sig_HO", "vop": "Sig_VOP", "hop": "Sig_HOP"}
@@ -191,6 +195,25 @@ class AgreementsService:
         parties = [(row, _parties(row).of(caller)) for row in rows]
         return page_of([self._view(row, parts) for row, parts in parties], total,
                        filters["page"], filters["per_page"])
+
+    @rpc
+    def exchange_statistics(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Exchanges by state, host country, visitor's partnership and month of start, and
+        the lump sums by host country (administrators: the programme or one partnership; a
+        contact point: its partnership's)."""
+        data = load(_statistics_query, query or {})
+        only = statistics_scope(self.auth.caller, data["partnership_id"])
+        session = self.db.session
+        by_state = counts(repository.exchange_counts(session, only, "status"))
+        return _exchange_statistics.dump({
+            "partnership_id": only, "total": sum(item["count"] for item in by_state),
+            "by_state": by_state,
+            "by_host_country": counts(repository.exchange_counts(session, only, "host_country")),
+            "by_partnership": counts(repository.exchange_counts(session, only,
+                                                                "visitor_partnership_id")),
+            "by_month": statistics.by_month(repository.exchanges_by_month_and_state(session, only)),
+            "lump_sums_by_host_country": statistics.lump_sums(
+                repository.lump_sums_by_host_country(session, only))})
 
     @rpc
     def get_timeline(self, exchange_id: str) -> list[dict[str, Any]]:

@@ -80,6 +80,10 @@ _EFFECT = {  # kind → (budget, reserved, paid) signs applied to the amount
 }
 
 
+# The repository builds its SQL sums from the same table.
+EFFECTS = _EFFECT
+
+
 def effect(kind: Kind, amount_cents: int) -> tuple[int, int, int]:
     """How an entry moves (budget, reserved, paid): the same deltas the SQL side applies."""
     budget, reserved, paid = _EFFECT[kind]

@@ -109,7 +109,9 @@ class ExchangeFunds(Base):
 
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_partnership_id_id", "partnership_id", "id"),)
+    __table_args__ = (Index("ix_ledger_entries_partnership_id_id", "partnership_id", "id"),
+                      # The budget's history: a partnership's entries in a period.
+                      Index("ix_ledger_entries_partnership_id_at", "partnership_id", "at"))
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     partnership_id: Mapped[str] = mapped_column(UUID_STR)

@@ -19,12 +19,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Date, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from common.db import dialect_insert, is_postgres, new_id
 from common.errors import Conflict, InvalidState, NotFound
 from services.payments import models, payouts
+from services.payments.budget_history import Movement
 from services.payments.evidence import DRAFT, PAYMENT_DUE_DAYS, due_on
 from services.payments.exceptions import (
     BudgetBelowCommitments,
@@ -32,6 +33,7 @@ from services.payments.exceptions import (
     InsufficientBudget,
     NoBudget,
 )
+from services.payments.ledger import EFFECTS as LEDGER_EFFECTS
 from services.payments.ledger import Balance, Funds, Kind, LedgerEntry, effect, entry_key
 from services.payments.lump_sums import LumpSumRate, LumpSumTable, RateChange
 from services.payments.money import ensure_cents
@@ -553,3 +555,62 @@ def remove_evidence(session: Session, claim_id: str, evidence_id: str) -> bool:
     table = models.EvidenceFile.__table__
     return session.execute(table.delete().where(table.c.id == evidence_id,
                                                 table.c.claim_id == claim_id)).rowcount == 1
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+def _ledger_day(session: Session) -> Any:
+    """The UTC day of a ledger entry, as the database computes it."""
+    if is_postgres(session):
+        return cast(func.timezone("UTC", Ledger.c.at), Date)
+    return func.date(Ledger.c.at)  # SQLite converts a stored offset to UTC itself
+
+
+def _delta(term: int) -> Any:
+    """SUM of one balance term's signed amounts (budget 0, reserved 1, paid 2), as
+    `ledger.effect` applies them."""
+    whens = [(Ledger.c.kind == kind.value, Ledger.c.amount_cents * signs[term])
+             for kind, signs in LEDGER_EFFECTS.items() if signs[term]]
+    return func.coalesce(func.sum(case(*whens, else_=0)), 0)
+
+
+def ledger_opening(session: Session, partnership_id: str, before: datetime) -> Balance:
+    """The balance just before `before`: one aggregate over the earlier entries."""
+    row = session.execute(select(_delta(0), _delta(1), _delta(2))
+                          .where(Ledger.c.partnership_id == partnership_id, Ledger.c.at < before)).one()
+    return Balance(int(row[0]), int(row[1]), int(row[2]))
+
+
+def ledger_daily_movements(session: Session, partnership_id: str, since: datetime,
+                           until: datetime) -> list[Movement]:
+    """The net change of budget, reserved and paid on each day with entries in
+    [since, until): GROUP BY day in the database, one row a day (the index on
+    (partnership_id, at) keeps it a range scan)."""
+    day = _ledger_day(session).label("day")
+    rows = session.execute(
+        select(day, _delta(0), _delta(1), _delta(2))
+        .where(Ledger.c.partnership_id == partnership_id, Ledger.c.at >= since, Ledger.c.at < until)
+        .group_by(day).order_by(day))
+    return [Movement(row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])),
+                     int(row[1]), int(row[2]), int(row[3])) for row in rows]
+
+
+def first_ledger_day(session: Session, partnership_id: str) -> datetime | None:
+    return session.execute(select(func.min(Ledger.c.at))
+                           .where(Ledger.c.partnership_id == partnership_id)).scalar()
+
+
+def budget_totals(session: Session, partnership_id: str | None) -> list[Any]:
+    """Every budget row (or one partnership's) with its exchanges per state of their lump
+    sum: one GROUP BY over exchange_funds joined to the running totals."""
+    per_state = (select(Funds_.c.partnership_id,
+                        *[func.sum(case((Funds_.c.state == state.value, 1), else_=0)).label(state.value)
+                          for state in (Funds.RESERVED, Funds.PAID, Funds.RELEASED)])
+                 .group_by(Funds_.c.partnership_id).subquery())
+    query = (select(Budget, *[func.coalesce(per_state.c[state.value], 0).label(f"{state.value}_exchanges")
+                              for state in (Funds.RESERVED, Funds.PAID, Funds.RELEASED)])
+             .outerjoin(per_state, per_state.c.partnership_id == Budget.c.partnership_id)
+             .order_by(Budget.c.partnership_id))
+    if partnership_id is not None:
+        query = query.where(Budget.c.partnership_id == partnership_id)
+    return list(session.execute(query))

@@ -7,7 +7,7 @@ InsufficientBudget back as itself, with its status, instead of a RemoteError.
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 import services.payments.exceptions  # noqa: F401 - registers payments' errors for RPC
 from common import reference
@@ -287,3 +287,57 @@ class LumpSumSetSchema(Schema):
 
     rate = fields.Nested(LumpSumRateSchema)
     change = fields.Nested(RateChangeSchema)
+
+
+class BudgetHistoryQuerySchema(Schema):
+    from_ = IsoDate(data_key="from", load_default=None,
+                    metadata={"description": "First day (default: the first movement, or a "
+                              "year before `to`)"})
+    to = IsoDate(load_default=None, metadata={"description": "Last day (default: today, UTC)"})
+    interval = fields.String(load_default=None, validate=validate.OneOf(("day", "week")),
+                             metadata={"description": "One point per day or per week (Monday) "
+                                       "with movements; default: days up to 400 of them"})
+
+    @validates_schema
+    def _period(self, data: dict, **kwargs: object) -> None:
+        since, until = data.get("from_"), data.get("to")
+        if since and until and since > until:
+            raise ValidationError("Must not be after `to`.", "from")
+        if since and until and (until - since).days > 3660:
+            raise ValidationError("At most ten years.", "from")
+
+
+class BudgetPointSchema(Schema):
+    date = IsoDate()
+    budget_cents = _cents()
+    reserved_cents = _cents()
+    paid_cents = _cents()
+    available_cents = _cents()
+
+
+class BudgetHistorySchema(Schema):
+    partnership_id = fields.String()
+    interval = fields.String()
+    from_ = IsoDate(data_key="from")
+    to = IsoDate()
+    points = fields.List(fields.Nested(BudgetPointSchema), metadata={
+        "description": "The balance at the end of the first day, of each day (week) with "
+                       "movements, and of the last day"})
+
+
+class PartnershipMoneySchema(Schema):
+    partnership_id = fields.String()
+    budget_cents = _cents()
+    reserved_cents = _cents("Committed: reserved for signed financial agreements, not yet paid.")
+    paid_cents = _cents()
+    available_cents = _cents()
+    reserved_exchanges = fields.Integer()
+    paid_exchanges = fields.Integer()
+    released_exchanges = fields.Integer()
+
+
+class PaymentStatisticsSchema(Schema):
+    partnership_id = fields.String(allow_none=True, metadata={
+        "description": "The partnership the figures are limited to; null: the programme"})
+    totals = fields.Nested(PartnershipMoneySchema(exclude=("partnership_id",)))
+    by_partnership = fields.List(fields.Nested(PartnershipMoneySchema))

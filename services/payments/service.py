@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from eventlet import tpool
@@ -32,10 +32,11 @@ from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rpc import Rpc
-from common.schemas import load, page_of
+from common.schemas import StatisticsQuerySchema, load, page_of
+from common.statistics import statistics_scope
 from common.storage import ObjectStoreProvider
+from services.payments import budget_history, repository
 from services.payments import quote as quotes
-from services.payments import repository
 from services.payments.accounts import AccountKeysProvider, mask_iban
 from services.payments.distance import DEFAULT_MIN_POPULATION
 from services.payments.evidence import (
@@ -63,6 +64,8 @@ from services.payments.schemas import (
     BatchListQuerySchema,
     BatchSchema,
     BudgetCheckSchema,
+    BudgetHistoryQuerySchema,
+    BudgetHistorySchema,
     BudgetListQuerySchema,
     BudgetSchema,
     ClaimListQuerySchema,
@@ -73,6 +76,7 @@ from services.payments.schemas import (
     FailPayoutSchema,
     LumpSumSetSchema,
     LumpSumTableSchema,
+    PaymentStatisticsSchema,
     PayoutListQuerySchema,
     PayoutSchema,
     QuoteQuerySchema,
@@ -125,6 +129,10 @@ _fail = FailPayoutSchema()
 _set_debtor = SetDebtorAccountSchema()
 _debtor = DebtorAccountSchema()
 _sepa = SepaFileSchema()
+_history_query = BudgetHistoryQuerySchema()
+_history = BudgetHistorySchema()
+_statistics_query = StatisticsQuerySchema()
+_payment_statistics = PaymentStatisticsSchema()
 
 DEFAULTS = {
     "threshold_cents": DEFAULT_THRESHOLD_CENTS,
@@ -280,6 +288,46 @@ class PaymentsService:
         rows, total = repository.list_budgets(reader, only, filters["page"], filters["per_page"])
         items = [self._budget_view(reader, row.partnership_id, row) for row in rows]
         return page_of(items, total, filters["page"], filters["per_page"])
+
+    # --- statistics -----------------------------------------------------------------------
+
+    @rpc
+    def budget_history(self, partnership_id: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Budget, reserved, paid and available over time, from the ledger's daily sums
+        (administrators, the partnership's contact points; another partnership's is a 404)."""
+        caller = self.auth.caller
+        statistics_scope(caller, None)  # any other role: 403
+        if not _may_see_budget(caller, partnership_id):
+            raise NotFound("No such budget.")
+        data = load(_history_query, query or {})
+        reader = self.db.reader
+        until = data["to"] or _today()
+        since = data["from_"]
+        if since is None:
+            first = repository.first_ledger_day(reader, partnership_id)
+            since = first.astimezone(UTC).date() if first else until - timedelta(days=365)
+            since = max(min(since, until), until - timedelta(days=3660))
+        interval = data["interval"] or budget_history.default_interval(since, until)
+        start = datetime.combine(since, time.min, UTC)
+        end = datetime.combine(until + timedelta(days=1), time.min, UTC)
+        opening = repository.ledger_opening(reader, partnership_id, start)
+        movements = repository.ledger_daily_movements(reader, partnership_id, start, end)
+        points = budget_history.series(opening, movements, since, until, interval)
+        return _history.dump({"partnership_id": partnership_id, "interval": interval,
+                              "from_": since, "to": until,
+                              "points": [point.as_dict() for point in points]})
+
+    @rpc
+    def payment_statistics(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Budget, committed (reserved), paid and available per partnership, with the
+        exchanges behind them; the programme's totals (administrators) or one partnership's."""
+        data = load(_statistics_query, query or {})
+        only = statistics_scope(self.auth.caller, data["partnership_id"])
+        rows = repository.budget_totals(self.db.reader, only)
+        items = [_money_row(row) for row in rows]
+        totals = {key: sum(item[key] for item in items) for key in _MONEY_KEYS}
+        return _payment_statistics.dump({"partnership_id": only, "totals": totals,
+                                         "by_partnership": items})
 
     # --- the lump-sum table ---------------------------------------------------------------
 
@@ -767,6 +815,17 @@ class PaymentsService:
             "reserved_cents": row.reserved_cents, "paid_cents": row.paid_cents,
             "available_cents": row.budget_cents - row.reserved_cents - row.paid_cents,
             "updated_at": row.updated_at, "kpis": repository.budget_kpis(conn, partnership_id)})
+
+
+_MONEY_KEYS = ("budget_cents", "reserved_cents", "paid_cents", "available_cents",
+               "reserved_exchanges", "paid_exchanges", "released_exchanges")
+
+
+def _money_row(row: Any) -> dict[str, Any]:
+    return {"partnership_id": row.partnership_id, "budget_cents": int(row.budget_cents),
+            "reserved_cents": int(row.reserved_cents), "paid_cents": int(row.paid_cents),
+            "available_cents": int(row.budget_cents - row.reserved_cents - row.paid_cents),
+            **{key: int(getattr(row, key)) for key in _MONEY_KEYS[4:]}}
 
 
 def _cancelled_first(session: Any, exchange_id: str) -> bool:

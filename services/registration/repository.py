@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select, update
+from sqlalchemy import String, cast, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from common import reference
 from common.db import dialect_insert, dialect_name, is_postgres, new_id, utcnow
 from common.errors import Conflict, NotFound
-from services.registration.domain import ACCEPTED, ACTIVE_STATES, CountryPeriod
+from services.registration.domain import ACCEPTED, ACTIVE_STATES, DRAFT, CountryPeriod
 from services.registration.models import (
     Account,
     AccountAudit,
@@ -575,3 +575,37 @@ def list_audit(conn: Session | Connection, account_id: str, page: int,
         .outerjoin(actor, actor.c.id == audit.c.actor_id).where(where)
         .order_by(audit.c.at.desc(), audit.c.id).offset((page - 1) * per_page).limit(per_page))
     return [dict(row._mapping) for row in rows], total
+
+# --- statistics -----------------------------------------------------------------------------
+
+def _in_scope(partnership_id: str | None) -> list[Any]:
+    return [] if partnership_id is None else [Registration.partnership_id == partnership_id]
+
+
+def registrations_by_status(session: Session, partnership_id: str | None) -> list[Any]:
+    return list(session.execute(select(Registration.status, func.count())
+                                .where(*_in_scope(partnership_id)).group_by(Registration.status)))
+
+
+def registrations_by(session: Session, partnership_id: str | None, by: str) -> list[Any]:
+    """(organisation's `country` or `partnership_id`, count) of the registrations that were
+    submitted (drafts are not counted): one GROUP BY."""
+    column = {"country": Organisation.country, "partnership_id": Registration.partnership_id}[by]
+    return list(session.execute(
+        select(column, func.count()).select_from(Registration)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.status != DRAFT, *_in_scope(partnership_id)).group_by(column)))
+
+
+def registrations_by_sector(session: Session, partnership_id: str | None) -> list[Any]:
+    """(sector, count) over the submitted registrations' preferred sectors (one registration
+    counts once in each of its sectors): the JSON array is expanded by the database."""
+    if is_postgres(session):
+        element = func.jsonb_array_elements_text(Registration.preferences["sectors"]).table_valued(
+            "value").render_derived()
+    else:  # SQLite's json_each(json, path) has a `value` column of its own
+        element = func.json_each(Registration.preferences, "$.sectors").table_valued("value")
+    return list(session.execute(
+        select(element.c.value, func.count()).select_from(Registration).join(element, true())
+        .where(Registration.status != DRAFT, *_in_scope(partnership_id))
+        .group_by(element.c.value)))

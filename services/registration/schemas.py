@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from common import reference
-from common.schemas import COUNTRY, IsoDate, PageQuerySchema, merge_patch_schema
+from common.schemas import COUNTRY, CountSchema, IsoDate, PageQuerySchema, merge_patch_schema
 
 ROLES = ("visitor", "host")
 MODES = ("physical", "virtual")
@@ -418,3 +418,15 @@ class AccountAuditEntrySchema(Schema):
                                               "reactivated"]})
     changes = fields.Dict(metadata={
         "description": "Per field, {from, to}; a suspension's reason under `reason`."})
+
+class RegistrationStatisticsSchema(Schema):
+    partnership_id = fields.String(allow_none=True, metadata={
+        "description": "The partnership the figures are limited to; null: the programme"})
+    total = fields.Integer()
+    by_status = fields.List(fields.Nested(CountSchema), metadata={"description": "Every registration"})
+    by_country = fields.List(fields.Nested(CountSchema), metadata={
+        "description": "Submitted ones (not drafts), by the organisation's country"})
+    by_sector = fields.List(fields.Nested(CountSchema), metadata={
+        "description": "Submitted ones, once in each sector they prefer"})
+    by_partnership = fields.List(fields.Nested(CountSchema), metadata={
+        "description": "Submitted ones, by partnership id"})

@@ -32,8 +32,9 @@ from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
 from common.rules import RuleResult, failures_by_field
-from common.schemas import load, page_of
+from common.schemas import StatisticsQuerySchema, load, page_of
 from common.service_identity import SERVICE_ROLE, require_service, secret_matches, service_subject
+from common.statistics import counts, statistics_scope
 from common.storage import (
     DOCUMENT_TYPES,
     SNIFF_BYTES,
@@ -65,6 +66,7 @@ from services.registration.schemas import (
     ReferenceDataSchema,
     RegistrationListQuerySchema,
     RegistrationSchema,
+    RegistrationStatisticsSchema,
     TokenRequestSchema,
     UpdateRegistrationSchema,
 )
@@ -85,6 +87,8 @@ _eligibility_preview = EligibilityPreviewSchema()
 _account = AccountSchema()
 _reference = ReferenceDataSchema()
 _recipients_request = RecipientsRequestSchema()
+_statistics_query = StatisticsQuerySchema()
+_registration_statistics = RegistrationStatisticsSchema()
 
 
 class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
@@ -267,6 +271,21 @@ class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
                                                     partnership_id)
         items = [_registration.dump(registration) for registration in rows]
         return page_of(items, total, filters["page"], filters["per_page"])
+
+    @rpc
+    def registration_statistics(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Registrations by status, and the submitted ones by country, sector and partnership
+        (administrators: the programme or one partnership; a contact point: its own)."""
+        data = load(_statistics_query, query or {})
+        only = statistics_scope(self.auth.caller, data["partnership_id"])
+        reader = self.db.reader
+        by_status = counts(repository.registrations_by_status(reader, only))
+        return _registration_statistics.dump({
+            "partnership_id": only, "total": sum(item["count"] for item in by_status),
+            "by_status": by_status,
+            "by_country": counts(repository.registrations_by(reader, only, "country")),
+            "by_sector": counts(repository.registrations_by_sector(reader, only)),
+            "by_partnership": counts(repository.registrations_by(reader, only, "partnership_id"))})
 
     @rpc
     def update_registration(self, registration_id: str, payload: dict[str, Any]) -> dict[str, Any]:
