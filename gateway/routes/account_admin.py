@@ -23,6 +23,10 @@ ACCOUNT_LINKS = {
                       "parameters": _ACCOUNT_ID},
     "AccountAudit": {"operationId": "get_api_v1_accounts_by_account_id_audit",
                      "parameters": _ACCOUNT_ID},
+    "SuspendAccount": {"operationId": "post_api_v1_accounts_by_account_id_suspend",
+                       "parameters": _ACCOUNT_ID},
+    "ReactivateAccount": {"operationId": "post_api_v1_accounts_by_account_id_reactivate",
+                          "parameters": _ACCOUNT_ID},
 }
 
 

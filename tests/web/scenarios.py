@@ -502,6 +502,17 @@ def account_and_support(browser: Any, args: dict[str, Any]) -> None:
     person.page.goto("/notifications")
     assert "/sign-in" in person.page.url
 
+    # The administrators' account pages, through axe and into the screenshots.
+    admin = Person(browser, args["base"], "admin")
+    admin.sign_in(args["admin"], PASSWORD)
+    admin.follow(admin.page.get_by_role("link", name="Administration: accounts"))
+    admin.check("36-admin-accounts")
+    admin.page.fill("#q", args["agent"])
+    admin.press("Filter")
+    admin.follow(admin.page.locator("#accounts a").first)
+    admin.check("37-admin-account")
+    admin.goto("/admin/accounts/invite", "38-admin-invite")
+
 
 SCENARIOS = {"journey": journey, "support": account_and_support, "keyboard": keyboard, "agreement": agreement,
              "payment": payment}

@@ -67,9 +67,11 @@ def test_the_registration_wizard_works_with_the_keyboard_alone(gateway_url):
 
 
 @pytest.mark.timeout(200)
-def test_a_password_reset_and_the_support_desk_in_the_browser(gateway_url, config, db_engines):
+def test_a_password_reset_the_support_desk_and_account_administration_in_the_browser(gateway_url, config, db_engines):
     participant, agent = unique_email("support"), unique_email("agent")
+    admin = unique_email("admin")
     make_account(db_engines["registration"], participant, ["participant"])
     make_account(db_engines["registration"], agent, ["support_agent"])
-    run_scenario("support", gateway_url, 180, participant=participant, agent=agent,
+    make_account(db_engines["registration"], admin, ["admin"])
+    run_scenario("support", gateway_url, 180, participant=participant, agent=agent, admin=admin,
                  links=links_config(config))
