@@ -174,7 +174,7 @@ def budget_chart(history: dict[str, Any], gettext: Callable[[str], str]) -> Char
 
 
 def months_chart(exchanges: dict[str, Any], gettext: Callable[[str], str]) -> Chart:
-    months = [m for m in exchanges["by_month"]]
+    months = list(exchanges["by_month"])
     rows = [(gettext("No start date yet") if m["month"] == UNKNOWN else m["month"], m["count"])
             for m in months]
     title = gettext("Exchanges per month of start")

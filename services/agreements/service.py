@@ -203,7 +203,7 @@ class AgreementsService:
         contact point: its partnership's)."""
         data = load(_statistics_query, query or {})
         only = statistics_scope(self.auth.caller, data["partnership_id"])
-        session = self.db.session
+        session = self.db.reader
         by_state = counts(repository.exchange_counts(session, only, "status"))
         return _exchange_statistics.dump({
             "partnership_id": only, "total": sum(item["count"] for item in by_state),

@@ -7,6 +7,8 @@ InsufficientBudget back as itself, with its status, instead of a RemoteError.
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 import services.payments.exceptions  # noqa: F401 - registers payments' errors for RPC
@@ -289,11 +291,16 @@ class LumpSumSetSchema(Schema):
     change = fields.Nested(RateChangeSchema)
 
 
+_HISTORY_DAYS = validate.Range(min=date(2000, 1, 1), max=date(2199, 12, 31),
+                               error="Use a day between 2000-01-01 and 2199-12-31.")
+
+
 class BudgetHistoryQuerySchema(Schema):
-    from_ = IsoDate(data_key="from", load_default=None,
+    from_ = IsoDate(data_key="from", load_default=None, validate=_HISTORY_DAYS,
                     metadata={"description": "First day (default: the first movement, or a "
                               "year before `to`)"})
-    to = IsoDate(load_default=None, metadata={"description": "Last day (default: today, UTC)"})
+    to = IsoDate(load_default=None, validate=_HISTORY_DAYS,
+                 metadata={"description": "Last day (default: today, UTC)"})
     interval = fields.String(load_default=None, validate=validate.OneOf(("day", "week")),
                              metadata={"description": "One point per day or per week (Monday) "
                                        "with movements; default: days up to 400 of them"})

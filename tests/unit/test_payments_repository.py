@@ -454,3 +454,24 @@ def test_the_sepa_file_of_a_stored_batch_sums_to_the_batch_total(engine):
     validate_pain001(sepa.xml)
     assert sepa.control_sum_cents == batch.total_cents == 156_001
     assert b"<CtrlSum>1560.01</CtrlSum>" in sepa.xml and len(batch.message_id) <= 35
+
+
+def test_the_budget_history_sums_the_ledger_per_utc_day_in_the_database(engine):
+    days = [datetime(2026, 1, 1, 23, 30, tzinfo=UTC), datetime(2026, 1, 5, 0, 0, tzinfo=UTC),
+            datetime(2026, 1, 5, 23, 59, tzinfo=UTC), datetime(2026, 2, 1, 9, 0, tzinfo=UTC)]
+    in_tx(engine, repository.set_budget, P, 100_000, "budget", days[0])
+    in_tx(engine, repository.reserve, P, "x-1", 30_000, "r-1", days[1])
+    in_tx(engine, repository.reserve, P, "x-2", 20_000, "r-2", days[2])
+    in_tx(engine, repository.pay, "x-1", "p-1", days[3])
+    with Session(engine) as session:
+        moves = repository.ledger_daily_movements(session, P, datetime(2026, 1, 2, tzinfo=UTC),
+                                                  datetime(2026, 3, 1, tzinfo=UTC))
+        opening = repository.ledger_opening(session, P, datetime(2026, 1, 2, tzinfo=UTC))
+        assert repository.first_ledger_day(session, P) == days[0]
+        [row] = repository.budget_totals(session, P)
+        assert repository.budget_totals(session, "nobody") == []
+    assert [(m.day, m.budget_cents, m.reserved_cents, m.paid_cents) for m in moves] == [
+        (date(2026, 1, 5), 0, 50_000, 0), (date(2026, 2, 1), 0, -30_000, 30_000)]
+    assert opening.budget_cents == 100_000 and opening.reserved_cents == 0
+    assert (row.reserved_cents, row.paid_cents, row.reserved_exchanges, row.paid_exchanges) == (
+        20_000, 30_000, 1, 1)

@@ -447,6 +447,10 @@ def payment(browser: Any, args: dict[str, Any]) -> None:
     visitor.reload_until(lambda page: "closed" in status_of(page, "#exchange-status"))
     assert "paid" in visitor.page.inner_text("#claim-title + dl").lower()
     visitor.check("27-exchange-paid")
+    vop.goto("/contact-point/budget")
+    assert vop.page.locator("svg[role=img]").count() == 3
+    vop.page.locator("#budget-history summary").click()  # the figures as a table
+    vop.check("28-cp-budget")
 
 
 def account_and_support(browser: Any, args: dict[str, Any]) -> None:
