@@ -18,6 +18,8 @@ from gateway.routes.registration import RegistrationRoutes
 from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
 from gateway.web.account import AccountPages
+from gateway.web.admin import AdminPages
+from gateway.web.admin_money import AdminMoneyPages
 from gateway.web.assets import AssetRoutes
 from gateway.web.contact_point import ContactPointPages
 from gateway.web.exchanges import ExchangePages
@@ -31,5 +33,5 @@ class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
                      NotificationRoutes, WebhookRoutes, SupportRoutes,
                      AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
-                     ContactPointPages, InboxPages, SupportPages):
+                     ContactPointPages, InboxPages, SupportPages, AdminPages, AdminMoneyPages):
     name = "gateway"
