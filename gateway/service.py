@@ -20,7 +20,9 @@ from gateway.routes.statistics import StatisticsRoutes
 from gateway.routes.support import SupportRoutes
 from gateway.routes.webhooks import WebhookRoutes
 from gateway.web.account import AccountPages
+from gateway.web.admin import AdminPages
 from gateway.web.admin_accounts import AdminAccountPages
+from gateway.web.admin_money import AdminMoneyPages
 from gateway.web.assets import AssetRoutes
 from gateway.web.contact_point import ContactPointPages
 from gateway.web.dashboards import DashboardPages
@@ -35,6 +37,6 @@ class GatewayService(OpsRoutes, ProblemRoutes, RegistrationRoutes, AccountRoutes
                      MatchingRoutes, AgreementRoutes, PaymentRoutes,
                      NotificationRoutes, WebhookRoutes, SupportRoutes, StatisticsRoutes,
                      AssetRoutes, PublicPages, AccountPages, ParticipantPages, ExchangePages,
-                     ContactPointPages, DashboardPages, InboxPages, SupportPages,
-                     AdminAccountPages):
+                     ContactPointPages, DashboardPages, InboxPages, SupportPages, AdminPages,
+                     AdminAccountPages, AdminMoneyPages):
     name = "gateway"

@@ -107,15 +107,16 @@ class PaymentRoutes(Routes):
          "envelope, what is reserved, paid and available", tags=["budgets"],
          response=pay.BudgetSchema, errors=(401, 404), links=BUDGET_LINKS)
     def get_budget(self, request: Request, partnership_id: str) -> Response:
-        return json_response(self._call(request, "payments", "get_budget", partnership_id))
+        return with_etag(self._call(request, "payments", "get_budget", partnership_id))
 
     @api("PUT", f"{V1}/budgets/<string:partnership_id>", "Set a partnership's envelope "
-         "(administrators); never below what is already committed", tags=["budgets"],
+         "(administrators); never below what is already committed. Send the ETag you read as "
+         "If-Match (or `version`): set by someone else since, 409", tags=["budgets"],
          body=pay.SetBudgetSchema, response=pay.BudgetSchema, errors=WRITE_ERRORS,
          idempotent=True, links=BUDGET_LINKS)
     def set_budget(self, request: Request, partnership_id: str) -> Response:
-        return json_response(self._call(request, "payments", "set_budget", partnership_id,
-                                        json_body(request)))
+        body = versioned(request, json_body(request))
+        return with_etag(self._call(request, "payments", "set_budget", partnership_id, body))
 
     # --- payment claims and their evidence ------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Pages of one's account: signing up (then checking one's email), following the verification
-and password-reset links of the account emails, and signing out for real (the session's
-token is revoked, not only its cookie cleared). The same RPCs as gateway/routes/accounts.py."""
+and password-reset links of the account emails, the account page, and signing out for real
+(the session's token is revoked, not only its cookie cleared). The same RPCs as gateway/routes/accounts.py."""
 
 from __future__ import annotations
 
@@ -124,6 +124,12 @@ class AccountPages(WebRoutes):
         web.say(N_("Your password is set. Sign in with it.") if invitation else
                 N_("Your password is changed. Sign in with it."))
         return see_other("/sign-in")
+
+    # --- the account page -----------------------------------------------------------------
+
+    @page("GET", "/account")
+    def page_account(self, web: WebRequest) -> Response:
+        return self._page(web, "account.html", title=N_("Your account"), section="account")
 
     # --- signing out --------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ ACTIONS = {"invited": N_("Invited"), "created": N_("Created"), "changed": N_("Ro
            "suspended": N_("Suspended"), "reactivated": N_("Reactivated")}
 CONTEXT = {"role_choices": ROLES, "invitable_roles": INVITABLE, "status_choices": STATUSES,
            "role_labels": dict(ROLES), "status_labels": dict(STATUSES), "audit_actions": ACTIONS,
-           "section": "admin-accounts"}
+           "section": "admin"}
 
 
 class AdminAccountPages(WebRoutes):

@@ -11,8 +11,9 @@ from werkzeug.wrappers import Response
 from common.errors import AppError
 from gateway.routes.agreements import AgreementRoutes
 from gateway.routes.payments import PaymentRoutes
+from gateway.web import timeline
 from gateway.web.forms import flatten_errors, nested
-from gateway.web.i18n import N_
+from gateway.web.i18n import N_, translations
 from gateway.web.pages import WebRoutes, page, see_other
 from gateway.web.session import WebRequest
 
@@ -25,6 +26,7 @@ PLAN_FIELDS = dict(
     lists=("plan.objectives", "plan.activity_types", "plan.languages"))
 ACTION_ITEMS = 5  # rows of the action plan the form offers
 FORM_ERRORS = (400, 409, 413, 415, 422, 428)
+CLAIMED = ("reported", "approved", "paid", "closed")  # states in which a payment claim exists
 
 
 def plan_from(web: WebRequest) -> dict[str, Any]:
@@ -84,11 +86,22 @@ class ExchangePages(WebRoutes):
         if exchange["status"] in ("signed", "ready", "in_progress", "completed", "reported",
                                   "approved", "paid", "closed"):
             agreement = self._optional(web, "agreements", "get_financial_agreement", exchange_id)
-        if exchange["status"] in ("reported", "approved", "paid", "closed"):
+        if exchange["status"] in CLAIMED:
             claim = self._optional(web, "payments", "get_claim", exchange_id)
         return self._page(web, "exchange.html", title=exchange["reference"], section="exchanges",
                           exchange=exchange, checks=checks, agreement=agreement, claim=claim,
                           errors={}, detail="")
+
+    @page("GET", "/exchanges/<string:exchange_id>/timeline")
+    def page_exchange_timeline(self, web: WebRequest, exchange_id: str) -> Response:
+        exchange = self._web(web, "agreements", "get_exchange", exchange_id)
+        entries = self._web(web, "agreements", "get_timeline", exchange_id)
+        claim = None
+        if exchange["status"] in CLAIMED:
+            claim = self._optional(web, "payments", "get_claim", exchange_id)
+        return self._page(web, "exchange_timeline.html", title=exchange["reference"],
+                          section="exchanges", exchange=exchange,
+                          steps=timeline.steps(entries, claim, translations(web.locale).gettext))
 
     def _optional(self, web: WebRequest, service: str, method: str, *args: Any) -> Any:
         """What this person may not see (or what does not exist yet) is simply not shown."""

@@ -23,7 +23,7 @@ from sqlalchemy import Date, case, cast, func, select, update
 from sqlalchemy.orm import Session
 
 from common.db import dialect_insert, is_postgres, new_id
-from common.errors import Conflict, InvalidState, NotFound
+from common.errors import Conflict, InvalidState, NotFound, StaleVersion
 from services.payments import models, payouts
 from services.payments.budget_history import Movement
 from services.payments.evidence import DRAFT, PAYMENT_DUE_DAYS, due_on
@@ -88,9 +88,21 @@ def balance(session: Session, partnership_id: str) -> Balance | None:
     return Balance(row.budget_cents, row.reserved_cents, row.paid_cents)
 
 
+ENVELOPE_KINDS = (Kind.BUDGET_SET.value, Kind.BUDGET_CHANGE.value)
+
+
+def budget_version(session: Session, partnership_id: str) -> int:
+    """How many times the envelope was set: the version an administrator's change is made
+    against (0 before the first). Reservations and payments do not change it: they never
+    make an envelope an administrator chose wrong, and the service re-checks the figures."""
+    return session.execute(select(func.count()).select_from(Ledger).where(
+        Ledger.c.partnership_id == partnership_id, Ledger.c.kind.in_(ENVELOPE_KINDS))).scalar_one()
+
+
 def set_budget(session: Session, partnership_id: str, budget_cents: int, cause_id: str,
-               at: datetime) -> LedgerEntry | None:
-    """Sets the envelope (an administrator's request); never below what is reserved or paid."""
+               at: datetime, expected_version: int | None = None) -> LedgerEntry | None:
+    """Sets the envelope (an administrator's request); never below what is reserved or paid.
+    With `expected_version`, only if nobody set it since that version (else StaleVersion)."""
     ensure_cents(budget_cents, "budget_cents")
     key = entry_key(Kind.BUDGET_SET, None, cause_id)
     if _recorded(session, key):
@@ -100,6 +112,7 @@ def set_budget(session: Session, partnership_id: str, budget_cents: int, cause_i
                                                reserved_cents=0, paid_cents=0, updated_at=at)
         .on_conflict_do_nothing()).rowcount == 1
     if created:
+        _check_budget_version(0, expected_version)
         return _append(session, LedgerEntry(partnership_id, Kind.BUDGET_SET, budget_cents, cause_id, at))
     current = session.execute(select(Budget).where(Budget.c.partnership_id == partnership_id)
                               .with_for_update()).one()
@@ -107,6 +120,9 @@ def set_budget(session: Session, partnership_id: str, budget_cents: int, cause_i
         # A twin of this request committed while we waited for the row: done already (the
         # budget may have moved since, so the difference must not be recorded again).
         return None
+    # Under the row's lock: a concurrent change made against the same version committed
+    # first is seen here, and this one is refused.
+    _check_budget_version(budget_version(session, partnership_id), expected_version)
     change = budget_cents - current.budget_cents
     if change == 0:
         return None
@@ -117,6 +133,13 @@ def set_budget(session: Session, partnership_id: str, budget_cents: int, cause_i
     if changed != 1:
         raise BudgetBelowCommitments.for_amounts(budget_cents, current.reserved_cents + current.paid_cents)
     return _append(session, LedgerEntry(partnership_id, Kind.BUDGET_CHANGE, change, cause_id, at))
+
+
+def _check_budget_version(current: int, expected: int | None) -> None:
+    if expected is not None and expected != current:
+        raise StaleVersion(f"You read version {expected} of this budget; it is now at version "
+                           f"{current}: someone set the envelope meanwhile. Check the current "
+                           "figures and set it again.", {"version": [f"The current version is {current}."]})
 
 
 def reserve(session: Session, partnership_id: str, exchange_id: str, amount_cents: int, cause_id: str,

@@ -86,6 +86,9 @@ class BudgetCheckSchema(Schema):
 
 class SetBudgetSchema(Schema):
     budget_cents = _cents(required=True, validate=validate.Range(min=0, max=10**13))
+    version = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0), metadata={
+        "description": "The budget's `version` you read (0: none yet); or send If-Match. "
+                       "Set since then: 409."})
 
 
 class FundsFigureSchema(Schema):
@@ -106,6 +109,8 @@ class BudgetSchema(Schema):
     reserved_cents = _cents()
     paid_cents = _cents()
     updated_at = fields.DateTime(allow_none=True)
+    version = fields.Integer(metadata={"description": "How many times the envelope was set; "
+                                                      "also the ETag."})
     kpis = fields.Nested(BudgetKpisSchema)
 
 

@@ -261,7 +261,8 @@ class PaymentsService:
         session = self.db.session
 
         def effect() -> dict[str, Any]:
-            repository.set_budget(session, partnership_id, data["budget_cents"], new_id(), utcnow())
+            repository.set_budget(session, partnership_id, data["budget_cents"], new_id(), utcnow(),
+                                  data["version"])
             return self._budget_view(session, partnership_id)
 
         return self.idempotency.run(session, idempotency_key, caller.account_id, "set_budget",
@@ -814,7 +815,8 @@ class PaymentsService:
             "partnership_id": row.partnership_id, "budget_cents": row.budget_cents,
             "reserved_cents": row.reserved_cents, "paid_cents": row.paid_cents,
             "available_cents": row.budget_cents - row.reserved_cents - row.paid_cents,
-            "updated_at": row.updated_at, "kpis": repository.budget_kpis(conn, partnership_id)})
+            "updated_at": row.updated_at, "version": repository.budget_version(conn, partnership_id),
+            "kpis": repository.budget_kpis(conn, partnership_id)})
 
 
 _MONEY_KEYS = ("budget_cents", "reserved_cents", "paid_cents", "available_cents",

@@ -12,7 +12,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from common.errors import NotFound
+from common.errors import NotFound, StaleVersion
 from common.events import make_event
 from services.payments.exceptions import NoLumpSumRate
 from services.payments.models import Claim, LedgerEntry
@@ -150,6 +150,26 @@ def test_setting_a_budget_twice_with_one_key_records_it_once(rpc_as, db_engines,
     assert ledger(db_engines, partnership) == [("budget_set", 100_000), ("budget_change", 50_000)]
     with pytest.raises(NotFound):
         payments.set_budget(str(uuid.uuid4()), {"budget_cents": 1})
+
+
+def test_a_budget_set_against_a_stale_version_is_refused(rpc_as, db_engines, services):
+    partnership, payments = with_budget(rpc_as, db_engines, 100_000)
+    read = payments.get_budget(partnership)
+    assert read["version"] == 1
+    changed = payments.set_budget(partnership, {"budget_cents": 120_000, "version": 1})
+    assert (changed["budget_cents"], changed["version"]) == (120_000, 2)
+    with pytest.raises(StaleVersion) as refused:
+        payments.set_budget(partnership, {"budget_cents": 90_000, "version": 1})
+    assert "now at version 2" in refused.value.detail
+    assert payments.get_budget(partnership)["budget_cents"] == 120_000
+    # The same figure again changes nothing, so the version stays.
+    assert payments.set_budget(partnership, {"budget_cents": 120_000, "version": 2})["version"] == 2
+    fresh = partnership_id(db_engines["registration"], "TEXCIRC")
+    with pytest.raises(StaleVersion):
+        payments.set_budget(fresh, {"budget_cents": 1_000, "version": 4})
+    with pytest.raises(NotFound):
+        payments.get_budget(fresh)  # the refused first envelope left nothing behind
+    assert payments.set_budget(fresh, {"budget_cents": 1_000, "version": 0})["version"] == 1
 
 
 def test_a_signed_financial_agreement_delivered_twice_reserves_once(config, rpc_as, db_engines,

@@ -509,7 +509,8 @@ def account_and_support(browser: Any, args: dict[str, Any]) -> None:
     # The administrators' account pages, through axe and into the screenshots.
     admin = Person(browser, args["base"], "admin")
     admin.sign_in(args["admin"], PASSWORD)
-    admin.follow(admin.page.get_by_role("link", name="Administration: accounts"))
+    admin.follow(admin.page.get_by_role("link", name="Administration", exact=True))
+    admin.follow(admin.page.get_by_role("link", name="Accounts and roles"))
     admin.check("36-admin-accounts")
     admin.page.fill("#q", args["agent"])
     admin.press("Filter")
