@@ -77,7 +77,7 @@ def negotiate(accept_language: str) -> str:
     for order, part in enumerate(accept_language.split(",")):
         code, _, params = part.strip().partition(";")
         weight = 1.0
-        match = re.search(r"q\s*=\s*([0-9.]+)", params)
+        match = re.search(r"q\s*=\s*([^;\s]*)", params)
         if match:
             try:
                 weight = float(match.group(1))

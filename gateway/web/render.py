@@ -13,6 +13,7 @@ from typing import Any
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
+from babel.units import format_unit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from common import reference
@@ -32,6 +33,7 @@ def environment(locale: str) -> Environment:
     local = partial(when_local, locale=locale)
     env.filters.update(euros=partial(euros, locale=locale), day=partial(day, locale=locale),
                        when=partial(when, locale=locale), number=partial(number, locale=locale),
+                       filesize=partial(filesize, locale=locale),
                        label=partial(label, locale=locale), field_name=field_name,
                        status_text=status_text, side_text=side_text,
                        kind_label=kind_label, kind_choice=lambda kind: (kind, kind_label(kind)),
@@ -62,6 +64,17 @@ def number(value: float | int | None, locale: str = "en") -> str:
     if value is None:
         return "—"
     return format_decimal(value, locale=formatting_locale(locale))
+
+
+def filesize(size: int | None, locale: str = "en") -> str:
+    """A document's size in the page's language and units (12.3 kB, 12,3 ko)."""
+    if size is None:
+        return "—"
+    for unit, scale in (("digital-megabyte", 1000 ** 2), ("digital-kilobyte", 1000)):
+        if size >= scale:
+            return format_unit(size / scale, unit, length="short", format="#,##0.#",
+                               locale=formatting_locale(locale))
+    return format_unit(size, "digital-byte", length="short", locale=formatting_locale(locale))
 
 
 def day(value: str | date | None, locale: str = "en") -> str:
