@@ -157,7 +157,9 @@ def update(locales: Iterable[str]) -> Catalog:
     template = extract()
     for locale in locales:
         catalogue = read_catalogue(locale)
+        created = catalogue.creation_date
         catalogue.update(template, update_header_comment=False)
+        catalogue.creation_date = created  # no diff (and no merge conflict) when nothing changed
         _write(locale, catalogue)
     return template
 
