@@ -75,3 +75,39 @@ REFERENCE_LABELS = (
     N_("Large company"), N_("Public authority"),
 )
 CLDR_KINDS = {"countries": "territories", "languages": "languages"}
+
+
+# The kinds of notification (event types) a person reads in their preferences; a kind missing
+# here is shown as its code in words, in English (tests/unit/test_web_i18n.py lists them).
+KIND_LABELS = {
+    "closing_report_submitted": N_("Closing report submitted"),
+    "commitment_fully_signed": N_("Commitment fully signed"),
+    "commitment_signed": N_("Commitment signed"),
+    "contact_accepted": N_("Contact accepted"),
+    "contact_declined": N_("Contact declined"),
+    "contact_expired": N_("Contact expired"),
+    "contact_requested": N_("Contact requested"),
+    "email_verification_requested": N_("Email verification requested"),
+    "exchange_cancelled": N_("Exchange cancelled"),
+    "exchange_closed": N_("Exchange closed"),
+    "exchange_completed": N_("Exchange completed"),
+    "exchange_confirmed": N_("Exchange confirmed"),
+    "exchange_proposed": N_("Exchange proposed"),
+    "exchange_rejected": N_("Exchange rejected"),
+    "exchange_started": N_("Exchange started"),
+    "exchange_submitted": N_("Exchange submitted"),
+    "exchange_validated": N_("Exchange validated"),
+    "financial_agreement_signed": N_("Financial agreement signed"),
+    "message_posted": N_("Message posted"),
+    "password_changed": N_("Password changed"),
+    "password_reset_requested": N_("Password reset requested"),
+    "payout_approved": N_("Payout approved"),
+    "payout_failed": N_("Payout failed"),
+    "payout_paid": N_("Payout paid"),
+    "registration_accepted": N_("Registration accepted"),
+    "registration_changes_requested": N_("Registration changes requested"),
+    "registration_rejected": N_("Registration rejected"),
+    "registration_submitted": N_("Registration submitted"),
+    "registration_withdrawn": N_("Registration withdrawn"),
+    "signup_attempted_for_existing_account": N_("Signup attempted for existing account"),
+}

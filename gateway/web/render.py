@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 import uuid
 from datetime import date, datetime
@@ -19,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from common import reference
 from gateway.web.assets import static_url
 from gateway.web.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, available_locales, translations
-from gateway.web.labels import CLDR_KINDS, side_text, status_text
+from gateway.web.labels import CLDR_KINDS, KIND_LABELS, side_text, status_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -30,13 +31,15 @@ def environment(locale: str) -> Environment:
                       autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"],
                       trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.install_gettext_translations(translations(locale), newstyle=True)
+    gettext = translations(locale).gettext
     local = partial(when_local, locale=locale)
     env.filters.update(euros=partial(euros, locale=locale), day=partial(day, locale=locale),
                        when=partial(when, locale=locale), number=partial(number, locale=locale),
                        filesize=partial(filesize, locale=locale),
                        label=partial(label, locale=locale), field_name=field_name,
                        status_text=status_text, side_text=side_text,
-                       kind_label=kind_label, kind_choice=lambda kind: (kind, kind_label(kind)),
+                       kind_label=lambda kind: gettext(kind_label(kind)),
+                       kind_choice=lambda kind: (kind, gettext(kind_label(kind))),
                        when_local=local,
                        slot_choice=lambda slot: (slot["start"], local(slot["local_start"])))
     env.globals.update(options=partial(options, locale=locale), locale=locale,
@@ -52,6 +55,14 @@ def render(locale: str, template: str, **context: Any) -> str:
 def formatting_locale(locale: str) -> str:
     """English pages write dates and amounts the British way (5 December 2026, €1,100.00)."""
     return "en_GB" if locale == "en" else locale
+
+
+def long_date(value: date, locale: str, pattern: str = "long") -> str:
+    """A date in words; French writes the first of the month "1er" (1er mars 2027)."""
+    text = format_date(value, pattern, locale=formatting_locale(locale))
+    if value.day == 1 and locale.startswith("fr"):
+        text = re.sub(r"\b1 ", "1er ", text, count=1)
+    return text
 
 
 def euros(cents: int | None, locale: str = "en") -> str:
@@ -81,7 +92,7 @@ def day(value: str | date | None, locale: str = "en") -> str:
     if not value:
         return "—"
     parsed = date.fromisoformat(str(value)[:10]) if not isinstance(value, date) else value
-    return format_date(parsed, "long", locale=formatting_locale(locale))
+    return long_date(parsed, locale)
 
 
 def when(value: str | datetime | None, locale: str = "en") -> str:
@@ -89,20 +100,20 @@ def when(value: str | datetime | None, locale: str = "en") -> str:
     if not value:
         return "—"
     parsed = datetime.fromisoformat(str(value)) if not isinstance(value, datetime) else value
-    return f"{format_date(parsed.date(), 'long', locale=formatting_locale(locale))}, " \
+    return f"{long_date(parsed.date(), locale)}, " \
            f"{parsed:%H:%M} UTC"
 
 
 def when_local(value: str, locale: str = "en") -> str:
     """A time in its own zone (a meeting slot in Brussels time), as it was given."""
     parsed = datetime.fromisoformat(value)
-    return f"{format_date(parsed.date(), 'EEEE d MMMM y', locale=formatting_locale(locale))}, " \
+    return f"{long_date(parsed.date(), locale, 'EEEE d MMMM y')}, " \
            f"{parsed:%H:%M}"
 
 
 def kind_label(kind: str) -> str:
     """A notification kind (its event type) in words: `exchange_signed` -> "Exchange signed"."""
-    return kind.replace("_", " ").capitalize()
+    return KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
 def label(code: str | None, kind: str, locale: str = "en") -> str:

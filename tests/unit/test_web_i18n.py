@@ -14,7 +14,7 @@ from babel import Locale
 from common import reference
 from gateway.web import i18n
 from gateway.web.i18n import available_locales, choose_locale, negotiate, problems
-from gateway.web.labels import CLDR_KINDS, REFERENCE_LABELS, STATUS_LABELS
+from gateway.web.labels import CLDR_KINDS, KIND_LABELS, REFERENCE_LABELS, STATUS_LABELS
 from gateway.web.render import TEMPLATES, day, euros, label, options, render, when, when_local
 
 TRANSLATED = [code for code in available_locales() if code != i18n.DEFAULT_LOCALE]
@@ -212,6 +212,8 @@ def test_dates_and_amounts_follow_the_language():
     assert when("2026-12-05T14:30:00+00:00", "fr") == "5 décembre 2026, 14:30 UTC"
     assert when_local("2026-12-07T10:00:00+01:00", "fr") == "lundi 7 décembre 2026, 10:00"
     assert when_local("2026-12-07T10:00:00+01:00") == "Monday 7 December 2026, 10:00"
+    assert day("2027-03-01", "fr") == "1er mars 2027" and day("2027-03-01") == "1 March 2027"
+    assert when_local("2027-03-01T10:00:00+01:00", "fr") == "lundi 1er mars 2027, 10:00"
 
 
 def test_a_page_renders_in_french_with_its_lang_and_the_switcher():
@@ -230,3 +232,11 @@ def test_a_page_renders_in_french_with_its_lang_and_the_switcher():
 def test_the_catalogue_is_read_from_the_po_file_without_a_build_step():
     assert not list(Path(i18n.TRANSLATIONS).rglob("*.mo"))
     assert i18n.translations("fr").gettext("Sign in") == "Se connecter"
+
+
+def test_every_kind_of_notification_has_words_to_translate():
+    from services.notifications import domain  # the tests may look at both sides
+
+    kinds = set(domain.NON_ESSENTIAL_KINDS) | set(domain.ESSENTIAL_KINDS)
+    assert kinds - set(KIND_LABELS) == set(), "add them to KIND_LABELS in gateway/web/labels.py"
+    assert i18n.translations("fr").gettext(KIND_LABELS["contact_requested"]) == "Demande de contact reçue"
