@@ -316,6 +316,16 @@ def test_notification_preferences_save_with_their_version(api):
         "csrf_token": token, "version": "1", "email_kinds": ["no_such_kind"]})
     assert unknown.status_code == 422
     assert api.get("/api/v1/notifications/preferences", headers=headers).json()["email_kinds"] == []
+    french = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "1", "language": "fr"}, allow_redirects=False)
+    assert french.status_code == 303
+    assert api.get("/api/v1/notifications/preferences", headers=headers).json()["language"] == "fr"
+    shown = api.get("/notifications/preferences", headers={"Accept-Language": "fr"}).text
+    assert '<option value="fr" selected>Français</option>' in shown
+    assert "Demande de contact reçue" in shown  # the kinds in the page's language
+    klingon = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "2", "language": "tlh"})
+    assert klingon.status_code == 422 and 'id="language-error"' in klingon.text
 
 
 def test_support_pages_ask_answer_and_book_a_meeting(api, db_engines):
