@@ -21,6 +21,7 @@ from functools import cache
 from io import BytesIO
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -33,13 +34,17 @@ TRANSLATIONS = WEB / "translations"
 MAPPING = WEB / "babel.cfg"
 DEFAULT_LOCALE = "en"
 LANGUAGE_COOKIE = "cxc_lang"
-# Each language's name in that language, as a language switcher shows it.
-LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
     """Marks a message for extraction; it is translated where it is shown."""
     return message
+
+
+def language_name(locale: str) -> str:
+    """The language's name in that language, as the switcher shows it (CLDR): Français."""
+    name = Locale.parse(locale).get_display_name(locale) or locale
+    return name[:1].upper() + name[1:]
 
 
 def catalogue_path(locale: str) -> Path:
@@ -173,6 +178,9 @@ def init(locale: str) -> None:
 
 
 def _write(locale: str, catalogue: Catalog) -> None:
+    catalogue.project, catalogue.version = "ClusterXchange", "web"
+    catalogue.msgid_bugs_address = catalogue.last_translator = "ClusterXchange"
+    catalogue.language_team = locale
     with catalogue_path(locale).open("wb") as po:
         write_po(po, catalogue, width=100, sort_by_file=True, ignore_obsolete=True,
                  include_previous=True)

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from common import reference
 from gateway.web.assets import static_url
-from gateway.web.i18n import DEFAULT_LOCALE, LANGUAGE_NAMES, available_locales, translations
+from gateway.web.i18n import DEFAULT_LOCALE, available_locales, language_name, translations
 from gateway.web.labels import CLDR_KINDS, KIND_LABELS, side_text, status_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,7 +44,7 @@ def environment(locale: str) -> Environment:
                        slot_choice=lambda slot: (slot["start"], local(slot["local_start"])))
     env.globals.update(options=partial(options, locale=locale), locale=locale,
                        new_key=lambda: str(uuid.uuid4()), static=static_url, listed=listed,
-                       languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in available_locales()])
+                       languages=[(code, language_name(code)) for code in available_locales()])
     return env
 
 
