@@ -13,8 +13,10 @@ from gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
 from tests.e2e.test_notifications import accept_registration
 from tests.helpers import (
     PASSWORD,
+    account_requests,
     login,
     make_account,
+    message_context,
     partnership_id,
     quick_link,
     sign_up,
@@ -419,6 +421,16 @@ def test_pages_speak_french_chosen_in_the_header_or_by_the_browser(api):
     missing = api.get("/partnerships/NO-SUCH-ONE")
     assert missing.status_code == 404 and "Page introuvable" in missing.text
     assert api.post("/sign-in", data={"email": "x@example.org"}).text.count("formulaire a expiré") == 1
+
+    # An account made from a French page gets its account emails in French.
+    email = unique_email("web-fr")
+    created = api.post("/sign-up", data={
+        "email": email, "full_name": "Amélie", "password": PASSWORD,
+        "csrf_token": _csrf(api, "/sign-up"), "idempotency_key": str(uuid.uuid4())})
+    assert created.status_code == 200 and "Consultez votre messagerie" in created.text
+    account_id = api.get("/api/v1/me", headers=login(api, email)).json()["id"]
+    request_id = account_requests(api.config, account_id, "email_verification_requested")[-1]
+    assert message_context(api.config, account_id, request_id)["language"] == "fr"
 
     assert api.get("/language/xx").status_code == 404
     hostile = api.get("/language/en?next=//evil.example/", allow_redirects=False)
