@@ -11,7 +11,7 @@ WEB_STAMP := node_modules/.installed
 # environment wins over .env: `AMQP_URI=amqp://... make run`.
 ENV := bash scripts/with-env.sh
 
-.PHONY: run test fuzz bench lint install services clean demo web-assets
+.PHONY: run test fuzz bench lint install services clean demo web-assets translations
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ bench: $(STAMP) $(WEB_STAMP) services
 	$(BIN)/python -m bench.notifications.run $(BENCH_NOTIFICATIONS_ARGS)
 	$(BIN)/python -m bench.webhooks $(BENCH_WEBHOOKS_ARGS)
 	$(BIN)/python -m bench.web.run $(BENCH_WEB_ARGS)
+
+# The web application's messages: brings every catalogue (gateway/web/translations) up to date
+# with the code and templates, then lists what is left to translate (and fails until it is done).
+translations: $(STAMP)
+	$(BIN)/python -m gateway.web.i18n update
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

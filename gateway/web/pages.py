@@ -19,7 +19,7 @@ from gateway.http import Api
 from gateway.routes.base import SESSION_TOKEN, Routes
 from gateway.web.assets import ASSETS_DIR
 from gateway.web.cache import TtlCache
-from gateway.web.i18n import N_, negotiate
+from gateway.web.i18n import LANGUAGE_COOKIE, N_, choose_locale
 from gateway.web.render import render
 from gateway.web.session import SESSION_COOKIE, WebRequest, sign_in_url
 from gateway.web.unread import unread_count
@@ -66,7 +66,9 @@ def page(method: str, url: str, signed_in: bool = True) -> Any:
     def decorate(fn: Any) -> Any:
         @functools.wraps(fn)
         def route(self: WebRoutes, request: Request, **values: str) -> Response:
-            web = WebRequest.start(request, negotiate(request.headers.get("Accept-Language", "")),
+            locale = choose_locale(request.cookies.get(LANGUAGE_COOKIE),
+                                   request.headers.get("Accept-Language", ""))
+            web = WebRequest.start(request, locale,
                                    self.config.get("WEB", {}).get("cookie_secure", True))
             if method == "POST" and not web.csrf_ok():
                 return web.finish(error_page(403, N_("The form expired or did not come from "

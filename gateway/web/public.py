@@ -6,8 +6,8 @@ from werkzeug.wrappers import Response
 
 from common.errors import AppError, ValidationFailed
 from gateway.web.forms import flatten_errors, nested
-from gateway.web.i18n import N_
-from gateway.web.pages import WebRoutes, page, see_other
+from gateway.web.i18n import N_, available_locales
+from gateway.web.pages import WebRoutes, error_page, page, see_other
 from gateway.web.session import WebRequest, safe_next
 
 ELIGIBILITY_FIELDS = dict(
@@ -54,6 +54,15 @@ class PublicPages(WebRoutes):
         found = self._web(web, "registration", "get_partnership", code)
         return self._page(web, "partnership.html", title=found["name"], section="partnerships",
                           partnership=found)
+
+    @page("GET", "/language/<string:code>", signed_in=False)
+    def page_choose_language(self, web: WebRequest, code: str) -> Response:
+        """The header's language switcher: a plain link, so it works without JavaScript."""
+        if code not in available_locales():
+            return error_page(404, N_("No such page."), web.locale)
+        web.choose_language(code)
+        back = web.request.args.get("next")
+        return see_other(safe_next(back) if back else "/")
 
     # --- accounts ---------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from urllib.parse import quote
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Request, Response
 
+from gateway.web.i18n import LANGUAGE_COOKIE
+
 SESSION_COOKIE = "cxc_session"
 CSRF_COOKIE = "cxc_csrf"
 FLASH_COOKIE = "cxc_flash"
@@ -79,6 +81,10 @@ class WebRequest:
 
     def forget(self) -> None:
         self._cookies.append((SESSION_COOKIE, "", {"max_age": 0, "httponly": True}))
+
+    def choose_language(self, locale: str) -> None:
+        """The switcher's choice, kept a year; it wins over the browser's Accept-Language."""
+        self._cookies.append((LANGUAGE_COOKIE, locale, {"max_age": 365 * 86400, "httponly": True}))
 
     def say(self, message: str, kind: str = "success") -> None:
         """A message shown once on the next page (after a redirect)."""

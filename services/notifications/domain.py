@@ -131,7 +131,7 @@ ESSENTIAL_KINDS = tuple(sorted({*ACCOUNT_EMAILS, *(
 # Until a person says otherwise: the requests that wait for them.
 DEFAULT_EMAIL_KINDS = ("closing_report_submitted", "contact_requested", "exchange_proposed",
                        "exchange_submitted", "registration_submitted")
-LANGUAGES = ("en",)
+LANGUAGES = ("en", "fr")  # those with a templates/<language>/ directory
 DEFAULT_LANGUAGE = "en"
 
 # Events whose recipients need agreements' exchange parties first.

@@ -177,6 +177,7 @@ class Meetings:
             query_reference = session.scalar(select(SupportQuery.reference)
                                              .where(SupportQuery.id == meeting.query_id))
         context = {"local_start": local.strftime("%A %d %B %Y, %H:%M"),
+                   "local_start_at": local.isoformat(),  # for the languages other than English
                    "utc_start": slots.iso_utc(meeting.slot_start),
                    "exchange_reference": meeting.exchange_reference, "query_reference": query_reference,
                    "cancelled_by": meeting.cancelled_by}

@@ -8,12 +8,17 @@ language is a new directory with its layouts and whichever events are translated
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined
+from babel.dates import format_date
+from babel.numbers import format_currency
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, Undefined, pass_context
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FALLBACK_LANGUAGE = "en"
@@ -35,13 +40,73 @@ def euros(cents: Any) -> str:
     return f"€{value // 100:,}.{value % 100:02d}"
 
 
+def _language(context: Any) -> str:
+    return context.get("language") or FALLBACK_LANGUAGE
+
+
+@pass_context
+def euros_in_language(context: Any, cents: Any) -> str:
+    """An amount as the message's language writes it (€1,100.00; 1 100,00 €)."""
+    language = _language(context)
+    if language == FALLBACK_LANGUAGE:
+        return euros(cents)
+    try:
+        value = int(cents or 0)
+    except (TypeError, ValueError):
+        return "—"
+    return format_currency(Decimal(value) / 100, "EUR", locale=language)
+
+
+def _long_date(value: date, language: str, pattern: str = "long") -> str:
+    """A date in words; French writes the first of the month "1er" (1er mars 2027)."""
+    if language == FALLBACK_LANGUAGE:
+        return format_date(value, pattern, locale="en_GB")
+    text = format_date(value, pattern, locale=language)
+    return re.sub(r"\b1 ", "1er ", text, count=1) if value.day == 1 and language == "fr" else text
+
+
+@pass_context
+def day(context: Any, value: Any) -> str:
+    """An ISO date (or the date of an ISO moment) in the message's language: 1 March 2027."""
+    if not value:
+        return ""
+    try:
+        parsed = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return _long_date(parsed, _language(context))
+
+
+@pass_context
+def when(context: Any, value: Any) -> str:
+    """An ISO moment, as stored (UTC), in the message's language: 1 March 2027, 10:00 UTC."""
+    if not value:
+        return ""
+    try:
+        parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{day(context, parsed.date())}, {parsed:%H:%M} UTC"
+
+
+@pass_context
+def local_time(context: Any, value: Any) -> str:
+    """An ISO moment in its own zone (a meeting in Brussels time), as it was given, with its
+    weekday: Monday 7 December 2026, 10:00."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{_long_date(parsed.date(), _language(context), 'EEEE d MMMM y')}, {parsed:%H:%M}"
+
+
 @cache
 def _environment(html: bool, strict: bool) -> Environment:
     # The plain-text part is not HTML; the HTML environment escapes every value.
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=html,  # noqa: S701
                       undefined=StrictUndefined if strict else Undefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["euros"] = euros
+    env.filters.update(euros=euros_in_language, day=day, when=when, local_time=local_time)
     return env
 
 
@@ -66,9 +131,10 @@ def render(event_type: str, role: str, language: str, context: dict[str, Any],
     for fmt, html in (("txt", False), ("html", True)):
         env = _environment(html, strict)
         template = _pick(env, language, f"events/{event_type}.j2")
-        layout = _pick(env, language, f"layout.{fmt}.j2")
-        # The language the message is really in (the fallback's, when it has no translation).
+        # The language the message is really in (the fallback's, when it has no translation);
+        # its layout is in the same language, so that a message never mixes two.
         used = template.name.split("/", 1)[0]
+        layout = _pick(env, used, f"layout.{fmt}.j2")
         values = {**context, "role": role, "language": used, "layout": layout}
         rendered[fmt] = (template, template.render(values), values)
     text_template, text, values = rendered["txt"]

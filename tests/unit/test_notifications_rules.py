@@ -55,7 +55,7 @@ def test_every_event_type_has_a_rule():
 # --- who hears what -----------------------------------------------------------------------
 
 from services.notifications import domain  # noqa: E402
-from services.notifications.rendering import render  # noqa: E402
+from services.notifications.rendering import has_template, render  # noqa: E402
 
 DIRECTORY = {
     "accounts": {a: {"account_id": a, "name": f"Name {a}", "email": f"{a}@example.eu"}
@@ -219,3 +219,60 @@ def test_the_table_in_the_docs_is_the_rules():
     expected |= {(event, "—", "—") for event, rules in RULES.items() if not rules}
     expected |= {(event, domain.ACCOUNT_OWNER, "yes") for event in ACCOUNT_EMAILS}
     assert documented == expected
+
+
+# --- French --------------------------------------------------------------------------------
+
+FRENCH_EXTRA = {"since": "2027-01-04", "step": "payout", "last": True, "query_subject": "Dates",
+                "query_reference": "SQ-2027-000001", "answer": "Oui.", "exchange_reference": None,
+                "local_start": "Monday 07 December 2026, 10:00",
+                "local_start_at": "2026-12-07T10:00:00+01:00", "utc_start": "2026-12-07T09:00:00Z"}
+
+
+def _french_templates() -> list[str]:
+    from services.notifications.rendering import TEMPLATES
+
+    return sorted(path.stem for path in (TEMPLATES / "fr" / "events").glob("*.j2"))
+
+
+def test_the_account_emails_and_the_most_common_events_are_in_french():
+    assert {"email_verification_requested", "password_reset_requested", "password_changed",
+            "signup_attempted_for_existing_account", "registration_accepted", "contact_requested",
+            "exchange_proposed", "payout_paid", "step_reminder"} <= set(_french_templates())
+    assert "fr" in domain.LANGUAGES
+
+
+def test_every_french_template_renders_for_every_role_in_french():
+    for event_type in _french_templates():
+        roles = _roles(event_type) if domain.rules_for(event_type) or event_type in \
+            domain.ACCOUNT_EMAILS else {"participant", "support_office", "visitor", "host"}
+        for role in roles:
+            message = render(event_type, role, "fr", {**SAMPLE, **FRENCH_EXTRA,
+                                                      "event_type": event_type}, strict=True)
+            assert message.subject and "\n" not in message.subject, event_type
+            assert message.text.startswith("Bonjour Ana & Co,"), event_type
+            assert '<html lang="fr">' in message.html and "Bonjour Ana &amp; Co," in message.html
+            assert "Hello" not in message.text and "{{" not in message.text + message.html
+
+
+def test_french_emails_write_dates_and_amounts_the_french_way():
+    verify = render("email_verification_requested", domain.ACCOUNT_OWNER, "fr", SAMPLE, strict=True)
+    assert verify.subject == "Confirmez votre adresse électronique"
+    assert "jusqu'au 1er janvier 2027, 10:00 UTC" in verify.text
+    paid = render("payout_paid", "visitor", "fr", SAMPLE, strict=True)
+    assert "1\u202f100,00\xa0€" in paid.text
+    proposed = render("exchange_proposed", "visitor", "fr", SAMPLE, strict=True)
+    assert "du 1er mars 2027 au 12 mars 2027" in proposed.text
+    meeting = render("support_meeting_booked", "participant", "fr", {**SAMPLE, **FRENCH_EXTRA},
+                     strict=True)
+    assert "lundi 7 décembre 2026, 10:00" in meeting.text and "7 décembre 2026, 09:00 UTC" in meeting.text
+    assert render("payout_paid", "visitor", "en", SAMPLE, strict=True).summary.startswith("€1,100.00")
+
+
+def test_an_event_without_a_french_template_falls_back_to_english_in_its_lang():
+    untranslated = next(kind for kind in domain.RULES if kind not in _french_templates()
+                        and has_template(kind))
+    role = sorted(_roles(untranslated))[0]
+    message = render(untranslated, role, "fr", {**SAMPLE, **FRENCH_EXTRA}, strict=True)
+    assert message.text.startswith("Hello Ana & Co,")  # one language, the layout's too
+    assert '<html lang="en">' in message.html and "Bonjour" not in message.html

@@ -9,7 +9,6 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.http import ROUTES
 from gateway.web.forms import flatten_errors, nested
-from gateway.web.i18n import negotiate
 from gateway.web.session import safe_next
 
 
@@ -48,8 +47,3 @@ def test_next_after_sign_in_is_only_a_path_of_this_site():
     assert safe_next("/exchanges/1?x=2") == "/exchanges/1?x=2"
     for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example", "", None):
         assert safe_next(hostile) == "/dashboard"
-
-
-def test_the_language_follows_the_browser_among_the_catalogues():
-    assert negotiate("fr-FR,fr;q=0.9,en;q=0.5") == "en"  # only English so far
-    assert negotiate("") == "en"

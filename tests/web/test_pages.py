@@ -13,8 +13,10 @@ from gateway.web.session import CSRF_COOKIE, SESSION_COOKIE
 from tests.e2e.test_notifications import accept_registration
 from tests.helpers import (
     PASSWORD,
+    account_requests,
     login,
     make_account,
+    message_context,
     partnership_id,
     quick_link,
     sign_up,
@@ -316,6 +318,16 @@ def test_notification_preferences_save_with_their_version(api):
         "csrf_token": token, "version": "1", "email_kinds": ["no_such_kind"]})
     assert unknown.status_code == 422
     assert api.get("/api/v1/notifications/preferences", headers=headers).json()["email_kinds"] == []
+    french = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "1", "language": "fr"}, allow_redirects=False)
+    assert french.status_code == 303
+    assert api.get("/api/v1/notifications/preferences", headers=headers).json()["language"] == "fr"
+    shown = api.get("/notifications/preferences", headers={"Accept-Language": "fr"}).text
+    assert '<option value="fr" selected>Français</option>' in shown
+    assert "Demande de contact reçue" in shown  # the kinds in the page's language
+    klingon = api.post("/notifications/preferences", data={
+        "csrf_token": token, "version": "2", "language": "tlh"})
+    assert klingon.status_code == 422 and 'id="language-error"' in klingon.text
 
 
 def test_support_pages_ask_answer_and_book_a_meeting(api, db_engines):
@@ -384,3 +396,43 @@ def test_support_pages_ask_answer_and_book_a_meeting(api, db_engines):
                          allow_redirects=False)
     assert cancelled.status_code == 303
     assert "Cancel the meeting" not in api.get("/support/meetings").text
+
+
+def test_pages_speak_french_chosen_in_the_header_or_by_the_browser(api):
+    by_browser = api.get("/eligibility", headers={"Accept-Language": "fr-BE,fr;q=0.9,en;q=0.5"})
+    assert by_browser.status_code == 200
+    assert '<html lang="fr">' in by_browser.text and "Puis-je participer\xa0?" in by_browser.text
+    assert "Type d'organisation" in by_browser.text and "Can I take part?" not in by_browser.text
+    assert "Organisation de cluster" in by_browser.text and "Allemagne" in by_browser.text
+    other = api.get("/eligibility", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert '<html lang="en">' in other.text and "Can I take part?" in other.text
+
+    switched = api.get("/language/fr?next=/partnerships", allow_redirects=False)
+    assert switched.status_code == 303 and switched.headers["Location"] == "/partnerships"
+    cookie = switched.headers["Set-Cookie"]
+    assert cookie.startswith("cxc_lang=fr;") and "HttpOnly" in cookie and "Max-Age=31536000" in cookie
+    chosen = api.get("/partnerships", headers={"Accept-Language": "en-GB,en"})  # the cookie wins
+    assert '<html lang="fr">' in chosen.text and "Partenariats de clusters" in chosen.text
+    assert 'href="/language/en?next=/partnerships"' in chosen.text
+
+    refused = api.post("/eligibility", data={"csrf_token": _csrf(api, "/eligibility"),
+                                             "roles": "visitor"})
+    assert refused.status_code == 422 and "Veuillez corriger les points suivants" in refused.text
+    missing = api.get("/partnerships/NO-SUCH-ONE")
+    assert missing.status_code == 404 and "Page introuvable" in missing.text
+    assert api.post("/sign-in", data={"email": "x@example.org"}).text.count("formulaire a expiré") == 1
+
+    # An account made from a French page gets its account emails in French.
+    email = unique_email("web-fr")
+    created = api.post("/sign-up", data={
+        "email": email, "full_name": "Amélie", "password": PASSWORD,
+        "csrf_token": _csrf(api, "/sign-up"), "idempotency_key": str(uuid.uuid4())})
+    assert created.status_code == 200 and "Consultez votre messagerie" in created.text
+    account_id = api.get("/api/v1/me", headers=login(api, email)).json()["id"]
+    request_id = account_requests(api.config, account_id, "email_verification_requested")[-1]
+    assert message_context(api.config, account_id, request_id)["language"] == "fr"
+
+    assert api.get("/language/xx").status_code == 404
+    hostile = api.get("/language/en?next=//evil.example/", allow_redirects=False)
+    assert hostile.headers["Location"] == "/dashboard"
+    assert '<html lang="en">' in api.get("/partnerships").text  # switched back
