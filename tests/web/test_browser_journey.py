@@ -67,7 +67,8 @@ def test_the_registration_wizard_works_with_the_keyboard_alone(gateway_url):
 
 
 @pytest.mark.timeout(200)
-def test_a_password_reset_the_support_desk_and_account_administration_in_the_browser(gateway_url, config, db_engines):
+def test_a_password_reset_the_support_desk_and_account_administration_in_the_browser(
+        gateway_url, config, db_engines):
     participant, agent = unique_email("support"), unique_email("agent")
     admin = unique_email("admin")
     make_account(db_engines["registration"], participant, ["participant"])
