@@ -104,7 +104,9 @@ def line_chart(chart_id: str, title: str, description: str, series: Sequence[Ser
                     f'{escape(fmt(tick))}</text>')
     first, last = date.fromordinal(x_domain[0]), date.fromordinal(x_domain[1])
     for day in sorted({first, last, date.fromordinal((x_domain[0] + x_domain[1]) // 2)}):
-        body.append(f'<text x="{x(day):.1f}" y="{height - bottom + 18}" text-anchor="middle" '
+        # the end labels are anchored inwards, so they are not cut at the edges
+        anchor = "start" if day == first else "end" if day == last else "middle"
+        body.append(f'<text x="{x(day):.1f}" y="{height - bottom + 18}" text-anchor="{anchor}" '
                     f'fill="{TEXT}">{day.isoformat()}</text>')
     for index, one in enumerate(series):
         if not one.points:
