@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import NamedTuple
 
 import Stemmer
@@ -63,6 +63,12 @@ class Analysis:
         found = [w.term for w in self.words if w.term is not None and not w.filler]
         found.extend(concept for concept, _, _ in self.concepts)
         return found
+
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        """The distinct index terms (kept with a cached analysis: explaining a page compares the
+        asker's terms with each candidate's)."""
+        return frozenset(self.terms())
 
 
 def fold(word: str) -> str:
