@@ -171,12 +171,16 @@ class Analyser:
         language = language or detect(text)
         lower = text.lower()  # same length as text for the alphabets we stem, so spans carry over
         seen = self._seen.setdefault(language, {})
-        words = []
-        for match in _WORD.finditer(lower if len(lower) == len(text) else text):
-            word = match.group().lower()
+        as_lower = len(lower) == len(text)
+        words: list[Word] = []
+        content = []  # (position, term, as written) of the content words
+        new_word = Word._make
+        for match in _WORD.finditer(lower if as_lower else text):
+            word = match.group() if as_lower else match.group().lower()
             known = seen.get(word) or self._word(word, language, seen)
-            words.append(Word(match.start(), match.end(), *known))
-        content = [(i, w.term, w.folded) for i, w in enumerate(words) if w.term is not None]
+            if known[0] is not None:
+                content.append((len(words), known[0], known[2]))
+            words.append(new_word((*match.span(), *known)))
         return Analysis(language, tuple(words), self._find_concepts(content))
 
     def terms(self, text: str) -> list[str]:

@@ -67,6 +67,8 @@ class TextIndex:
         main.sort_indices()
         self._main = main
         self._log_tf = np.log1p(main.data)
+        # the same matrix with log(1 + tf) values (sharing arrays: tombstones zero both)
+        self._main_log_tf = sp.csc_matrix((self._log_tf, main.indices, main.indptr), shape=main.shape)
         # Where each document's postings sit in the main matrix, document by document (a CSR of
         # positions): replacing or removing a document, and a query's own terms, need no re-analysis.
         positions = np.arange(1, main.nnz + 1, dtype=np.int64 if main.nnz >= 1 << 31 else np.int32)
@@ -227,15 +229,14 @@ class TextIndex:
 
     # ---- scoring ------------------------------------------------------------------------------
 
-    def _postings(self, term: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(slots, counts, log1p(counts)) from the main matrix and from the delta."""
+    def _postings(self, term: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(slots, counts) from the main matrix and from the delta."""
         lo, hi = int(self._main.indptr[term]), int(self._main.indptr[term + 1])
-        found = [(self._main.indices[lo:hi], self._main.data[lo:hi], self._log_tf[lo:hi])]
+        found = [(self._main.indices[lo:hi], self._main.data[lo:hi])]
         delta = self._delta.get(term)
         if delta:
-            slots = np.fromiter(delta.keys(), np.int32, len(delta))
-            counts = np.fromiter(delta.values(), np.float32, len(delta))
-            found.append((slots, counts, np.log1p(counts)))
+            found.append((np.fromiter(delta.keys(), np.int32, len(delta)),
+                          np.fromiter(delta.values(), np.float32, len(delta))))
         return found
 
     def query_terms(self, query: str) -> list[set[str]]:
@@ -256,7 +257,7 @@ class TextIndex:
             ids = np.unique(self.term_ids(sorted(alternatives)))
             best = np.zeros(n, np.float64)
             for term, idf in zip(ids.tolist(), self.idf(ids).tolist(), strict=True):
-                for slots, counts, _ in self._postings(term):
+                for slots, counts in self._postings(term):
                     norm = k1 * (1.0 - b + b * self.doc_len[slots] / avg_len)
                     # a term's slots are distinct, in the main matrix as in the delta
                     best[slots] = np.maximum(best[slots], idf * (k1 + 1.0) * counts / (counts + norm))
@@ -277,9 +278,17 @@ class TextIndex:
             return None
         factors = (np.log1p(counts) * inverse).astype(np.float32)
         acc = np.zeros(n, np.float32)
+        # scipy's matrix-vector product adds term by term in float32, as the loop over the delta
+        # does: the same sums, in the same order, twice as fast as a numpy loop over the terms.
+        from_main = self._main_log_tf[:, ids] @ factors
+        rows = min(n, len(from_main))
+        acc[:rows] = from_main[:rows]
         for term, factor in zip(ids.tolist(), factors.tolist(), strict=True):
-            for slots, _, log_tf in self._postings(term):
-                acc[slots] += np.float32(factor) * log_tf
+            delta = self._delta.get(term)
+            if delta:  # a slot of the delta has only tombstones (zeros) in the main matrix
+                slots = np.fromiter(delta.keys(), np.int32, len(delta))
+                counts = np.fromiter(delta.values(), np.float32, len(delta))
+                acc[slots] += np.float32(factor) * np.log1p(counts)
         acc *= self.inv_norm[:n]
         return acc
 
