@@ -73,7 +73,8 @@ class TextIndex:
         # positions): replacing or removing a document, and a query's own terms, need no re-analysis.
         positions = np.arange(1, main.nnz + 1, dtype=np.int64 if main.nnz >= 1 << 31 else np.int32)
         by_doc = sp.csc_matrix((positions, main.indices, main.indptr), shape=main.shape).tocsr()
-        self._doc_ptr, self._doc_pos = by_doc.indptr, by_doc.data - 1
+        self._doc_ptr, self._doc_pos = by_doc.indptr, by_doc.data
+        self._doc_pos -= 1
 
     # ---- terms --------------------------------------------------------------------------------
 
