@@ -15,6 +15,7 @@ import numpy as np
 _WORD = 64
 _WORD_MASK = (1 << _WORD) - 1
 INLINE_WINDOWS = 3  # windows kept in columns per slot; more go to a per-slot overflow (rare)
+_PAIRWISE_WINDOWS = 6  # up to this many windows on the asking side, common days are summed pairwise
 
 
 class Codebook:
@@ -148,7 +149,31 @@ class Windows:
         return [(s, e) for s, e in pairs if e >= s] + self.overflow.get(slot, [])
 
     def common_days(self, windows: list[tuple[int, int]], n: int) -> np.ndarray:
-        """Days each slot below n shares with the (merged) windows, via a prefix count over their span."""
+        """Days each slot below n shares with the (merged) windows."""
+        if len(windows) > _PAIRWISE_WINDOWS:
+            return self._common_days_by_prefix(windows, n)
+        # Both sides' windows are disjoint, so the common days are the sum of pairwise overlaps:
+        # a few contiguous min/max passes, cheaper than gathering from a prefix count.
+        days = np.zeros(n, np.int32)
+        overlap = np.empty(n, np.int32)
+        for k in range(INLINE_WINDOWS):
+            starts, ends = self.start[k, :n], self.end[k, :n]
+            for start, end in windows:
+                np.minimum(ends, end, out=overlap)
+                overlap -= np.maximum(starts, start)
+                overlap += 1
+                days += np.maximum(overlap, 0, out=overlap)
+        self._add_overflow(windows, days, n)
+        return days
+
+    def _add_overflow(self, windows: list[tuple[int, int]], days: np.ndarray, n: int) -> None:
+        for slot, extra in self.overflow.items():
+            if slot < n:
+                days[slot] += sum(max(0, min(a_end, b_end) - max(a_start, b_start) + 1)
+                                  for a_start, a_end in windows for b_start, b_end in extra)
+
+    def _common_days_by_prefix(self, windows: list[tuple[int, int]], n: int) -> np.ndarray:
+        """common_days via a prefix count over the windows' span (for many windows)."""
         lo, hi = windows[0][0], windows[-1][1]
         span = hi - lo + 1
         available = np.zeros(span, np.int32)
@@ -162,11 +187,7 @@ class Windows:
             past = np.clip(self.end[k, :n] - (lo - 1), 0, span)
             days += prefix[past]
             days -= prefix[first]
-        for slot, extra in self.overflow.items():
-            if slot < n:
-                for start, end in extra:
-                    first_day, past_day = (min(max(day, 0), span) for day in (start - lo, end - lo + 1))
-                    days[slot] += prefix[past_day] - prefix[first_day]
+        self._add_overflow(windows, days, n)
         return days
 
     def overlapping(self, lo: int, hi: int, n: int) -> np.ndarray:

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -176,6 +176,15 @@ class Weights:
         return frozenset(f.name for f in fields(cls))
 
 
+class _Asker(NamedTuple):
+    """The registration a page of matches is for, as each match's explanation needs it."""
+
+    slot: int
+    side: Side
+    analysis: Analysis | None
+    rarity: dict[str, float]  # IDF of each of its terms
+
+
 def _at(part: _Part, slot: int) -> float:
     return float(part[slot]) if isinstance(part, np.ndarray) else float(part)
 
@@ -296,7 +305,7 @@ class MatchIndex:
         if not self._text.live[slot]:
             self._text.add(slot, profile.text)
         elif old_text != profile.text:
-            self._text.remove(slot, old_text)
+            self._text.remove(slot)
             self._text.add(slot, profile.text)
             self._text_bytes -= sys.getsizeof(old_text)
         else:
@@ -325,7 +334,7 @@ class MatchIndex:
         slot = self._slot_of.pop(registration_id, None)
         if slot is None:
             return False
-        self._text.remove(slot, self._texts[slot])
+        self._text.remove(slot)
         self._text_bytes -= sys.getsizeof(self._texts[slot])
         self._texts[slot] = ""
         self._ids[slot] = None
@@ -378,7 +387,7 @@ class MatchIndex:
         parts = self._factors(me, n)
         scores = self._points(parts, n)[candidates]
         best = self._top(candidates, scores, offset + limit)[offset:]
-        asker = (self._side(me), self._analysis(me))
+        asker = self._asker(me)
         return [self._match(asker, slot, parts, HOST if hosts[slot] else VISITOR) for slot, _ in best], \
             len(candidates)
 
@@ -387,7 +396,7 @@ class MatchIndex:
         me, other = self._slot_of[registration_id], self._slot_of[other_id]
         parts = self._factors(me, self._n)
         side = HOST if self._roles[other] & _ROLE_BIT[HOST] else VISITOR
-        return self._match((self._side(me), self._analysis(me)), other, parts, side)
+        return self._match(self._asker(me), other, parts, side)
 
     def _eligible(self, me: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Slots that could host me and slots that could visit me, under the hard rules
@@ -432,8 +441,12 @@ class MatchIndex:
             del self._analyses[next(iter(self._analyses))]
         return cached[1]
 
-    def _match(self, asker: tuple[Side, Analysis | None], slot: int, parts: dict[str, _Part],
-               side: str) -> Match:
+    def _asker(self, me: int) -> _Asker:
+        analysis = self._analysis(me)
+        rarity = self._text.rarity(sorted(analysis.term_set)) if analysis is not None else {}
+        return _Asker(me, self._side(me), analysis, rarity)
+
+    def _match(self, asker: _Asker, slot: int, parts: dict[str, _Part], side: str) -> Match:
         contributions = tuple(
             Contribution(kind, round(self.weights.points(kind) * _at(parts[kind], slot), 1),
                          round(self.weights.points(kind), 1))
@@ -441,11 +454,12 @@ class MatchIndex:
         score = max(round(sum(c.points for c in contributions), 1), 0.0)
         points = {c.kind: c.points for c in contributions}
         lost = {c.kind: c.max_points - c.points for c in contributions}
-        my_side, mine = asker
-        theirs = self._analysis(slot)
-        phrases = shared_phrases(mine, theirs, self._texts[slot], self._text.rarity) \
-            if mine is not None and theirs is not None else ()
-        fits, misfits = explain(my_side, self._side(slot), phrases, points, lost, _MODES)
+        phrases: tuple[str, ...] = ()
+        if asker.analysis is not None and self._text.share_terms(asker.slot, slot):
+            theirs = self._analysis(slot)
+            if theirs is not None:
+                phrases = shared_phrases(asker.analysis, theirs, self._texts[slot], asker.rarity)
+        fits, misfits = explain(asker.side, self._side(slot), phrases, points, lost, _MODES)
         return Match(self._ids[slot], score, side, fits, misfits, contributions)
 
     def _neutral(self) -> np.float32:
@@ -521,7 +535,7 @@ class MatchIndex:
         return np.where(theirs > 0, fit, self._neutral())
 
     def _text_fit(self, me: int, n: int) -> _Part:
-        similarity = self._text.similarity(self._texts[me], n)
+        similarity = self._text.similarity(me, n)
         if similarity is None:
             return self.weights.neutral
         fit = np.minimum(similarity / np.float32(self.weights.text_saturation), np.float32(1.0))

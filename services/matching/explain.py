@@ -6,7 +6,7 @@ stay in `values`, for machines. Fits come heaviest contribution first, misfits c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -171,13 +171,13 @@ def _mode_reasons(me: Side, them: Side, every_mode: tuple[str, ...]) -> tuple[Re
 
 
 def shared_phrases(mine: Analysis, theirs: Analysis, their_text: str,
-                   rarity: Callable[[list[str]], dict[str, float]]) -> tuple[str, ...]:
+                   rarity: Mapping[str, float]) -> tuple[str, ...]:
     """The passages of their text made of distinctive terms both texts use, rarest first.
 
     A word counts if its term (stem) or a lexicon concept it belongs to is in both texts; filler
     and function words never count, though a function word inside a phrase ("pompe à chaleur")
-    is kept in the passage shown."""
-    shared = set(mine.terms()) & set(theirs.terms())
+    is kept in the passage shown. rarity: the IDF of (at least) each of my terms."""
+    shared = mine.term_set & theirs.term_set
     if not shared:
         return ()
     hit: dict[int, str] = {}
@@ -197,12 +197,11 @@ def shared_phrases(mine: Analysis, theirs: Analysis, their_text: str,
             runs[-1].append(position)
         else:
             runs.append([position])
-    weights = rarity(sorted(shared))
     scored: dict[str, tuple[float, str]] = {}
     for run in runs:
         first, last = theirs.words[run[0]], theirs.words[run[-1]]
         phrase = " ".join(their_text[first.start:last.end].split())
-        weight = sum(weights.get(term, 0.0) for term in dict.fromkeys(hit[p] for p in run))
+        weight = sum(rarity.get(term, 0.0) for term in dict.fromkeys(hit[p] for p in run))
         key = phrase.lower()
         if key not in scored or weight > scored[key][0]:
             scored[key] = (weight, phrase)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import NamedTuple
 
 import Stemmer
@@ -63,6 +63,12 @@ class Analysis:
         found = [w.term for w in self.words if w.term is not None and not w.filler]
         found.extend(concept for concept, _, _ in self.concepts)
         return found
+
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        """The distinct index terms (kept with a cached analysis: explaining a page compares the
+        asker's terms with each candidate's)."""
+        return frozenset(self.terms())
 
 
 def fold(word: str) -> str:
@@ -165,12 +171,16 @@ class Analyser:
         language = language or detect(text)
         lower = text.lower()  # same length as text for the alphabets we stem, so spans carry over
         seen = self._seen.setdefault(language, {})
-        words = []
-        for match in _WORD.finditer(lower if len(lower) == len(text) else text):
-            word = match.group().lower()
+        as_lower = len(lower) == len(text)
+        words: list[Word] = []
+        content = []  # (position, term, as written) of the content words
+        new_word = Word._make
+        for match in _WORD.finditer(lower if as_lower else text):
+            word = match.group() if as_lower else match.group().lower()
             known = seen.get(word) or self._word(word, language, seen)
-            words.append(Word(match.start(), match.end(), *known))
-        content = [(i, w.term, w.folded) for i, w in enumerate(words) if w.term is not None]
+            if known[0] is not None:
+                content.append((len(words), known[0], known[2]))
+            words.append(new_word((*match.span(), *known)))
         return Analysis(language, tuple(words), self._find_concepts(content))
 
     def terms(self, text: str) -> list[str]:

@@ -450,3 +450,52 @@ def test_memory_estimate_grows_with_content():
     small = index_of(*random_profiles(random.Random(1), 10))
     large = index_of(*random_profiles(random.Random(1), 3000))
     assert 0 < small.memory_bytes() < large.memory_bytes()
+
+
+def test_common_days_summed_pairwise_equal_the_prefix_count_with_overflow_windows():
+    from services.matching.columns import Windows, merged_windows
+
+    rng = random.Random(3)
+
+    def some_windows(count: int) -> list[tuple[int, int]]:
+        starts = (date(2027, 1, 1).toordinal() + rng.randrange(365) for _ in range(count))
+        return merged_windows((date.fromordinal(s), date.fromordinal(s + rng.randrange(60))) for s in starts)
+
+    windows = Windows(400)
+    windows.set_many([some_windows(rng.randrange(7)) for _ in range(400)])
+    assert windows.overflow  # some slots keep windows past the inline ones
+    for count in (1, 3, 6, 9):  # up to 6 summed pairwise, beyond by the prefix count
+        mine = some_windows(count)
+        pairwise = windows.common_days(mine, 400)
+        assert pairwise.tolist() == windows._common_days_by_prefix(mine, 400).tolist()
+        expected = [sum(max(0, min(a_end, b_end) - max(a_start, b_start) + 1)
+                        for a_start, a_end in mine for b_start, b_end in windows.get(slot))
+                    for slot in range(400)]
+        assert pairwise.tolist() == expected
+
+
+def test_the_text_index_gives_a_documents_terms_back_without_its_text():
+    from services.matching.text import TextIndex
+
+    def same_terms(slot: int, text: str) -> bool:
+        stored, analysed = text_index.doc_terms(slot), text_index.terms(text)
+        return [a.tolist() for a in stored] == [a.tolist() for a in analysed]
+
+    texts = ["Hydrogen electrolysers for ports", "Textile recycling and hydrogen", "Wine tourism"]
+    text_index = TextIndex()
+    text_index.build(texts, 8)
+    assert all(same_terms(slot, text) for slot, text in enumerate(texts))  # from the main matrix
+    hydrogen_df = text_index.df.copy()
+    text_index.remove(0)  # the main matrix's postings are zeroed, found without the text
+    assert text_index.similarity(1, 3)[0] == 0.0
+    assert (text_index.df <= hydrogen_df).all() and text_index.df.sum() < hydrogen_df.sum()
+    assert text_index.doc_terms(0)[0].size == 0
+    text_index.add(0, "Drones for vineyards")  # into the delta
+    assert same_terms(0, "Drones for vineyards")
+    text_index.remove(0)
+    assert text_index.df.sum() < hydrogen_df.sum() and text_index.doc_terms(0)[0].size == 0
+    text_index.add(0, "Hydrogen for ports")
+    text_index.merge()  # back in the main matrix: positions rebuilt
+    assert same_terms(0, "Hydrogen for ports")
+    assert text_index.similarity(1, 3)[0] > 0.0
+    assert text_index.similarity(2, 3) is not None and text_index.similarity(2, 3)[0] == 0.0
