@@ -11,12 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import psycopg2
 import pytest
 import requests
-from kombu.pools import connections as kombu_connections
 from sqlalchemy import create_engine, text
 
 from common.auth import TokenService
@@ -133,73 +131,6 @@ def _truncate(engine: Any, attempts: int = 5) -> None:
             if attempt == attempts - 1:
                 raise
             time.sleep(0.2 * (attempt + 1))
-
-
-@pytest.fixture(scope="session")
-def vhost_pipeline(request: pytest.FixtureRequest, rabbit_manager: Any) -> Iterator[Any]:
-    """nameko's pipeline of fresh vhosts (one per test, made ahead of time in a background
-    greenthread, deleted after the test), except that each vhost also gets the event topology
-    that `cxc migrate --declare` gives a deployment: event exchanges, subscriber quorum queues
-    and parking queues. Declaring some forty quorum queues keeps the broker busy; done ahead
-    here, it no longer delays the start of each test's containers.
-
-    A test that needs a vhost without that topology (one that declares a queue of another
-    kind under a subscriber queue's name, or checks that a relay declares the queues itself)
-    asks for `bare_rabbit_config`, or sits under one of BARE_VHOST_DIRS."""
-    from nameko.testing.utils import ResourcePipeline
-
-    from common.events import EVENTS_BY_SOURCE
-    from common.outbox import declare_topology
-
-    parts = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
-
-    def create(with_topology: bool) -> str:
-        vhost = f"nameko_test_{secrets.token_hex(6)}"
-        rabbit_manager.create_vhost(vhost)
-        rabbit_manager.set_vhost_permissions(vhost, parts.username, ".*", ".*", ".*")
-        if with_topology:
-            for source in EVENTS_BY_SOURCE:
-                declare_topology(f"amqp://{parts.netloc}/{vhost}", source)
-        return vhost
-
-    def destroy(vhost: str) -> None:
-        for attempt in range(9):
-            try:
-                rabbit_manager.delete_vhost(vhost)
-                break
-            except (TimeoutError, requests.HTTPError):
-                if attempt == 8:
-                    raise
-                time.sleep(1)
-        # Connections kombu pooled for the vhost go with it.
-        for key, pool in list(kombu_connections.items()):
-            if isinstance(key, tuple) and len(key) > 4 and key[4] == vhost:
-                pool.force_close_all()
-
-    with ResourcePipeline(lambda: create(True), destroy).run() as ready, \
-            ResourcePipeline(lambda: create(False), destroy, size=1).run() as bare:
-        yield {"topology": ready, "bare": bare}
-
-
-# Where tests check how services declare their own queues: their vhosts start empty.
-BARE_VHOST_DIRS = ("tests/integration", "tests/faults", "tests/unit")
-
-
-@pytest.fixture
-def rabbit_config(request: pytest.FixtureRequest, vhost_pipeline: dict[str, Any]) -> Iterator[dict]:
-    """nameko's fixture of the same name (a vhost of the test's own), from the pipelines above."""
-    path = request.node.path.relative_to(request.config.rootpath).as_posix()
-    bare = "bare_rabbit_config" in request.fixturenames or path.startswith(BARE_VHOST_DIRS)
-    parts = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
-    with vhost_pipeline["bare" if bare else "topology"].get() as vhost:
-        yield {"AMQP_URI": f"{parts.scheme}://{parts.netloc}/{vhost}", "username": parts.username,
-               "vhost": vhost}
-
-
-@pytest.fixture
-def bare_rabbit_config(rabbit_config: dict) -> dict:
-    """A vhost without the pre-declared event topology (see `vhost_pipeline`)."""
-    return rabbit_config
 
 
 @pytest.fixture(scope="session")
