@@ -1,8 +1,9 @@
 """A service whose broker connection is killed says so on its readiness probe and in its
 metrics, and recovers by itself; another service on the same broker stays ready.
 
-Both services run as real processes (`python -m cli.serve`, as in production) against a
-RabbitMQ node of this test's own, each under a broker user of its own. The fault: the
+Both services run as real processes (`python -m cli.serve`, as in production) against the
+fault tests' own RabbitMQ node (tests/faults/conftest.py), in a vhost of this test's own, each
+under a broker user of its own. The fault: the
 broker closes registration's connections and refuses its user the vhost until the test
 gives the permissions back, so registration stays disconnected long enough to be seen.
 """
@@ -67,17 +68,18 @@ def readyz(port: int) -> requests.Response:
     return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
 
 
+VHOST = "readiness"
+
+
 @pytest.fixture
-def node(tmp_path: Path) -> Iterator[RabbitNode]:
-    rabbit = RabbitNode(tmp_path / "rabbit")
-    rabbit.start()
-    try:
-        for service in ("registration", "payments"):
-            ctl(rabbit, "add_user", f"svc_{service}", "secret-of-the-test")
-            ctl(rabbit, "set_permissions", "-p", "/", f"svc_{service}", ".*", ".*", ".*")
-        yield rabbit
-    finally:
-        rabbit.kill()
+def node(rabbit_node: RabbitNode) -> RabbitNode:
+    """The package's node (tests/faults/conftest.py), with this test's vhost and users (left
+    there: no other test uses them, and each rabbitmqctl call boots an Erlang VM)."""
+    ctl(rabbit_node, "add_vhost", VHOST)
+    for service in ("registration", "payments"):
+        ctl(rabbit_node, "add_user", f"svc_{service}", "secret-of-the-test")
+        ctl(rabbit_node, "set_permissions", "-p", VHOST, f"svc_{service}", ".*", ".*", ".*")
+    return rabbit_node
 
 
 @pytest.fixture
@@ -87,7 +89,7 @@ def services(node: RabbitNode, database_urls: dict[str, str], keys_dir: Path,
     procs = []
     for service, port in ports.items():
         env = {**os.environ,
-               "AMQP_URI": f"amqp://svc_{service}:secret-of-the-test@127.0.0.1:{node.port}/",
+               "AMQP_URI": f"amqp://svc_{service}:secret-of-the-test@127.0.0.1:{node.port}/{VHOST}",
                f"DATABASE_URL_{service.upper()}": database_urls[service],
                "JWT_KEYS_DIR": str(keys_dir), "DOCUMENT_SEALING_DIR": str(keys_dir),
                "CXC_VAR_DIR": str(tmp_path / "var"), "HEALTH_PORT": str(port),
@@ -118,7 +120,7 @@ def test_a_killed_broker_connection_fails_readiness_until_it_is_back(node: Rabbi
     reconnects_before = metric(registration, "cxc_broker_reconnects_total", "registration") or 0
 
     # The fault: registration's connections go, and its user may not come back for now.
-    ctl(node, "clear_permissions", "-p", "/", "svc_registration")
+    ctl(node, "clear_permissions", "-p", VHOST, "svc_registration")
     for line in ctl(node, "list_connections", "user", "pid").splitlines():
         user, _, pid = line.partition("\t")
         if user == "svc_registration":
@@ -135,7 +137,7 @@ def test_a_killed_broker_connection_fails_readiness_until_it_is_back(node: Rabbi
     assert requests.get(f"http://127.0.0.1:{registration}/livez", timeout=5).status_code == 200
     assert readyz(payments).status_code == 200
 
-    ctl(node, "set_permissions", "-p", "/", "svc_registration", ".*", ".*", ".*")
+    ctl(node, "set_permissions", "-p", VHOST, "svc_registration", ".*", ".*", ".*")
     up = wait_until("registration's readiness to recover",
                     lambda: (r := readyz(registration)).status_code == 200 and r.json())
     assert up["checks"]["broker"] == "ok"

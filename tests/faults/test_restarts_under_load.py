@@ -3,7 +3,7 @@ broker is killed and restarted. Every process serves again by itself; with idemp
 keys on the client's retries nothing is lost, nothing doubled, and no answer is a 500.
 
 The services run as real processes under `python -m cli.serve --restart` (what `make run`
-uses) against a RabbitMQ node of this test's own.
+uses) against the fault tests' own RabbitMQ node (tests/faults/conftest.py).
 """
 
 from __future__ import annotations
@@ -121,9 +121,11 @@ def healthy(url: str) -> bool:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, database_urls: dict[str, str], keys_dir: Path) -> Iterator[Cluster]:
-    node = RabbitNode(tmp_path / "rabbit")
-    node.start()
+def cluster(tmp_path: Path, database_urls: dict[str, str], keys_dir: Path,
+            rabbit_node: RabbitNode) -> Iterator[Cluster]:
+    """Every service and the gateway on the package's node (tests/faults/conftest.py), in its
+    default vhost, which no other test uses."""
+    node = rabbit_node
     cluster = Cluster(tmp_path, node, database_urls, keys_dir)
     try:
         for name in (*SERVICES, "gateway"):
@@ -135,7 +137,6 @@ def cluster(tmp_path: Path, database_urls: dict[str, str], keys_dir: Path) -> It
         raise
     finally:
         cluster.stop()
-        node.kill()
 
 
 class Client:

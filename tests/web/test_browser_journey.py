@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import uuid
+from typing import Any
 
+import eventlet
 import pytest
 import requests
 from eventlet.green import subprocess
@@ -16,18 +19,71 @@ from eventlet.green import subprocess
 from tests.e2e.test_exchange_journey import _live_the_stay
 from tests.helpers import make_account, partnership_id, unique_email
 from tests.web.browser import ROOT
+from tests.web.driver import RESULT
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
+class Driver:
+    """One browser process (tests/web/driver.py --serve) for the module's scenarios: Python,
+    Playwright and Chromium start once, not once per scenario. A green subprocess: the
+    gateway keeps serving while the browser talks to it. After a failure or a timeout the
+    process goes, and the next scenario starts a new one."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.log: Any = None
+
+    def run(self, name: str, args: dict, timeout: float) -> dict:
+        if self.proc is None:
+            self.log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (as long as the process)
+            self.proc = subprocess.Popen([sys.executable, "-m", "tests.web.driver", "--serve"],
+                                         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=self.log, text=True)
+        self.proc.stdin.write(json.dumps({"name": name, "args": args}) + "\n")
+        self.proc.stdin.flush()
+        printed = []
+        try:
+            with eventlet.Timeout(timeout):
+                while (line := self.proc.stdout.readline()) and not line.startswith(RESULT):
+                    printed.append(line)
+        except eventlet.Timeout:
+            line = ""
+        answer = json.loads(line.removeprefix(RESULT)) if line else {"passed": False}
+        if not answer["passed"]:
+            self.close()
+        output = "".join(printed)
+        assert answer["passed"], (f"scenario {name} failed:\n{output}\n"
+                                  f"{answer.get('error') or self.stderr or 'no answer in time'}")
+        return answer["result"]
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+            self.log.seek(0)
+            self.stderr = self.log.read()[-6000:]
+            self.log.close()
+
+    stderr = ""
+
+
+DRIVER = Driver()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_the_browser():
+    yield
+    DRIVER.close()
+
+
 def run_scenario(name: str, base: str, timeout: float, **args: object) -> dict:
-    # A green subprocess: the gateway keeps serving while the browser talks to it.
-    done = subprocess.run([sys.executable, "-m", "tests.web.driver", name,
-                           json.dumps({"base": base, **args})], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
-    assert done.returncode == 0, f"scenario {name} failed:\n{done.stdout}\n{done.stderr}"
-    assert f"scenario {name}: passed" in done.stdout
-    return json.loads(done.stdout.splitlines()[-2])["result"]
+    return DRIVER.run(name, {"base": base, **args}, timeout)
 
 
 def links_config(config: dict) -> dict:
