@@ -17,6 +17,7 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import JSON, DateTime, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -84,10 +85,13 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per checkout; a connection that dropped is
     # invalidated by SQLAlchemy on its first error and replaced.
+    # Up to 2 x pool_size connections, all kept once opened: as "overflow" beyond a pool of
+    # pool_size, each one was opened and closed again per checkout whenever more workers
+    # than that wrote at once (a PostgreSQL backend forked per request).
     return create_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_recycle=1800,
     )
 
@@ -107,6 +111,52 @@ def dialect_insert(bind: Session | Connection) -> Any:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+# SQLSTATEs after which a prepared statement is made again: it is gone (someone ran
+# DISCARD ALL), or the tables changed under it (a migration) so its plan no longer fits.
+_PREPARED_GONE = {"26000", "0A000"}
+
+
+def execute_prepared(conn: Connection, name: str, statement: Any,
+                     params: dict[str, Any]) -> Any:
+    """Run a hot, fixed Core `statement` as a server-side prepared statement of `conn`'s
+    PostgreSQL connection (prepared on first use there, kept while the connection lives).
+
+    PostgreSQL then skips parsing and planning each time: for registration's joined read
+    that was ~0.1 ms of the server's CPU per query, three quarters of it. Only on
+    autocommit connections (the readers): a failure inside a transaction would abort it,
+    and the retry below could not run. The SQL is the statement's own, so the result's
+    columns are named as Core names them."""
+    prepared = conn.connection.info.setdefault("cxc_prepared", {})
+    order = prepared.get(name)
+    if order is None:
+        order = _prepare(conn, name, statement)
+        prepared[name] = order
+    placeholders = ", ".join(["%s"] * len(order))
+    values = tuple(params[key] for key in order)
+    try:
+        return conn.exec_driver_sql(f"EXECUTE {name}({placeholders})", values)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "pgcode", None) not in _PREPARED_GONE:
+            raise
+        prepared.pop(name, None)
+        try:
+            conn.exec_driver_sql(f"DEALLOCATE {name}")
+        except DBAPIError:
+            pass  # already gone
+        prepared[name] = _prepare(conn, name, statement)
+        return conn.exec_driver_sql(f"EXECUTE {name}({placeholders})", values)
+
+
+def _prepare(conn: Connection, name: str, statement: Any) -> list[str]:
+    compiled = statement.compile(dialect=conn.dialect)
+    order = list(compiled.binds)
+    sql = compiled.string
+    for position, key in enumerate(order, start=1):
+        sql = sql.replace(f"%({key})s", f"${position}")
+    conn.exec_driver_sql(f"PREPARE {name} AS {sql.replace('%%', '%')}")
+    return order
 
 
 class WorkerSession:
