@@ -168,9 +168,11 @@ class WorkerSession:
     both share the single connection: use one or the other within a worker, not both.)
     """
 
-    def __init__(self, factory: sessionmaker, read_engine: Engine) -> None:
+    def __init__(self, factory: sessionmaker, read_engine: Engine,
+                 autocommit: bool = False) -> None:
         self._factory = factory
         self._read_engine = read_engine
+        self._autocommit = autocommit
         self._session: Session | None = None
         self._reader: Connection | None = None
 
@@ -185,6 +187,14 @@ class WorkerSession:
         if self._reader is None:
             self._reader = self._read_engine.connect()
         return self._reader
+
+    @property
+    def autocommit(self) -> Connection | None:
+        """The reader's connection when it runs in autocommit (PostgreSQL), else None: also
+        for a write that is a single statement, atomic by itself, which then costs one
+        round trip instead of BEGIN, the statement and COMMIT. Nothing that needs a
+        transaction (an outbox row, an idempotency key) belongs on it."""
+        return self.reader if self._autocommit else None
 
     def close(self) -> None:
         for opened in (self._session, self._reader):
@@ -244,7 +254,8 @@ class Database(DependencyProvider):
         self.stop()
 
     def get_dependency(self, worker_ctx: Any) -> WorkerSession:
-        worker_session = WorkerSession(self.sessionmaker, self.read_engine)
+        worker_session = WorkerSession(self.sessionmaker, self.read_engine,
+                                       autocommit=self.read_engine is not self.engine)
         self._sessions[worker_ctx] = worker_session
         return worker_session
 

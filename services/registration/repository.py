@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, select, update
+from sqlalchemy import String, bindparam, cast, func, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -236,10 +236,11 @@ def partnership_id_by_code(session: Session, code: str) -> str | None:
     return session.scalar(select(Partnership.id).where(Partnership.code == code))
 
 
-def ensure_partnership(session: Session, partnership_id: str) -> None:
+def ensure_partnership(session: Session | Connection, partnership_id: str) -> None:
     """NotFound unless the partnership exists and is active; the list is reference data,
     so it is cached for a minute instead of read on every write."""
-    key = session.get_bind().url  # the URL itself: rendering it as text cost ~1 % of a write
+    # The URL itself: rendering it as text cost ~1 % of a write.
+    key = (session.get_bind() if isinstance(session, Session) else session.engine).url
     cached = _ACTIVE_PARTNERSHIPS.get(key)
     if cached is None or time.monotonic() - cached[0] > _PARTNERSHIP_TTL or (
             partnership_id not in cached[1]):
@@ -267,13 +268,79 @@ def _upsert_statement(session: Session) -> Any:
     return _UPSERTS[dialect]
 
 
-def upsert_organisation(session: Session, account_id: str, profile: dict[str, Any]) -> Any:
-    """The account's organisation, created or replaced by `profile` (the whole profile: a
-    field left out is cleared), as a row."""
+def _organisation_values(account_id: str, profile: dict[str, Any]) -> dict[str, Any]:
     values = {name: None for name in _ORG_PROFILE}
     values.update(profile, id=new_id(), account_id=account_id, updated_at=utcnow(),
                   cluster_member=bool(profile.get("cluster_member")))
-    return session.execute(_upsert_statement(session), values).one()
+    return values
+
+
+def upsert_organisation(session: Session, account_id: str, profile: dict[str, Any]) -> Any:
+    """The account's organisation, created or replaced by `profile` (the whole profile: a
+    field left out is cleared), as a row."""
+    return session.execute(_upsert_statement(session),
+                           _organisation_values(account_id, profile)).one()
+
+
+_DRAFT_COLUMNS = ("id", "reference", "version", "created_at", "updated_at", "status",
+                  "account_id", "partnership_id", "roles", "motivation", "expertise",
+                  "representative", "preferences")
+_DRAFT: list[Any] = []
+
+
+def _draft_statement() -> Any:
+    """PostgreSQL: the organisation's upsert and the registration's insert as one statement
+    (a data-modifying WITH), answering the organisation's row. Built once."""
+    if not _DRAFT:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        upsert = pg_insert(_ORG).values(
+            {column.name: bindparam(f"org_{column.name}", type_=column.type) for column in _ORG.c})
+        org = upsert.on_conflict_do_update(
+            index_elements=[_ORG.c.account_id],
+            set_={name: upsert.excluded[name] for name in _ORG_PROFILE},
+        ).returning(*_ORG.c).cte("org")
+        rows = select(*(bindparam(f"reg_{name}", type_=_REG.c[name].type) for name in _DRAFT_COLUMNS),
+                      org.c.id).select_from(org)
+        reg = (_REG.insert().from_select([*_DRAFT_COLUMNS, "organisation_id"], rows)
+               .returning(_REG.c.id).cte("reg"))
+        _DRAFT.append(select(*org.c).select_from(org.join(reg, true())))
+    return _DRAFT[0]
+
+
+def create_draft(bind: Session | Connection, account_id: str, organisation: dict[str, Any],
+                 values: dict[str, Any]) -> tuple[SimpleNamespace, Any]:
+    """The account's organisation created or replaced, and a new registration of it: the
+    registration (as insert_registration answers it) and the organisation's row.
+
+    On PostgreSQL in one statement, so on an autocommit connection it is one round trip and
+    atomic by itself: when the participant already has an active registration, the
+    organisation is left as it was too. Raises ActiveRegistrationExists then (after
+    rolling a session's transaction back)."""
+    if not is_postgres(bind):
+        org = upsert_organisation(bind, account_id, organisation)
+        return insert_registration(bind, {**values, "account_id": account_id,
+                                          "organisation_id": org.id}), org
+    now = utcnow()
+    row = {"id": new_id(), "reference": new_reference(), "version": 1, "created_at": now,
+           "updated_at": now, **values, "account_id": account_id}
+    params = {f"org_{name}": value
+              for name, value in _organisation_values(account_id, organisation).items()}
+    params.update({f"reg_{name}": row.get(name) for name in _DRAFT_COLUMNS})
+    try:
+        org = bind.execute(_draft_statement(), params).one()
+    except IntegrityError as exc:
+        _raise_if_active(bind, exc, account_id)
+        raise
+    row["organisation_id"] = org.id
+    return SimpleNamespace(**{column.name: row.get(column.name) for column in _REG.c}), org
+
+
+def _raise_if_active(bind: Session | Connection, exc: IntegrityError, account_id: str) -> None:
+    if isinstance(bind, Session):
+        bind.rollback()
+    if "account_id" in str(exc.orig) or "uq_registrations_one_active" in str(exc.orig):
+        raise ActiveRegistrationExists(active_reference(bind, account_id)) from exc
 
 
 _INSERT_REGISTRATION = _REG.insert()
@@ -290,9 +357,7 @@ def insert_registration(session: Session, values: dict[str, Any]) -> SimpleNames
     try:
         session.execute(_INSERT_REGISTRATION, row)
     except IntegrityError as exc:
-        session.rollback()
-        if "account_id" in str(exc.orig) or "uq_registrations_one_active" in str(exc.orig):
-            raise ActiveRegistrationExists(active_reference(session, values["account_id"])) from exc
+        _raise_if_active(session, exc, values["account_id"])
         raise
     return SimpleNamespace(**{column.name: row.get(column.name) for column in _REG.c})
 
@@ -303,7 +368,7 @@ class ActiveRegistrationExists(Exception):
         self.reference = reference
 
 
-def active_reference(session: Session, account_id: str) -> str | None:
+def active_reference(session: Session | Connection, account_id: str) -> str | None:
     return session.scalar(select(_REG.c.reference).where(
         _REG.c.account_id == account_id, _REG.c.status.in_(ACTIVE_STATES)))
 

@@ -1,5 +1,6 @@
-"""Registration's hot read as a PostgreSQL prepared statement (common.db.execute_prepared):
-the same answer as the plain Core query, and still right when the server forgot it."""
+"""Registration's hot paths on PostgreSQL: the read as a prepared statement
+(common.db.execute_prepared) answers as the plain Core query, and still when the server forgot
+it; a draft is one statement in autocommit, all or nothing."""
 
 from __future__ import annotations
 
@@ -63,3 +64,39 @@ def test_a_statement_the_server_forgot_is_prepared_again(reader, registration_id
     expected = repository.read_registration(reader, registration_id)
     reader.exec_driver_sql("DEALLOCATE ALL")  # what DISCARD ALL or a pooler's reset does
     assert repository.read_registration(reader, registration_id) == expected
+
+
+def _draft_values(engine: Any) -> dict[str, Any]:
+    return {"status": "draft", "partnership_id": partnership_id(engine, "TEXCIRC"),
+            "roles": ["host"], "motivation": "Share.", "expertise": "Looms",
+            "representative": {"first_name": "Rui"}, "preferences": {"languages": ["pt"]}}
+
+
+def test_a_draft_in_one_statement_is_what_is_read_back(reader, db_engines):
+    engine = db_engines["registration"]
+    account_id = make_account(engine, unique_email(), ["participant"])
+    reg, org = repository.create_draft(reader, account_id, {
+        "name": "Fab Lab Braga", "type": "fab_lab", "country": "PT", "city": "Braga"},
+        _draft_values(engine))
+    stored = repository.read_registration(reader, reg.id)
+    assert repository.registration_dict(reg, org) == stored
+    assert stored["organisation"]["name"] == "Fab Lab Braga"
+    assert stored["organisation"]["cluster_member"] is False
+    assert stored["representative"] == {"first_name": "Rui"}
+
+
+def test_a_second_active_draft_changes_nothing(reader, db_engines):
+    engine = db_engines["registration"]
+    account_id = make_account(engine, unique_email(), ["participant"])
+    first, _ = repository.create_draft(reader, account_id, {
+        "name": "Before", "type": "fab_lab", "country": "PT", "city": "Braga"},
+        _draft_values(engine))
+    with pytest.raises(repository.ActiveRegistrationExists) as refused:
+        repository.create_draft(reader, account_id, {
+            "name": "After", "type": "fab_lab", "country": "ES", "city": "Vigo"},
+            _draft_values(engine))
+    assert refused.value.reference == first.reference
+    # the organisation's upsert went with the refused insert
+    assert repository.read_registration(reader, first.id)["organisation"]["name"] == "Before"
+    # and the connection is still good for the next statement
+    assert repository.read_registration(reader, first.id)["id"] == first.id
