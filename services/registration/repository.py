@@ -328,7 +328,10 @@ def create_draft(bind: Session | Connection, account_id: str, organisation: dict
               for name, value in _organisation_values(account_id, organisation).items()}
     params.update({f"reg_{name}": row.get(name) for name in _DRAFT_COLUMNS})
     try:
-        org = bind.execute(_draft_statement(), params).one()
+        if isinstance(bind, Connection):  # the autocommit connection
+            org = execute_prepared(bind, "cxc_create_draft", _draft_statement(), params).one()
+        else:
+            org = bind.execute(_draft_statement(), params).one()
     except IntegrityError as exc:
         _raise_if_active(bind, exc, account_id)
         raise
