@@ -56,17 +56,31 @@ fuzz: $(STAMP) services
 	FUZZ_PHASES=$${FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
 	$(BIN)/python -m pytest -m fuzz -s $(PYTEST_ARGS)
 
+# Every benchmark runs even when an earlier one misses a target; a summary line per benchmark
+# at the end, and `make bench` fails if any missed.
+BENCHMARKS := \
+	"gateway|bench.gateway.run $(BENCH_ARGS)" \
+	"events|bench.events.run $(BENCH_EVENTS_ARGS)" \
+	"matching|bench.matching.run $(BENCH_MATCHING_ARGS)" \
+	"payments_sepa|bench.payments_sepa $(BENCH_SEPA_ARGS)" \
+	"payments_reservations|bench.payments_reservations $(BENCH_RESERVATIONS_ARGS)" \
+	"agreements|bench.agreements.run $(BENCH_AGREEMENTS_ARGS)" \
+	"notifications|bench.notifications.run $(BENCH_NOTIFICATIONS_ARGS)" \
+	"webhooks|bench.webhooks $(BENCH_WEBHOOKS_ARGS)" \
+	"web|bench.web.run $(BENCH_WEB_ARGS)"
+
 bench: $(STAMP) $(WEB_STAMP) services
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python -m bench.gateway.run $(BENCH_ARGS)
-	$(BIN)/python -m bench.events.run $(BENCH_EVENTS_ARGS)
-	$(BIN)/python -m bench.matching.run $(BENCH_MATCHING_ARGS)
-	$(BIN)/python -m bench.payments_sepa $(BENCH_SEPA_ARGS)
-	$(BIN)/python -m bench.payments_reservations $(BENCH_RESERVATIONS_ARGS)
-	$(BIN)/python -m bench.agreements.run $(BENCH_AGREEMENTS_ARGS)
-	$(BIN)/python -m bench.notifications.run $(BENCH_NOTIFICATIONS_ARGS)
-	$(BIN)/python -m bench.webhooks $(BENCH_WEBHOOKS_ARGS)
-	$(BIN)/python -m bench.web.run $(BENCH_WEB_ARGS)
+	@summary=""; failed=0; \
+	for entry in $(BENCHMARKS); do \
+	  name=$${entry%%|*}; command=$${entry#*|}; \
+	  echo "== $$name: python -m $$command"; \
+	  if $(BIN)/python -m $$command; then verdict="ok"; \
+	  else code=$$?; verdict="MISSED (exit $$code)"; failed=1; fi; \
+	  summary="$$summary$$(printf '  %-24s %s' "$$name" "$$verdict")"$$'\n'; \
+	done; \
+	echo; echo "benchmark summary:"; printf '%s' "$$summary"; \
+	exit $$failed
 
 # The web application's messages: brings every catalogue (gateway/web/translations) up to date
 # with the code and templates, then lists what is left to translate (and fails until it is done).

@@ -126,9 +126,9 @@ class RpcClient:
         headers = {f"nameko.{key}": value for key, value in context.items() if value is not None}
         correlation_id = str(uuid.uuid4())
         reply_event = self.listener.get_reply_event(correlation_id)
-        connection = self.provider.confirmed if confirm else self.provider.connection
+        pool = self.provider.confirmed_producers if confirm else self.provider.producers
         try:
-            with producers[connection].acquire(block=True) as producer:
+            with pool.acquire(block=True) as producer:
                 producer.publish(
                     {"args": args, "kwargs": kwargs},
                     exchange=self.provider.exchange,
@@ -208,6 +208,9 @@ class Rpc(DependencyProvider):
             **TRANSPORT, "confirm_publish": False})
         self.confirmed = Connection(self.amqp_uri, connect_timeout=2, transport_options={
             **TRANSPORT, "confirm_publish": True})
+        # Looked up once: kombu finds a connection's pool by hashing its settings each time.
+        self.producers = producers[self.connection]
+        self.confirmed_producers = producers[self.confirmed]
 
     def broker_reachable(self) -> bool:
         try:
@@ -231,8 +234,8 @@ class TransientResponder:
     twice, once only to check that it can), transient, without confirms, through a
     producer pool on the consumer's one connection (nameko builds a Connection per reply)."""
 
-    def __init__(self, connection: Connection, exchange: Any, message: Any) -> None:
-        self.connection = connection
+    def __init__(self, producer_pool: Any, exchange: Any, message: Any) -> None:
+        self.producer_pool = producer_pool
         self.exchange = exchange
         self.message = message
 
@@ -249,7 +252,7 @@ class TransientResponder:
             result = None
             content_type, encoding, body = kombu.serialization.dumps(
                 {"result": None, "error": error}, serializer)
-        with producers[self.connection].acquire(block=True) as producer:
+        with self.producer_pool.acquire(block=True) as producer:
             producer.publish(body, content_type=content_type, content_encoding=encoding,
                              exchange=self.exchange,
                              routing_key=self.message.properties["reply_to"],
@@ -271,10 +274,13 @@ class TransientRpcConsumer(RpcConsumer):
         self.reply_connection = Connection(self.container.config["AMQP_URI"], connect_timeout=2,
                                            transport_options={**TRANSPORT,
                                                               "confirm_publish": False})
+        # Both made once, not per reply (kombu hashes the connection's settings to find its
+        # pool; an Exchange is a new object each time).
+        self.reply_producers = producers[self.reply_connection]
+        self.reply_exchange = get_rpc_exchange(self.container.config)
 
     def handle_result(self, message: Any, result: Any, exc_info: Any) -> Any:
-        responder = TransientResponder(self.reply_connection,
-                                       get_rpc_exchange(self.container.config), message)
+        responder = TransientResponder(self.reply_producers, self.reply_exchange, message)
         routing_key = message.delivery_info.get("routing_key")
         try:
             result, exc_info = responder.send_response(result, exc_info)

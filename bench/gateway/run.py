@@ -51,8 +51,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pg_admin(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN)
+def pg_admin(sql: str, attempts: int = 1) -> None:
+    """`attempts` > 1 retries a refused connection: on a shared server the connections may
+    all be taken for a while, and a teardown that gave up would leave its databases behind."""
+    for attempt in range(attempts):
+        try:
+            conn = psycopg2.connect(PG_ADMIN)
+            break
+        except psycopg2.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(sql)
@@ -365,8 +374,8 @@ class Bench:
         try:
             for name in (self.db_name, self.matching_db):
                 pg_admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                         f"WHERE datname = '{name}' AND pid <> pg_backend_pid()")
-                pg_admin(f'DROP DATABASE IF EXISTS "{name}"')
+                         f"WHERE datname = '{name}' AND pid <> pg_backend_pid()", attempts=30)
+                pg_admin(f'DROP DATABASE IF EXISTS "{name}"', attempts=30)
         finally:
             requests.delete(f"{RABBIT_API}/vhosts/{self.vhost}", timeout=10)
             if not self.args.keep:

@@ -127,3 +127,31 @@ def test_revocations_are_forgotten_once_no_token_can_be_covered():
     # An older cutoff never replaces a newer one.
     revoked.apply({"account_id": "b", "not_before": 10.0, "until": 300.0})
     assert revoked.accounts["b"][0] == 50.0
+
+
+def test_an_expired_token_is_refused_even_when_cached(tokens):
+    token, _ = tokens.issue("acc", ["participant"], None, None, ttl=1)
+    assert tokens.verify(token).account_id == "acc"  # now in the verified cache
+    assert token in tokens._verified
+    time.sleep(2.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        tokens.verify(token)
+    assert token not in tokens._verified
+
+
+def test_signing_out_everywhere_refuses_a_cached_token_at_once(tokens):
+    token, _ = tokens.issue("acc", ["participant"], None, None)
+    assert tokens.verify(token).account_id == "acc"  # cached
+    tokens.revoked.apply({"account_id": "acc", "not_before": time.time() + 1,
+                          "until": time.time() + 60})
+    with pytest.raises(Unauthorized, match="signed out"):
+        tokens.verify(token)
+
+
+def test_a_tampered_copy_of_a_cached_token_is_not_taken_from_the_cache(tokens):
+    token, _ = tokens.issue("acc", ["participant"], None, None)
+    tokens.verify(token)
+    header, payload, signature = token.split(".")
+    forged = ".".join([header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
+    with pytest.raises(Unauthorized):
+        tokens.verify(forged)
