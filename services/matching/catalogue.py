@@ -57,20 +57,30 @@ def dump_view(profile: dict[str, Any]) -> dict[str, Any]:
 
 # --- the projection: events into the catalogue table -------------------------------------
 
-def apply_registration_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
+def apply_registration_event(session: Session, payload: dict[str, Any],
+                             handler: str) -> dict[str, Any]:
     """Store a registration event's profile (first delivery only) and commit; returns the
-    registration ids whose rows changed."""
+    rows that changed by registration id: the committed row where this transaction wrote
+    it last (the index takes it as it is), None where it must be read again."""
     if not first_delivery(session, InboxEvent, payload["event_id"], handler):
-        return set()
+        return {}
+    registration_id = payload["registration_id"]
+    # Asked before the upsert, which takes the change counter's lock: every statement run
+    # while it is held makes every other catalogue writer wait.
+    in_exchange = bool(domain.is_listed(payload) and exchanges.linked(session, {registration_id}))
     entry = projection.store_profile(session, payload)
-    if entry is not None and entry.listed and (
-            entry.host_capacity != exchanges.declared_capacity(entry.profile or {})
-            or exchanges.linked(session, {entry.registration_id})):
+    if entry is None:
+        session.commit()
+        return {}
+    if entry.listed and (in_exchange or
+                         entry.host_capacity != exchanges.declared_capacity(entry.profile or {})):
         # A declared capacity may have changed: the open capacity follows it (an entry in
         # no exchange that hosts what it declared has nothing to recompute).
         exchanges.refresh(session, {entry.registration_id})
+        session.commit()
+        return {entry.registration_id: None}
     session.commit()
-    return {entry.registration_id} if entry is not None else set()
+    return {entry.registration_id: entry}
 
 
 def apply_exchange_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
@@ -136,6 +146,8 @@ class CatalogueIndex(DependencyProvider):
         self.watermark = 0
         self.version = 0  # bumped by every change of the index
         self._views: dict[str, dict[str, Any]] = {}
+        # The change counter value of the row applied last, by registration id.
+        self._applied_seq: dict[str, int] = {}
         self._pages: dict[Hashable, Any] = {}
         # Who owns each indexed entry, and each account's entry: who may see which matches
         # is decided without a query (a registration not indexed yet is looked up).
@@ -197,6 +209,7 @@ class CatalogueIndex(DependencyProvider):
         tpool.execute(index.bulk_load, profiles)
         self.index = index
         self.watermark = max((e.change_seq for e in entries), default=0)
+        self._applied_seq = {e.registration_id: e.change_seq for e in entries}
         self.owners = {e.registration_id: (e.account_id, e.partnership_id) for e in entries if e.listed}
         self.entry_of_account = {e.account_id: e.registration_id for e in entries if e.listed}
         self._views = {}
@@ -215,7 +228,22 @@ class CatalogueIndex(DependencyProvider):
         for row in repository.entry_rows(conn, registration_ids):
             self.apply(row)
 
+    def apply_written(self, conn_of: Callable[[], Connection], written: dict[str, Any]) -> None:
+        """Apply what a handler just committed: the rows it got back from its own writes
+        as they are, the others read again (`conn_of()` opens a connection only then)."""
+        for row in written.values():
+            if row is not None:
+                self.apply(row)
+        again = {rid for rid, row in written.items() if row is None}
+        if again:
+            self.reindex(conn_of(), again)
+
     def apply(self, entry: CatalogueEntry) -> None:
+        # A row older than one applied already (two workers of this process committing the
+        # same registration, or the poll reading back what a handler applied) is skipped:
+        # rows are applied in change-counter order, each at most once.
+        if entry.change_seq <= self._applied_seq.get(entry.registration_id, 0):
+            return
         self._changed()
         if not entry.listed:
             self.index.remove(entry.registration_id)
@@ -223,6 +251,7 @@ class CatalogueIndex(DependencyProvider):
             self.owners.pop(entry.registration_id, None)
             if self.entry_of_account.get(entry.account_id) == entry.registration_id:
                 del self.entry_of_account[entry.account_id]
+            self._applied_seq[entry.registration_id] = entry.change_seq
             return
         self.owners[entry.registration_id] = (entry.account_id, entry.partnership_id)
         self.entry_of_account[entry.account_id] = entry.registration_id
@@ -233,6 +262,7 @@ class CatalogueIndex(DependencyProvider):
         self.index.mark_visited(entry.registration_id, bool(entry.has_visited))
         if entry.registration_id in self._views:
             self._views[entry.registration_id] = dump_view(entry.profile)
+        self._applied_seq[entry.registration_id] = entry.change_seq
 
     def _changed(self) -> None:
         self.version += 1

@@ -91,9 +91,9 @@ class MatchingService:
         self._apply_registration_event(payload, "handle_registration_withdrawn")
 
     def _apply_registration_event(self, payload: dict[str, Any], handler: str) -> None:
-        changed = catalogue.apply_registration_event(self.db.session, payload, handler)
-        if changed:  # through the session's connection: one pool per worker
-            self.catalogue.reindex(self.db.session.connection(), changed)
+        written = catalogue.apply_registration_event(self.db.session, payload, handler)
+        # A row to read again goes through the session's connection: one pool per worker.
+        self.catalogue.apply_written(self.db.session.connection, written)
 
     # --- what exchanges change in the catalogue (agreements' events) --------------------
 
