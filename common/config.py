@@ -220,6 +220,8 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "contact_expiry_days": _float("CONTACT_EXPIRY_DAYS", 14),
             "max_open_contacts": _int("MAX_OPEN_CONTACTS", 5),
             "index_refresh_seconds": _float("MATCHING_INDEX_REFRESH_SECONDS", 0.5),
+            # Registration events committed together at most (PostgreSQL; 1: one at a time).
+            "event_batch": _int("MATCHING_EVENT_BATCH", 100),
             # JSON object overriding the score weights, e.g. {"sectors": 3, "text": 1}
             "weights": os.environ.get("MATCHING_WEIGHTS", ""),
         },

@@ -26,14 +26,15 @@ from typing import Any
 
 import eventlet
 from eventlet import tpool
+from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from common.db import Database
+from common.db import Database, is_postgres
 from common.errors import ServiceUnavailable
 from common.metrics import MATCHING_INDEX_ENTRIES, MATCHING_INDEX_LAG
-from common.outbox import first_delivery
+from common.outbox import first_deliveries, first_delivery
 from services.matching import domain, exchanges, projection, repository
 from services.matching.engine import MatchIndex, Profile, Weights
 from services.matching.models import CatalogueEntry, InboxEvent
@@ -81,6 +82,40 @@ def apply_registration_event(session: Session, payload: dict[str, Any],
         return {entry.registration_id: None}
     session.commit()
     return {entry.registration_id: entry}
+
+
+def apply_registration_events(session: Session,
+                              events: list[tuple[dict[str, Any], str]]) -> dict[str, Any]:
+    """`apply_registration_event` for a batch of (payload, handler) in one transaction: one
+    statement claims them in the inbox, one takes the change counter (its lock once per
+    batch instead of once per event), one upserts the rows. Of several events of one
+    registration only the newest version is written: the conditional upsert would let it
+    win whatever the order, and the others are claimed all the same. Committed."""
+    claims = sorted({(payload["event_id"], handler) for payload, handler in events})
+    claimed = first_deliveries(session, InboxEvent, claims)
+    newest: dict[str, dict[str, Any]] = {}
+    for payload, _handler in events:
+        if payload["event_id"] not in claimed:
+            continue
+        claimed.discard(payload["event_id"])  # a twin in the same batch is a redelivery
+        held = newest.get(payload["registration_id"])
+        if held is None or _version(payload) > _version(held):
+            newest[payload["registration_id"]] = payload
+    payloads = list(newest.values())
+    in_exchange = exchanges.linked(session, {p["registration_id"] for p in payloads
+                                             if domain.is_listed(p)})
+    rows = projection.store_profiles(session, payloads)
+    again = {row.registration_id for row in rows if row.listed and (
+        row.registration_id in in_exchange
+        or row.host_capacity != exchanges.declared_capacity(row.profile or {}))}
+    if again:
+        exchanges.refresh(session, again)
+    session.commit()
+    return {row.registration_id: None if row.registration_id in again else row for row in rows}
+
+
+def _version(payload: dict[str, Any]) -> int:
+    return int(payload.get("registration_version") or 0)
 
 
 def apply_exchange_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
@@ -155,13 +190,85 @@ class CatalogueIndex(DependencyProvider):
         self.entry_of_account: dict[str, str] = {}
         self._running = False
         self.refreshed_at: float | None = None  # monotonic time of the last successful load
+        # Registration events waiting for the batch writer (PostgreSQL): see `submit`.
+        self.event_batch = int(cfg.get("event_batch", 100))
+        self.batches = False
+        self._events: LightQueue = LightQueue()
 
     def start(self) -> None:
         self._running = True
+        # Decided here: the database's engine exists once every dependency is set up.
+        self.batches = self.event_batch > 1 and is_postgres(self.database.engine)
         self.container.spawn_managed_thread(self._run, identifier="catalogue_index")
+        if self.batches:
+            self.container.spawn_managed_thread(self._write_batches, identifier="catalogue_writer")
 
     def stop(self) -> None:
         self._running = False
+        if self.batches:
+            self._events.put(None)
+
+    # --- registration events, committed in batches -------------------------------------------
+
+    def submit(self, payload: dict[str, Any], handler: str) -> None:
+        """Apply a registration event together with whatever other workers of this process
+        submitted meanwhile, and return once it is committed (the worker acknowledges the
+        message only then: at least once, as before). Raises what applying it raised."""
+        done = eventlet.event.Event()
+        self._events.put((payload, handler, done))
+        done.wait()
+
+    def _write_batches(self) -> None:
+        """Takes what is waiting (up to MATCHING_EVENT_BATCH, never waiting for more: the
+        batch is whatever arrived while the previous one was being committed)."""
+        while self._running:
+            first = self._events.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.event_batch:
+                try:
+                    more = self._events.get_nowait()
+                except Empty:
+                    break
+                if more is None:
+                    self._running = False
+                    break
+                batch.append(more)
+            self._write_batch(batch)
+        while True:  # stopping: what is left is not acknowledged, so it comes back
+            try:
+                left = self._events.get_nowait()
+            except Empty:
+                break
+            if left is not None:
+                left[2].send_exception(ServiceUnavailable("matching is stopping"))
+
+    def _write_batch(self, batch: list[tuple[dict[str, Any], str, Any]]) -> None:
+        try:
+            with self.database.new_session() as session:
+                written = apply_registration_events(session, [(p, h) for p, h, _done in batch])
+            outcomes: list[BaseException | None] = [None] * len(batch)
+        except Exception:
+            log.warning("a batch of %d registration events failed; applying them one by one",
+                        len(batch), exc_info=True)
+            written, outcomes = {}, []
+            for payload, handler, _done in batch:  # one bad event must not fail the others
+                try:
+                    with self.database.new_session() as session:
+                        written.update(apply_registration_event(session, payload, handler))
+                    outcomes.append(None)
+                except Exception as exc:  # noqa: BLE001 - it goes to its worker
+                    outcomes.append(exc)
+        try:
+            self.apply_written(written)
+        except Exception:  # committed: the poll folds the rows in
+            log.exception("could not apply committed catalogue rows to the index")
+        for (_payload, _handler, done), outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
+                done.send(None)
+            else:
+                done.send_exception(outcome)
 
     def get_dependency(self, worker_ctx: Any) -> CatalogueIndex:
         return self
@@ -228,15 +335,20 @@ class CatalogueIndex(DependencyProvider):
         for row in repository.entry_rows(conn, registration_ids):
             self.apply(row)
 
-    def apply_written(self, conn_of: Callable[[], Connection], written: dict[str, Any]) -> None:
-        """Apply what a handler just committed: the rows it got back from its own writes
-        as they are, the others read again (`conn_of()` opens a connection only then)."""
+    def apply_written(self, written: dict[str, Any],
+                      conn_of: Callable[[], Connection] | None = None) -> None:
+        """Apply what was just committed: the rows the writes returned as they are, the
+        others (None) read again, through `conn_of()` (called only then) or a connection
+        of its own."""
         for row in written.values():
             if row is not None:
                 self.apply(row)
         again = {rid for rid, row in written.items() if row is None}
-        if again:
+        if again and conn_of is not None:
             self.reindex(conn_of(), again)
+        elif again:
+            with self.database.engine.connect() as conn:
+                self.reindex(conn, again)
 
     def apply(self, entry: CatalogueEntry) -> None:
         # A row older than one applied already (two workers of this process committing the
