@@ -191,7 +191,10 @@ class CatalogueIndex(DependencyProvider):
         self._running = False
         self.refreshed_at: float | None = None  # monotonic time of the last successful load
         # Registration events waiting for the batch writer (PostgreSQL): see `submit`.
-        self.event_batch = int(cfg.get("event_batch", 100))
+        # At most half the workers (each delivery waits in one until its batch commits): the
+        # other half fills with the next batch's deliveries while one is being committed.
+        workers = int(self.container.config.get("max_workers", 10))
+        self.event_batch = min(int(cfg.get("event_batch", 100)), max(workers // 2, 1))
         self.batches = False
         self._events: LightQueue = LightQueue()
 
