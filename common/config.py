@@ -72,6 +72,9 @@ def notifications_config() -> dict[str, Any]:
         # A message claimed for sending by a process that then died is taken up again
         # after this long (see docs/notifications.md: at most one duplicate, same Message-ID).
         "lease_seconds": _float("EMAIL_LEASE_SECONDS", 120),
+        # How long names and addresses asked of registration are used again (0: ask for
+        # every event); see services/notifications/directory.py.
+        "directory_seconds": _float("NOTIFICATIONS_DIRECTORY_SECONDS", 30),
     }
 
 
