@@ -72,6 +72,9 @@ def notifications_config() -> dict[str, Any]:
         # A message claimed for sending by a process that then died is taken up again
         # after this long (see docs/notifications.md: at most one duplicate, same Message-ID).
         "lease_seconds": _float("EMAIL_LEASE_SECONDS", 120),
+        # How long names and addresses asked of registration are used again (0: ask for
+        # every event); see services/notifications/directory.py.
+        "directory_seconds": _float("NOTIFICATIONS_DIRECTORY_SECONDS", 30),
     }
 
 
@@ -222,6 +225,8 @@ def build_config(service: str | None = None) -> dict[str, Any]:
             "contact_expiry_days": _float("CONTACT_EXPIRY_DAYS", 14),
             "max_open_contacts": _int("MAX_OPEN_CONTACTS", 5),
             "index_refresh_seconds": _float("MATCHING_INDEX_REFRESH_SECONDS", 0.5),
+            # Registration events committed together at most (PostgreSQL; 1: one at a time).
+            "event_batch": _int("MATCHING_EVENT_BATCH", 100),
             # JSON object overriding the score weights, e.g. {"sectors": 3, "text": 1}
             "weights": os.environ.get("MATCHING_WEIGHTS", ""),
         },

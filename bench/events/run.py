@@ -5,6 +5,9 @@ Two workloads on PostgreSQL, each followed from commit to
   - matching's catalogue (the row matching writes when it has applied the event);
   sustained  registrations accepted over HTTP (POST .../assessment) at a paced rate, through
              the gateway and the registration service, whose relay publishes them;
+  sustained-direct  the same acceptances committed by paced writer processes through
+             registration's own write path (bench/events/writer.py), one row per transaction,
+             so that the asked rate really is committed (HTTP tops out lower);
   burst      N outbox rows committed in one transaction from outside the service, as another
              process of it would (with its NOTIFY), for the relay to drain.
 Prints events/s and the commit-to-consumer lag p50/p99 of each, and checks that none is lost.
@@ -31,7 +34,7 @@ import requests
 from kombu import Connection, Consumer, Queue
 
 from bench.gateway.run import PG_ADMIN, RABBIT_API, free_port, parse_wrk, pg_admin, registration_body
-from bench.procstat import load
+from bench.procstat import CpuMeter, load
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -118,7 +121,14 @@ class Bench:
                        check=True, stdout=subprocess.DEVNULL)
         subprocess.run([sys.executable, "-m", "cli.main", "seed"], cwd=ROOT, env=self.env(),
                        check=True, stdout=subprocess.DEVNULL)
-        self.submitted = self.make_submitted(self.args.rate * self.args.seconds + 200)
+        http_count = self.args.rate * self.args.seconds + 200
+        direct_count = self.args.direct_rate * self.args.seconds
+        self.submitted = self.make_submitted(http_count + direct_count)
+        (self.work / "ids.txt").write_text("\n".join(self.submitted[:http_count]) + "\n")
+        direct = self.submitted[http_count:]
+        writers = self.args.writers
+        for n in range(writers):
+            (self.work / f"direct-{n}.txt").write_text("\n".join(direct[n::writers]) + "\n")
 
     def make_submitted(self, count: int) -> list[str]:
         """`count` submitted registrations, each of its own participant, written directly."""
@@ -153,7 +163,6 @@ class Bench:
             session.commit()
             self.partnership = partnership
         engine.dispose()
-        (self.work / "ids.txt").write_text("\n".join(ids) + "\n")
         return ids
 
     def start(self) -> None:
@@ -227,7 +236,66 @@ class Bench:
             "load": load(),
         }
 
+    def spy(self, label: str, seconds: int = 20) -> list[subprocess.Popen]:
+        """py-spy on the processes named by --profile for `seconds` (collapsed stacks in the
+        work directory, `profile-<label>-<process>.txt`; `python -m bench.profile_summary`
+        reads them)."""
+        py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        return [subprocess.Popen(
+            [py_spy, "record", "--format", "raw", "--nonblocking", "-r", "200", "-d", str(seconds),
+             "-o", str(self.work / f"profile-{label}-{name}.txt"), "-p", str(self.procs[name].pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in self.args.profile]
+
+    def meter(self) -> CpuMeter:
+        return CpuMeter({name: [self.procs[name].pid] for name in ("registration", "matching")})
+
+    @staticmethod
+    def cpu_per_event(meter: CpuMeter, result: dict[str, Any]) -> None:
+        """CPU milliseconds per event of each service process over the workload (from /proc),
+        beside the rates: the machine is shared, so rates alone say little."""
+        used = meter.stop()
+        result["cpu_ms_per_event"] = {name: round(1000 * seconds / max(result["events"], 1), 2)
+                                      for name, seconds in used.items()}
+
+    def expected_accepts(self) -> dict[str, str]:
+        conn = psycopg2.connect(self.urls["registration"])
+        with conn.cursor() as cur:
+            cur.execute("SELECT event_id, payload->>'registration_id' FROM outbox "
+                        "WHERE event_type = 'registration_accepted'")
+            expected = dict(cur.fetchall())
+        conn.close()
+        return expected
+
+    def direct(self, tap: Tap) -> dict[str, Any]:
+        """`--direct-rate` acceptances a second committed by `--writers` paced processes
+        through registration's write path (bench/events/writer.py)."""
+        before = set(tap.arrived)
+        meter = self.meter()
+        meter.start()
+        writers = [subprocess.Popen(
+            [sys.executable, "-m", "bench.events.writer", self.urls["registration"],
+             str(self.work / f"direct-{n}.txt"), str(self.args.direct_rate / self.args.writers),
+             str(self.args.seconds)], cwd=ROOT, env=self.env(), stdout=subprocess.PIPE, text=True)
+            for n in range(self.args.writers)]
+        reports = [w.communicate()[0].split() for w in writers]
+        committed_count = sum(int(r[0]) for r in reports)
+        elapsed = max(float(r[1]) for r in reports)
+        writer_cpu = sum(float(r[2]) for r in reports)
+        expected = {e: r for e, r in self.expected_accepts().items() if e not in before}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(e in tap.occurred for e in expected):
+            time.sleep(0.2)
+        committed = {e: tap.occurred.get(e, time.time()) for e in expected}
+        result = self.follow(tap, expected, committed, 120)
+        self.cpu_per_event(meter, result)
+        result["cpu_ms_per_event"]["writers"] = round(1000 * writer_cpu / max(committed_count, 1), 2)
+        result["writes"] = {"committed": committed_count, "seconds": elapsed,
+                            "per_s": committed_count / max(elapsed, 1e-3)}
+        return result
+
     def sustained(self, tap: Tap) -> dict[str, Any]:
+        meter = self.meter()
+        meter.start()
         connections = self.args.connections
         delay_ms = max(int(1000 * connections / self.args.rate) - 2, 0)
         before = set(tap.arrived)
@@ -239,12 +307,7 @@ class Bench:
                  "BENCH_IDS_FILE": str(self.work / "ids.txt")}).stdout
         http = parse_wrk(out)
         # Accepted registrations are what the relay must deliver (a rare retry may 409).
-        conn = psycopg2.connect(self.urls["registration"])
-        with conn.cursor() as cur:
-            cur.execute("SELECT event_id, payload->>'registration_id' FROM outbox "
-                        "WHERE event_type = 'registration_accepted'")
-            expected = dict(cur.fetchall())
-        conn.close()
+        expected = self.expected_accepts()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(e in tap.occurred for e in expected):
             time.sleep(0.2)
@@ -253,6 +316,7 @@ class Bench:
                              committed, 60)
         result["http"] = http
         result["accepted"] = len(expected)
+        self.cpu_per_event(meter, result)
         return result
 
     def burst(self, tap: Tap) -> dict[str, Any]:
@@ -276,6 +340,9 @@ class Bench:
                                 "availability": [{"start": start.isoformat(),
                                                   "end": (start + timedelta(days=20)).isoformat()}]},
             }))
+        spies = self.spy("burst")
+        meter = self.meter()
+        meter.start()
         engine = create_engine(normalise_url(self.urls["registration"]))
         with engine.begin() as conn:
             conn.execute(insert(OutboxEvent.__table__), [
@@ -285,7 +352,11 @@ class Bench:
         committed_at = time.time()
         engine.dispose()
         expected = {e["event_id"]: e["registration_id"] for e in events}
-        return self.follow(tap, expected, dict.fromkeys(expected, committed_at), 120)
+        result = self.follow(tap, expected, dict.fromkeys(expected, committed_at), 120)
+        self.cpu_per_event(meter, result)
+        for spy in spies:
+            spy.wait()
+        return result
 
     def teardown(self) -> None:
         if self.reader is not None:
@@ -310,28 +381,42 @@ class Bench:
 
 def report(results: dict[str, Any], args: argparse.Namespace) -> bool:
     print(f"\nevents benchmark: {os.cpu_count()} cores, PostgreSQL, OUTBOX_BATCH_SIZE="
-          f"{os.environ.get('OUTBOX_BATCH_SIZE', '200')}; lag = commit to arrival")
-    print(f"{'workload':<34}{'to':<11}{'events':>8}{'got':>8}{'events/s':>10}{'lag p50 s':>11}"
-          f"{'lag p99 s':>11}  load (1/5/15 min)")
+          f"{os.environ.get('OUTBOX_BATCH_SIZE', '200')}; lag = commit to arrival; "
+          "CPU = ms of CPU per event of registration / matching over the workload")
+    print(f"{'workload':<18}{'to':<11}{'events':>8}{'got':>8}{'events/s':>10}{'lag p50 s':>11}"
+          f"{'lag p99 s':>11}{'CPU reg/match ms':>18}  load (1/5/15 min)")
     for name, row in results.items():
+        cpu = row.get("cpu_ms_per_event", {})
+        cpu_text = f"{cpu.get('registration', 0):.2f}/{cpu.get('matching', 0):.2f}"
         for to in ("tap", "catalogue"):
             part = row[to]
-            print(f"{name:<34}{to:<11}{row['events']:>8}{part['received']:>8}{part['per_s']:>10.0f}"
-                  f"{part['lag_p50_s']:>11.3f}{part['lag_p99_s']:>11.3f}  {row['load']}")
+            print(f"{name:<18}{to:<11}{row['events']:>8}{part['received']:>8}{part['per_s']:>10.0f}"
+                  f"{part['lag_p50_s']:>11.3f}{part['lag_p99_s']:>11.3f}{cpu_text:>18}  {row['load']}")
     sustained, burst = results["sustained"], results["burst"]
     http = sustained["http"]
     print(f"sustained writes: {http['rps']:.0f} accepts/s over HTTP for {args.seconds} s "
           f"(asked {args.rate}/s), p99 {http['p99_ms']:.1f} ms, {http['errors']} errors")
+    direct = results.get("sustained-direct")
+    if direct:
+        writes = direct["writes"]
+        print(f"sustained-direct writes: {writes['committed']} committed in {writes['seconds']:.1f} s "
+              f"= {writes['per_s']:.0f}/s (asked {args.direct_rate}/s, {args.writers} writers, "
+              f"{direct['cpu_ms_per_event']['writers']:.2f} ms CPU per write)")
     lost = sum(row["events"] - row["tap"]["received"] for row in results.values())
     late = sum(row["events"] - row["catalogue"]["received"] for row in results.values())
     checks = {
         f"burst >= {TARGETS['burst_events_per_s']} events/s to the tap":
             burst["tap"]["per_s"] >= TARGETS["burst_events_per_s"],
-        f"sustained lag p99 <= {TARGETS['sustained_lag_p99_s']} s to the tap":
+        f"sustained (HTTP) lag p99 <= {TARGETS['sustained_lag_p99_s']} s to the tap":
             sustained["tap"]["lag_p99_s"] <= TARGETS["sustained_lag_p99_s"],
-        "nothing lost on the way to the plain consumer": lost == 0,
-        f"matching applied every event within the wait ({late} still to come)": late == 0,
     }
+    if direct:
+        reached = direct["writes"]["per_s"] >= 0.95 * args.direct_rate
+        checks[f"sustained-direct committed >= 95 % of {args.direct_rate}/s"] = reached
+        checks[f"sustained-direct lag p99 <= {TARGETS['sustained_lag_p99_s']} s to the tap"] = (
+            direct["tap"]["lag_p99_s"] <= TARGETS["sustained_lag_p99_s"])
+    checks["nothing lost on the way to the plain consumer"] = lost == 0
+    checks[f"matching applied every event within the wait ({late} still to come)"] = late == 0
     for label, passed in checks.items():
         print(f"  {'ok  ' if passed else 'MISS'} {label}")
     return all(passed for label, passed in checks.items() if not label.startswith("matching"))
@@ -342,8 +427,14 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=500, help="accepts per second over HTTP")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--direct-rate", type=int, default=500,
+                        help="acceptances per second committed by the paced writers (0: skip)")
+    parser.add_argument("--writers", type=int, default=4, help="paced writer processes")
     parser.add_argument("--burst", type=int, default=5000)
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--profile", type=lambda v: v.split(","), default=[],
+                        help="comma-separated processes (registration, matching) to sample with "
+                             "py-spy for 20 s from the burst's commit; use with --keep")
     args = parser.parse_args()
     bench = Bench(args)
     results: dict[str, Any] = {}
@@ -354,6 +445,8 @@ def main() -> int:
         tap.start()
         tap.ready.wait(10)
         results["sustained"] = bench.sustained(tap)
+        if args.direct_rate:
+            results["sustained-direct"] = bench.direct(tap)
         results["burst"] = bench.burst(tap)
         tap.running = False
     finally:

@@ -38,6 +38,7 @@ from kombu import Connection
 from sqlalchemy import create_engine, insert, text
 
 from bench.gateway.run import PG_ADMIN, RABBIT_API, free_port, pg_admin
+from bench.procstat import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASES = ("registration", "notifications")
@@ -70,6 +71,7 @@ class Bench:
             "JWT_KEYS_DIR": str(self.work / "keys"), "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
             "EMAIL_TRANSPORT": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.smtp_port),
             "SMTP_SECURITY": "none", "EMAIL_POLL_SECONDS": "1",
+            "NOTIFICATIONS_DIRECTORY_SECONDS": str(self.args.directory_seconds),
             **{f"DATABASE_URL_{name.upper()}": url for name, url in self.urls.items()},
         })
         env.update(extra)
@@ -202,9 +204,17 @@ class Bench:
                    if s.service == "notifications" and s.source == "matching"]
         self.declare(queue, "notifications")
         self.publish(self.events(count))
+        registration_cpu = cpu_seconds(self.procs["registration"].pid)
         self.spawn("notifications", ["-m", "cli.serve", "notifications"])
+        pid = self.procs["notifications"].pid
+        # CPU from the moment it consumes (its start-up left out), to the last event handled.
+        self.wait("notifications to consume", lambda: self.queue_has_consumer(queue), 120)
+        notifications_cpu = cpu_seconds(pid)
         self.wait("notifications to drain its queue",
                   lambda: self.scalar("SELECT count(*) FROM inbox") >= count, 1800)
+        cpu_ms = {"notifications": 1000 * (cpu_seconds(pid) - notifications_cpu) / count,
+                  "registration": 1000 * (cpu_seconds(self.procs["registration"].pid)
+                                          - registration_cpu) / count}
         self.wait("every email sent",
                   lambda: self.scalar("SELECT count(*) FROM email_messages WHERE status = 'sent'") >= count,
                   1800)
@@ -218,7 +228,7 @@ class Bench:
         return {"events": count, "seconds": seconds, "rate": count / seconds,
                 "email_rate": count / (sent_last - first).total_seconds(),
                 "email_seconds_after_last_event": (sent_last - last).total_seconds(),
-                "inbox_entries": entries, "not_sent": failed}
+                "inbox_entries": entries, "not_sent": failed, "cpu_ms": cpu_ms}
 
     def latency(self, count: int, pace: float) -> dict[str, Any]:
         before = self.scalar("SELECT count(*) FROM inbox")
@@ -275,6 +285,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--latency-events", type=int, default=1000)
     parser.add_argument("--accounts", type=int, default=500)
+    parser.add_argument("--directory-seconds", type=float, default=30,
+                        help="NOTIFICATIONS_DIRECTORY_SECONDS (0: ask registration for every event)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     bench = Bench(args)
@@ -288,10 +300,13 @@ def main() -> None:
         bench.teardown()
     load_after = os.getloadavg()
     print(f"notifications benchmark, {args.events} events ({args.accounts} people), "
-          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after")
+          f"{os.cpu_count()} CPUs, load average {load_before[0]:.2f} before / {load_after[0]:.2f} after, "
+          f"NOTIFICATIONS_DIRECTORY_SECONDS={args.directory_seconds:g}")
     print(f"  raw consume+ack, no work      {raw['rate']:8.0f} events/s   ({raw['seconds']:.1f} s)")
     print(f"  notifications (drain)         {drain['rate']:8.0f} events/s   ({drain['seconds']:.1f} s; "
           f"{drain['rate'] / raw['rate']:.1%} of raw)")
+    print(f"    CPU per event               {drain['cpu_ms']['notifications']:8.2f} ms notifications, "
+          f"{drain['cpu_ms']['registration']:.2f} ms registration (while draining)")
     print(f"    emails sent                 {drain['email_rate']:8.0f} emails/s   (last one "
           f"{drain['email_seconds_after_last_event']:.1f} s after the last event; "
           f"{drain['inbox_entries']} inbox entries, {drain['not_sent']} not sent)")

@@ -26,14 +26,15 @@ from typing import Any
 
 import eventlet
 from eventlet import tpool
+from eventlet.queue import Empty, LightQueue
 from nameko.extensions import DependencyProvider
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from common.db import Database
+from common.db import Database, is_postgres
 from common.errors import ServiceUnavailable
 from common.metrics import MATCHING_INDEX_ENTRIES, MATCHING_INDEX_LAG
-from common.outbox import first_delivery
+from common.outbox import first_deliveries, first_delivery
 from services.matching import domain, exchanges, projection, repository
 from services.matching.engine import MatchIndex, Profile, Weights
 from services.matching.models import CatalogueEntry, InboxEvent
@@ -57,20 +58,64 @@ def dump_view(profile: dict[str, Any]) -> dict[str, Any]:
 
 # --- the projection: events into the catalogue table -------------------------------------
 
-def apply_registration_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
+def apply_registration_event(session: Session, payload: dict[str, Any],
+                             handler: str) -> dict[str, Any]:
     """Store a registration event's profile (first delivery only) and commit; returns the
-    registration ids whose rows changed."""
+    rows that changed by registration id: the committed row where this transaction wrote
+    it last (the index takes it as it is), None where it must be read again."""
     if not first_delivery(session, InboxEvent, payload["event_id"], handler):
-        return set()
+        return {}
+    registration_id = payload["registration_id"]
+    # Asked before the upsert, which takes the change counter's lock: every statement run
+    # while it is held makes every other catalogue writer wait.
+    in_exchange = bool(domain.is_listed(payload) and exchanges.linked(session, {registration_id}))
     entry = projection.store_profile(session, payload)
-    if entry is not None and entry.listed and (
-            entry.host_capacity != exchanges.declared_capacity(entry.profile or {})
-            or exchanges.linked(session, {entry.registration_id})):
+    if entry is None:
+        session.commit()
+        return {}
+    if entry.listed and (in_exchange or
+                         entry.host_capacity != exchanges.declared_capacity(entry.profile or {})):
         # A declared capacity may have changed: the open capacity follows it (an entry in
         # no exchange that hosts what it declared has nothing to recompute).
         exchanges.refresh(session, {entry.registration_id})
+        session.commit()
+        return {entry.registration_id: None}
     session.commit()
-    return {entry.registration_id} if entry is not None else set()
+    return {entry.registration_id: entry}
+
+
+def apply_registration_events(session: Session,
+                              events: list[tuple[dict[str, Any], str]]) -> dict[str, Any]:
+    """`apply_registration_event` for a batch of (payload, handler) in one transaction: one
+    statement claims them in the inbox, one takes the change counter (its lock once per
+    batch instead of once per event), one upserts the rows. Of several events of one
+    registration only the newest version is written: the conditional upsert would let it
+    win whatever the order, and the others are claimed all the same. Committed."""
+    claims = sorted({(payload["event_id"], handler) for payload, handler in events})
+    claimed = first_deliveries(session, InboxEvent, claims)
+    newest: dict[str, dict[str, Any]] = {}
+    for payload, _handler in events:
+        if payload["event_id"] not in claimed:
+            continue
+        claimed.discard(payload["event_id"])  # a twin in the same batch is a redelivery
+        held = newest.get(payload["registration_id"])
+        if held is None or _version(payload) > _version(held):
+            newest[payload["registration_id"]] = payload
+    payloads = list(newest.values())
+    in_exchange = exchanges.linked(session, {p["registration_id"] for p in payloads
+                                             if domain.is_listed(p)})
+    rows = projection.store_profiles(session, payloads)
+    again = {row.registration_id for row in rows if row.listed and (
+        row.registration_id in in_exchange
+        or row.host_capacity != exchanges.declared_capacity(row.profile or {}))}
+    if again:
+        exchanges.refresh(session, again)
+    session.commit()
+    return {row.registration_id: None if row.registration_id in again else row for row in rows}
+
+
+def _version(payload: dict[str, Any]) -> int:
+    return int(payload.get("registration_version") or 0)
 
 
 def apply_exchange_event(session: Session, payload: dict[str, Any], handler: str) -> set[str]:
@@ -136,6 +181,8 @@ class CatalogueIndex(DependencyProvider):
         self.watermark = 0
         self.version = 0  # bumped by every change of the index
         self._views: dict[str, dict[str, Any]] = {}
+        # The change counter value of the row applied last, by registration id.
+        self._applied_seq: dict[str, int] = {}
         self._pages: dict[Hashable, Any] = {}
         # Who owns each indexed entry, and each account's entry: who may see which matches
         # is decided without a query (a registration not indexed yet is looked up).
@@ -143,13 +190,88 @@ class CatalogueIndex(DependencyProvider):
         self.entry_of_account: dict[str, str] = {}
         self._running = False
         self.refreshed_at: float | None = None  # monotonic time of the last successful load
+        # Registration events waiting for the batch writer (PostgreSQL): see `submit`.
+        # At most half the workers (each delivery waits in one until its batch commits): the
+        # other half fills with the next batch's deliveries while one is being committed.
+        workers = int(self.container.config.get("max_workers", 10))
+        self.event_batch = min(int(cfg.get("event_batch", 100)), max(workers // 2, 1))
+        self.batches = False
+        self._events: LightQueue = LightQueue()
 
     def start(self) -> None:
         self._running = True
+        # Decided here: the database's engine exists once every dependency is set up.
+        self.batches = self.event_batch > 1 and is_postgres(self.database.engine)
         self.container.spawn_managed_thread(self._run, identifier="catalogue_index")
+        if self.batches:
+            self.container.spawn_managed_thread(self._write_batches, identifier="catalogue_writer")
 
     def stop(self) -> None:
         self._running = False
+        if self.batches:
+            self._events.put(None)
+
+    # --- registration events, committed in batches -------------------------------------------
+
+    def submit(self, payload: dict[str, Any], handler: str) -> None:
+        """Apply a registration event together with whatever other workers of this process
+        submitted meanwhile, and return once it is committed (the worker acknowledges the
+        message only then: at least once, as before). Raises what applying it raised."""
+        done = eventlet.event.Event()
+        self._events.put((payload, handler, done))
+        done.wait()
+
+    def _write_batches(self) -> None:
+        """Takes what is waiting (up to MATCHING_EVENT_BATCH, never waiting for more: the
+        batch is whatever arrived while the previous one was being committed)."""
+        while self._running:
+            first = self._events.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.event_batch:
+                try:
+                    more = self._events.get_nowait()
+                except Empty:
+                    break
+                if more is None:
+                    self._running = False
+                    break
+                batch.append(more)
+            self._write_batch(batch)
+        while True:  # stopping: what is left is not acknowledged, so it comes back
+            try:
+                left = self._events.get_nowait()
+            except Empty:
+                break
+            if left is not None:
+                left[2].send_exception(ServiceUnavailable("matching is stopping"))
+
+    def _write_batch(self, batch: list[tuple[dict[str, Any], str, Any]]) -> None:
+        try:
+            with self.database.new_session() as session:
+                written = apply_registration_events(session, [(p, h) for p, h, _done in batch])
+            outcomes: list[BaseException | None] = [None] * len(batch)
+        except Exception:
+            log.warning("a batch of %d registration events failed; applying them one by one",
+                        len(batch), exc_info=True)
+            written, outcomes = {}, []
+            for payload, handler, _done in batch:  # one bad event must not fail the others
+                try:
+                    with self.database.new_session() as session:
+                        written.update(apply_registration_event(session, payload, handler))
+                    outcomes.append(None)
+                except Exception as exc:  # noqa: BLE001 - it goes to its worker
+                    outcomes.append(exc)
+        try:
+            self.apply_written(written)
+        except Exception:  # committed: the poll folds the rows in
+            log.exception("could not apply committed catalogue rows to the index")
+        for (_payload, _handler, done), outcome in zip(batch, outcomes, strict=True):
+            if outcome is None:
+                done.send(None)
+            else:
+                done.send_exception(outcome)
 
     def get_dependency(self, worker_ctx: Any) -> CatalogueIndex:
         return self
@@ -197,6 +319,7 @@ class CatalogueIndex(DependencyProvider):
         tpool.execute(index.bulk_load, profiles)
         self.index = index
         self.watermark = max((e.change_seq for e in entries), default=0)
+        self._applied_seq = {e.registration_id: e.change_seq for e in entries}
         self.owners = {e.registration_id: (e.account_id, e.partnership_id) for e in entries if e.listed}
         self.entry_of_account = {e.account_id: e.registration_id for e in entries if e.listed}
         self._views = {}
@@ -215,7 +338,27 @@ class CatalogueIndex(DependencyProvider):
         for row in repository.entry_rows(conn, registration_ids):
             self.apply(row)
 
+    def apply_written(self, written: dict[str, Any],
+                      conn_of: Callable[[], Connection] | None = None) -> None:
+        """Apply what was just committed: the rows the writes returned as they are, the
+        others (None) read again, through `conn_of()` (called only then) or a connection
+        of its own."""
+        for row in written.values():
+            if row is not None:
+                self.apply(row)
+        again = {rid for rid, row in written.items() if row is None}
+        if again and conn_of is not None:
+            self.reindex(conn_of(), again)
+        elif again:
+            with self.database.engine.connect() as conn:
+                self.reindex(conn, again)
+
     def apply(self, entry: CatalogueEntry) -> None:
+        # A row older than one applied already (two workers of this process committing the
+        # same registration, or the poll reading back what a handler applied) is skipped:
+        # rows are applied in change-counter order, each at most once.
+        if entry.change_seq <= self._applied_seq.get(entry.registration_id, 0):
+            return
         self._changed()
         if not entry.listed:
             self.index.remove(entry.registration_id)
@@ -223,6 +366,7 @@ class CatalogueIndex(DependencyProvider):
             self.owners.pop(entry.registration_id, None)
             if self.entry_of_account.get(entry.account_id) == entry.registration_id:
                 del self.entry_of_account[entry.account_id]
+            self._applied_seq[entry.registration_id] = entry.change_seq
             return
         self.owners[entry.registration_id] = (entry.account_id, entry.partnership_id)
         self.entry_of_account[entry.account_id] = entry.registration_id
@@ -233,6 +377,7 @@ class CatalogueIndex(DependencyProvider):
         self.index.mark_visited(entry.registration_id, bool(entry.has_visited))
         if entry.registration_id in self._views:
             self._views[entry.registration_id] = dump_view(entry.profile)
+        self._applied_seq[entry.registration_id] = entry.change_seq
 
     def _changed(self) -> None:
         self.version += 1

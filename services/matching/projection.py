@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from common.db import dialect_insert, utcnow
+from common.db import dialect_insert, is_postgres, utcnow
 from services.matching import domain
 from services.matching.models import CatalogueChanges, CatalogueEntry
 
@@ -19,14 +19,24 @@ _CATALOGUE = CatalogueEntry.__table__
 _COUNTER = CatalogueChanges.__table__
 
 
+def _bump(session: Session, count: int = 1) -> Any:
+    return (dialect_insert(session)(_COUNTER).values(id=1, value=count)
+            .on_conflict_do_update(index_elements=[_COUNTER.c.id],
+                                   set_={"value": _COUNTER.c.value + count})
+            .returning(_COUNTER.c.value))
+
+
 def next_change_seq(session: Session) -> int:
     """Bump the change counter in the caller's transaction. Its row lock, held until commit,
     makes every other catalogue writer wait: numbers are handed out in commit order."""
-    bump = (dialect_insert(session)(_COUNTER).values(id=1, value=1)
-            .on_conflict_do_update(index_elements=[_COUNTER.c.id],
-                                   set_={"value": _COUNTER.c.value + 1})
-            .returning(_COUNTER.c.value))
-    return int(session.execute(bump).scalar_one())
+    return int(session.execute(_bump(session)).scalar_one())
+
+
+def reserve_change_seqs(session: Session, count: int) -> range:
+    """Bump the counter by `count` at once (one lock, held until commit, for a batch of
+    writes); the values reserved, in order."""
+    top = int(session.execute(_bump(session, count)).scalar_one())
+    return range(top - count + 1, top + 1)
 
 
 def current_change_seq(session: Session) -> int:
@@ -37,9 +47,34 @@ def store_profile(session: Session, payload: dict[str, Any]) -> Any | None:
     """Apply a registration event (or a replayed profile) when it is newer than the row:
     one conditional upsert, so two deliveries racing cannot let the older one win. Returns
     the row written, or None when the event was older than what the row holds."""
+    values = _row_values(payload)
+    # The counter's row lock is held until commit and orders every catalogue writer: on
+    # PostgreSQL it is bumped inside the upsert (a data-modifying CTE, evaluated before the
+    # row is written), one round trip less while holding it.
+    bump = _bump(session).cte("next_change_seq") if is_postgres(session) else None
+    values["change_seq"] = (select(bump.c.value).scalar_subquery() if bump is not None
+                            else next_change_seq(session))
+    statement = _upsert(session, [values])
+    if bump is not None:
+        statement = statement.add_cte(bump)
+    return session.execute(statement).first()
+
+
+def store_profiles(session: Session, payloads: list[dict[str, Any]]) -> list[Any]:
+    """`store_profile` for many events of distinct registrations in one statement, under one
+    bump of the change counter (numbered in the order given). Returns the rows written."""
+    if not payloads:
+        return []
+    rows = [_row_values(payload) for payload in payloads]
+    for values, seq in zip(rows, reserve_change_seqs(session, len(rows)), strict=True):
+        values["change_seq"] = seq
+    return session.execute(_upsert(session, rows)).all()
+
+
+def _row_values(payload: dict[str, Any]) -> dict[str, Any]:
     listed = domain.is_listed(payload)
     profile = {k: v for k, v in payload.items() if k not in _ENVELOPE}
-    values = {
+    return {
         "registration_id": payload["registration_id"],
         "account_id": payload["account_id"],
         "partnership_id": payload["partnership_id"],
@@ -49,18 +84,22 @@ def store_profile(session: Session, payload: dict[str, Any]) -> Any | None:
         # it); nobody's profile is kept for registrations not in the catalogue.
         "profile": profile if listed else {},
         "changed_at": utcnow(),
-        "change_seq": next_change_seq(session),
+        # A new row hosts what it declared; exchanges (services/matching/exchanges.py) lower it.
+        "has_visited": False,
+        "host_capacity": int((profile.get("preferences") or {}).get("host_capacity") or 1),
     }
-    # A new row hosts what it declared; exchanges (services/matching/exchanges.py) lower it.
-    declared = int((profile.get("preferences") or {}).get("host_capacity") or 1)
-    statement = dialect_insert(session)(_CATALOGUE).values(**values, has_visited=False,
-                                                           host_capacity=declared)
-    statement = statement.on_conflict_do_update(
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
+    """Insert these rows, or replace those whose stored version is older (visits and
+    capacity of an existing row stay: they follow exchanges, not events)."""
+    statement = dialect_insert(session)(_CATALOGUE).values(rows)
+    kept = ("has_visited", "host_capacity", "registration_id")
+    return statement.on_conflict_do_update(
         index_elements=[_CATALOGUE.c.registration_id],
-        set_={name: statement.excluded[name] for name in values if name != "registration_id"},
+        set_={name: statement.excluded[name] for name in rows[0] if name not in kept},
         where=_CATALOGUE.c.registration_version < statement.excluded.registration_version,
     ).returning(*_CATALOGUE.c)
-    return session.execute(statement).first()
 
 
 def touch(session: Session, registration_id: str, **values: Any) -> None:

@@ -91,9 +91,13 @@ class MatchingService:
         self._apply_registration_event(payload, "handle_registration_withdrawn")
 
     def _apply_registration_event(self, payload: dict[str, Any], handler: str) -> None:
-        changed = catalogue.apply_registration_event(self.db.session, payload, handler)
-        if changed:  # through the session's connection: one pool per worker
-            self.catalogue.reindex(self.db.session.connection(), changed)
+        if self.catalogue.batches:
+            # Committed with the events other workers submitted meanwhile (PostgreSQL).
+            self.catalogue.submit(payload, handler)
+            return
+        written = catalogue.apply_registration_event(self.db.session, payload, handler)
+        # A row to read again goes through the session's connection: one pool per worker.
+        self.catalogue.apply_written(written, self.db.session.connection)
 
     # --- what exchanges change in the catalogue (agreements' events) --------------------
 

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from common.db import utcnow
 from common.errors import Conflict, NotFound
+from common.events import REGISTRATION_EVENTS
 from services.notifications import domain, email_queue, repository
+from services.notifications.directory import Directory
 from services.notifications.rendering import has_template, render
 
 log = logging.getLogger(__name__)
@@ -23,8 +25,14 @@ ACCOUNT_LINKS = {"email_verification_requested": "/account/verify",
 
 
 class TellPeople:
+    # Names and addresses, kept a short time (services/notifications/directory.py).
+    recipients_directory = Directory()
+
     def react_tell_people(self, session: Session, event: dict[str, Any]) -> None:
         event_type = event.get("event_type") or ""
+        if event_type in REGISTRATION_EVENTS:
+            # What registration changed is told with what it is now.
+            self.recipients_directory.forget(event.get("registration_id"), event.get("account_id"))
         if event_type in domain.ACCOUNT_EMAILS:
             self._account_email(session, event)
             return
@@ -35,8 +43,9 @@ class TellPeople:
         if event_type in domain.NEEDS_EXCHANGE_PARTIES and event.get("exchange_id"):
             parties = self._ask("agreements", "notification_parties", [event["exchange_id"]])
             subject.update(parties.get(event["exchange_id"]) or {})
-        directory = self._ask("registration", "notification_recipients",
-                              domain.lookups(subject, rules).as_request())
+        directory = self.recipients_directory.lookup(
+            domain.lookups(subject, rules).as_request(),
+            lambda request: self._ask("registration", "notification_recipients", request))
         people = domain.recipients(subject, rules, directory)
         if not people:
             return

@@ -441,3 +441,71 @@ def test_the_alumni_directory_lists_who_completed_an_exchange_and_opted_in(
     assert [e["registration_id"] for e in reader.list_alumni({})["items"]] == [host_id]
     with pytest.raises(NotAllowed):
         as_account(new_id()).list_alumni({})
+
+
+# --- registration events committed in batches (services/matching/catalogue.py) ------------
+
+def test_a_batch_keeps_the_newest_version_whatever_its_order_and_claims_every_event(db_engines):
+    from services.matching.catalogue import apply_registration_events
+
+    registration_id, account_id = new_id(), new_id()
+    newest = profile_event("registration_withdrawn", registration_id, account_id, "PT",
+                           ["visitor"], version=3, status="withdrawn")
+    older = [profile_event(kind, registration_id, account_id, "PT", ["visitor"], version=2)
+             for kind in ("registration_accepted", "registration_updated")]
+    other_id = new_id()
+    other = profile_event("registration_accepted", other_id, new_id(), "DE", ["host"])
+    with Session(db_engines["matching"]) as session:
+        written = apply_registration_events(session, [
+            (older[0], "handle_registration_accepted"), (newest, "handle_registration_withdrawn"),
+            (older[1], "handle_registration_updated"), (other, "handle_registration_accepted")])
+        assert set(written) == {registration_id, other_id}
+        assert written[registration_id].registration_version == 3
+        assert written[registration_id].listed is False
+        entry = session.get(CatalogueEntry, registration_id)
+        assert (entry.registration_version, entry.listed, entry.profile) == (3, False, {})
+        # Every event is claimed, also those the newer one superseded.
+        claimed = set(session.scalars(select(InboxEvent.event_id)))
+        assert {e["event_id"] for e in (newest, *older, other)} <= claimed
+        # Each row got its own change counter value, from one bump.
+        seqs = {e.change_seq for e in session.scalars(select(CatalogueEntry).where(
+            CatalogueEntry.registration_id.in_([registration_id, other_id])))}
+        assert len(seqs) == 2 and projection.current_change_seq(session) == max(seqs)
+
+        # A later, older event of the same registration in another batch changes nothing.
+        late = profile_event("registration_updated", registration_id, account_id, "PT",
+                             ["visitor"], version=2)
+        assert apply_registration_events(session, [(late, "handle_registration_updated")]) == {}
+        assert session.get(CatalogueEntry, registration_id).registration_version == 3
+
+
+def test_a_redelivered_event_in_a_batch_or_after_it_is_applied_once(db_engines):
+    from services.matching.catalogue import apply_registration_events
+
+    registration_id = new_id()
+    event = profile_event("registration_accepted", registration_id, new_id(), "PT", ["visitor"])
+    handler = "handle_registration_accepted"
+    with Session(db_engines["matching"]) as session:
+        written = apply_registration_events(session, [(event, handler), (event, handler)])
+        assert list(written) == [registration_id]
+        seq = session.get(CatalogueEntry, registration_id).change_seq
+        assert apply_registration_events(session, [(event, handler)]) == {}
+        session.expire_all()
+        assert session.get(CatalogueEntry, registration_id).change_seq == seq
+        assert session.scalar(select(func.count()).select_from(InboxEvent).where(
+            InboxEvent.event_id == event["event_id"])) == 1
+
+
+def test_an_event_that_fails_does_not_hold_back_those_batched_with_it(config, as_account,
+                                                                       matching_container):
+    good = [profile_event("registration_accepted", new_id(), new_id(), "PT", ["visitor"])
+            for _ in range(5)]
+    bad = profile_event("registration_accepted", new_id(), new_id(), "PT", ["visitor"])
+    del bad["account_id"]  # the catalogue cannot store it: it fails on every delivery
+    with deliveries(matching_container, "handle_registration_accepted", 6):
+        for event in (*good[:2], bad, *good[2:]):
+            publish_event(config, "registration", event)
+    admin = as_account(new_id(), ("admin",))
+    for event in good:
+        wait_for(lambda event=event: listed(admin, event["registration_id"]))
+    assert not listed(admin, bad["registration_id"])
