@@ -405,6 +405,33 @@ def agreement(browser: Any, args: dict[str, Any]) -> None:
         person.save(args["state"] / f"{who}.json")
 
 
+def administration(browser: Any, args: dict[str, Any]) -> None:
+    """An administrator gives the visitor's partnership its envelope and the bank account its
+    payment runs are paid from, and looks at the lump-sum table with a quote."""
+    admin = Person(browser, args["base"], "admin")
+    admin.sign_in(args["admin"], PASSWORD)
+    admin.follow(admin.page.get_by_role("link", name="Administration"))
+    admin.check("40-admin")
+    admin.follow(admin.page.get_by_role("link", name="Partnership budgets"))
+    admin.goto(f"/admin/budgets/{args['partnership']}")
+    admin.page.fill("#budget", "5000")
+    admin.press("Set the envelope")
+    assert "€5,000.00" in admin.page.inner_text("#budget-figures")
+    admin.page.fill("#name", "TEXCIRC Partnership")
+    admin.page.fill("#iban", "FR14 2004 1010 0505 0001 3M02 606")
+    admin.press("Save the bank account")
+    assert "606" in admin.page.inner_text("#debtor-account")
+    admin.check("41-admin-budget")
+    admin.goto("/admin/budgets", "42-admin-budgets")
+    admin.goto("/admin/lump-sums")
+    admin.page.select_option("#host_country", "PT")
+    admin.page.fill("#distance_km", "1500")
+    admin.page.locator("#quote strong").get_by_text("€780.00").wait_for()  # htmx, as fields change
+    admin.check("43-admin-lump-sums")
+    admin.goto("/admin/dashboard", "44-admin-dashboard")
+    admin.context.close()
+
+
 def payment(browser: Any, args: dict[str, Any]) -> None:
     """After the stay: the closing report, the evidence and the claim; the contact point
     approves it, prepares the payment run, downloads its SEPA file and marks it paid."""
@@ -447,10 +474,13 @@ def payment(browser: Any, args: dict[str, Any]) -> None:
     visitor.reload_until(lambda page: "closed" in status_of(page, "#exchange-status"))
     assert "paid" in visitor.page.inner_text("#claim-title + dl").lower()
     visitor.check("27-exchange-paid")
+    visitor.follow(visitor.page.get_by_role("link", name="Every step so far"))
+    assert "The bank paid €780.00" in visitor.page.inner_text("#timeline")
+    visitor.check("28-exchange-timeline")
     vop.goto("/contact-point/budget")
     assert vop.page.locator("svg[role=img]").count() == 3
     vop.page.locator("#budget-history summary").click()  # the figures as a table
-    vop.check("28-cp-budget")
+    vop.check("29-cp-budget")
 
 
 def account_and_support(browser: Any, args: dict[str, Any]) -> None:
@@ -501,7 +531,9 @@ def account_and_support(browser: Any, args: dict[str, Any]) -> None:
     person.page.goto(query_url)
     person.check()
     assert "Try a PDF under 5 MB." in person.page.inner_text("#conversation")
-    person.press("Sign out")
+    person.follow(person.page.get_by_role("link", name="Signed in as"))
+    person.check("36-account")
+    person.press("Sign out everywhere")
     assert person.page.url.rstrip("/") == args["base"].rstrip("/")
     person.page.goto("/notifications")
     assert "/sign-in" in person.page.url
@@ -520,4 +552,4 @@ def account_and_support(browser: Any, args: dict[str, Any]) -> None:
 
 
 SCENARIOS = {"journey": journey, "support": account_and_support, "keyboard": keyboard, "agreement": agreement,
-             "payment": payment}
+             "payment": payment, "administration": administration}

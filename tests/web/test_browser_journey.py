@@ -103,15 +103,15 @@ def test_a_visitor_and_a_host_go_from_sign_up_to_a_signed_exchange_and_a_paid_lu
     signed = run_scenario("journey", gateway_url, 400, contact_points=contact_points,
                           state=str(tmp_path), links=links_config(config))
 
-    # The administrator's part has no pages yet: the visitor's partnership gets a budget and
-    # the bank account its payment runs are paid from, over the API.
-    admin = {"Authorization": f"Bearer {tokens.issue(str(uuid.uuid4()), ['admin'], None, None)[0]}"}
+    # An administrator gives the visitor's partnership a budget and the bank account its
+    # payment runs are paid from, in the administration's pages.
+    admin = unique_email("admin")
+    make_account(db_engines["registration"], admin, ["admin"])
     texcirc = partnership_id(db_engines["registration"], "TEXCIRC")
-    assert requests.put(f"{gateway_url}/api/v1/budgets/{texcirc}", json={
-        "budget_cents": 500_000}, headers=admin, timeout=30).status_code == 200
-    assert requests.put(f"{gateway_url}/api/v1/partnerships/{texcirc}/debtor-account", json={
-        "name": "TEXCIRC Partnership", "iban": "FR14 2004 1010 0505 0001 3M02 606"},
-        headers=admin, timeout=30).status_code == 200
+    run_scenario("administration", gateway_url, 120, admin=admin, partnership=texcirc)
+    assert requests.get(f"{gateway_url}/api/v1/budgets/{texcirc}", headers={
+        "Authorization": f"Bearer {tokens.issue(str(uuid.uuid4()), ['admin'], None, None)[0]}"},
+        timeout=30).json()["budget_cents"] == 500_000
     run_scenario("agreement", gateway_url, 200, exchange=signed["exchange"], state=str(tmp_path))
     _live_the_stay(db_engines, agreements_container, signed["exchange"])
     run_scenario("payment", gateway_url, 300, exchange=signed["exchange"], state=str(tmp_path))
