@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from common.errors import AppError
@@ -14,19 +15,27 @@ log = logging.getLogger(__name__)
 # Read again at most every 15 seconds per session, and at once after the person marks
 # something read (gateway/web/inbox.py forgets the entry).
 UNREAD = TtlCache(15)
+# The bell is not worth a slow page: one second at most, and once the notifications service
+# failed to answer, no page of any session asks again for the next 15 seconds.
+ASK_SECONDS = 1.0
+AWAY_SECONDS = 15.0
+_away_until = 0.0
 
 
 def unread_count(routes: Any, web: Any) -> int | None:
     """None when the inbox cannot say (no session, or the notifications service is away):
     the page is served without the count rather than not at all."""
-    if not web.token:
+    if not web.token or time.monotonic() < _away_until:
         return None
 
     def load() -> int | None:
+        global _away_until
         try:
-            return routes._web(web, "notifications", "unread_count")["unread"]
+            return routes._call(web.request, "notifications", "unread_count",
+                                timeout=ASK_SECONDS)["unread"]
         except (AppError, *BROKER_ERRORS) as exc:
             log.info("no unread count for the header: %r", exc)
+            _away_until = time.monotonic() + AWAY_SECONDS
             return None
 
     return UNREAD.get(web.token, load)
