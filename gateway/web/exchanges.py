@@ -101,7 +101,8 @@ class ExchangePages(WebRoutes):
             claim = self._optional(web, "payments", "get_claim", exchange_id)
         return self._page(web, "exchange_timeline.html", title=exchange["reference"],
                           section="exchanges", exchange=exchange,
-                          steps=timeline.steps(entries, claim, translations(web.locale).gettext))
+                          steps=timeline.steps(entries, claim, translations(web.locale).gettext,
+                                               web.locale))
 
     def _optional(self, web: WebRequest, service: str, method: str, *args: Any) -> Any:
         """What this person may not see (or what does not exist yet) is simply not shown."""

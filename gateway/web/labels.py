@@ -80,6 +80,7 @@ CLDR_KINDS = {"countries": "territories", "languages": "languages"}
 # The kinds of notification (event types) a person reads in their preferences; a kind missing
 # here is shown as its code in words, in English (tests/unit/test_web_i18n.py lists them).
 KIND_LABELS = {
+    "account_invited": N_("Invitation to ClusterXchange"),
     "closing_report_submitted": N_("Closing report submitted"),
     "commitment_fully_signed": N_("Commitment fully signed"),
     "commitment_signed": N_("Commitment signed"),

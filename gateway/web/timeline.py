@@ -64,34 +64,36 @@ class Step:
 
 
 def steps(timeline: list[dict[str, Any]], claim: dict[str, Any] | None,
-          gettext: Callable[[str], str]) -> list[Step]:
-    """Every step, oldest first, each sentence in the page's language."""
+          gettext: Callable[[str], str], locale: str = "en") -> list[Step]:
+    """Every step, oldest first, each sentence (and amount) in the page's language."""
+
+    def _step(*args: Any) -> Step:
+        return _sentence(*args, gettext, locale)
+
     found = [_step(entry["at"], entry["party"], entry["action"], entry.get("comment"), None,
-                   False, gettext) for entry in timeline]
+                   False) for entry in timeline]
     if claim:
         payout = claim.get("payout") or {}
         amount = payout.get("amount_cents")
         if claim.get("submitted_at"):
-            found.append(_step(claim["submitted_at"], "vo", "claim_submitted", None, amount, True,
-                               gettext))
+            found.append(_step(claim["submitted_at"], "vo", "claim_submitted", None, amount, True))
         reviewed = {"approved": "claim_approved", "changes_requested": "claim_changes_requested"}
         if claim.get("reviewed_at") and claim.get("state") in reviewed:
             found.append(_step(claim["reviewed_at"], "vop", reviewed[claim["state"]],
-                               claim.get("review_comment"), amount, True, gettext))
+                               claim.get("review_comment"), amount, True))
         if payout.get("paid_at"):
-            found.append(_step(payout["paid_at"], "system", "payout_paid", None, amount, True,
-                               gettext))
+            found.append(_step(payout["paid_at"], "system", "payout_paid", None, amount, True))
         if payout.get("failed_at"):
             found.append(_step(payout["failed_at"], "system", "payout_failed",
-                               payout.get("failure_reason"), amount, True, gettext))
+                               payout.get("failure_reason"), amount, True))
     return sorted(found, key=lambda step: step.at)
 
 
-def _step(at: Any, party: str, action: str, comment: str | None, amount: int | None,
-          payment: bool, gettext: Callable[[str], str]) -> Step:
+def _sentence(at: Any, party: str, action: str, comment: str | None, amount: int | None,
+              payment: bool, gettext: Callable[[str], str], locale: str) -> Step:
     who = _who(party, gettext)
     template = DID.get(action)
-    words = {"who": who, "action": action.replace("_", " "), "amount": euros(amount)}
+    words = {"who": who, "action": action.replace("_", " "), "amount": euros(amount, locale)}
     text = gettext(template) % words if template else gettext(OTHER) % words
     return Step(_moment(at), text[:1].upper() + text[1:], comment or None, payment)
 

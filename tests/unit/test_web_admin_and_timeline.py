@@ -87,3 +87,11 @@ def test_a_claim_sent_back_and_a_refused_transfer_are_steps_too():
     assert step.text == "The bank did not make the transfer of €390.00."
     assert step.comment == "AC04 closed"
     assert steps([], None, lambda message: message) == []
+
+
+def test_a_step_shows_its_amount_in_the_page_language():
+    failed = {"state": "approved", "submitted_at": None, "reviewed_at": None,
+              "payout": {"amount_cents": 110_000, "paid_at": None,
+                         "failed_at": "2026-04-01T08:00:00", "failure_reason": None}}
+    [step] = steps([], failed, lambda message: message, "fr")
+    assert "1\u202f100,00\xa0€" in step.text or "1\xa0100,00\xa0€" in step.text
