@@ -1,8 +1,8 @@
 """Web application benchmark: main pages for 20 signed-in users, each next to the JSON API call
 that backs the same page, in the same run; and the first page load's transferred bytes.
 
-Like bench/gateway: a fresh PostgreSQL database and RabbitMQ vhost, the registration service
-and the gateway each in its own process, wrk (-t1) from another. Every user has a draft
+Like bench/gateway: a fresh PostgreSQL database and RabbitMQ vhost, the registration and
+notifications services (the header's unread count) and the gateway each in its own process, wrk (-t1) from another. Every user has a draft
 registration. Pages and their API counterparts:
   /dashboard                          <-> GET /api/v1/registrations
   /registration/{id}/organisation     <-> GET /api/v1/registrations/{id}
@@ -35,7 +35,9 @@ FIRST_LOAD_BYTES = 600 * 1024
 
 class WebBench(Bench):
     def start(self) -> None:
-        commands = [["-m", "cli.serve", "registration"], ["-m", "cli.serve", "gateway"]]
+        # notifications too: every signed-in page shows its unread count.
+        commands = [["-m", "cli.serve", "registration"], ["-m", "cli.serve", "notifications"],
+                    ["-m", "cli.serve", "gateway"]]
         log = (self.work / "services.log").open("w")
         for argv in commands:
             self.procs.append(subprocess.Popen(
@@ -45,7 +47,8 @@ class WebBench(Bench):
         for _ in range(120):
             try:
                 health = requests.get(f"{base}/health", timeout=2).json()
-                if health["services"].get("registration") == "ok":
+                if all(health["services"].get(name) == "ok"
+                       for name in ("registration", "notifications")):
                     break
             except requests.RequestException:
                 pass
