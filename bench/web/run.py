@@ -2,8 +2,8 @@
 that backs the same page, in the same run; and the first page load's transferred bytes.
 
 Like bench/gateway: a fresh PostgreSQL database and RabbitMQ vhost, the registration and
-notifications services (the header's unread count) and the gateway each in its own process, wrk (-t1) from another. Every user has a draft
-registration. Pages and their API counterparts:
+notifications services (the header's unread count) and the gateway each in its own process,
+wrk (-t1) from another. Every user has a draft registration. Pages and their API counterparts:
   /dashboard                          <-> GET /api/v1/registrations
   /registration/{id}/organisation     <-> GET /api/v1/registrations/{id}
   /partnerships                       <-> GET /api/v1/partnerships
