@@ -489,7 +489,7 @@ class RegistrationService(IdentityEntrypoints):
         return self._dump(reg, org)
 
     def _dump(self, reg: Registration, org: Organisation) -> dict[str, Any]:
-        return _registration.dump(repository.registration_dict(reg, org))
+        return _dump_registration(repository.registration_dict(reg, org))
 
     @staticmethod
     def _account(account: Any, org_id: str | None) -> dict[str, Any]:
