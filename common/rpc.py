@@ -28,7 +28,6 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-import eventlet
 import kombu.serialization
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
@@ -154,9 +153,9 @@ class RpcClient:
         except RuntimeError as exc:  # "Acquire on closed pool": the process is stopping
             self.listener._reply_events.pop(correlation_id, None)
             raise ServiceUnavailable("This process is shutting down; try again.") from exc
-        body = None
-        with eventlet.Timeout(deadline, False):
-            body = reply_event.wait()
+        # The event's own timer (None when it fires): an eventlet.Timeout per call costs an
+        # exception object, its greenlet bookkeeping and a raise/catch on every deadline.
+        body = reply_event.wait(timeout=deadline)
         if body is None:
             self.listener._reply_events.pop(correlation_id, None)
             if not self.provider.broker_reachable():

@@ -28,6 +28,7 @@ from common.errors import (
     ValidationFailed,
 )
 from common.events import handles, jsonable, make_event
+from common.fast_dump import fast_dump
 from common.idempotency import IdempotencyKeys
 from common.logs import RequestContext
 from common.outbox import OutboxRelay, first_delivery, record_event
@@ -75,6 +76,8 @@ log = logging.getLogger(__name__)
 
 # Schemas are built once: building one deep-copies every field, which costs more than a load.
 _registration = RegistrationSchema()
+# The hot read's dump as a plain function (same JSON: tests/unit/test_fast_dump.py).
+_dump_registration = fast_dump(_registration)
 _partnership = PartnershipSchema()
 _create_staff_account = CreateStaffAccountSchema()
 _token_request = TokenRequestSchema()
@@ -258,7 +261,7 @@ class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
         caller = self.auth.caller
         registration = repository.read_registration(self.db.reader, registration_id)
         domain.ensure_visible(caller, registration["account_id"], registration["partnership_id"])
-        return _registration.dump(registration)
+        return _dump_registration(registration)
 
     @rpc
     def list_registrations(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -270,7 +273,7 @@ class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
         account_id, partnership_id = scope
         rows, total = repository.list_registrations(self.db.reader, filters, account_id,
                                                     partnership_id)
-        items = [_registration.dump(registration) for registration in rows]
+        items = [_dump_registration(registration) for registration in rows]
         return page_of(items, total, filters["page"], filters["per_page"])
 
     @rpc
@@ -515,7 +518,7 @@ class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
         return self._dump(reg, org)
 
     def _dump(self, reg: Registration, org: Organisation) -> dict[str, Any]:
-        return _registration.dump(repository.registration_dict(reg, org))
+        return _dump_registration(repository.registration_dict(reg, org))
 
     @staticmethod
     def _account(account: Any, org_id: str | None) -> dict[str, Any]:
