@@ -235,9 +235,9 @@ class Bench(GatewayBench):
         log = (self.work / "services.log").open("w")
         for name in (*SERVICES, "gateway"):
             extra = {"WEB_SERVER_ADDRESS": f"127.0.0.1:{self.gateway_port}"} if name == "gateway" else {}
-            self.procs.append(subprocess.Popen([sys.executable, "-m", "cli.serve", name], cwd=ROOT,
-                                               env=self.env(**extra), stdout=log,
-                                               stderr=subprocess.STDOUT))
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", "cli.serve", name], cwd=ROOT,
+                                                env=self.env(**extra), stdout=log,
+                                                stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -315,7 +315,7 @@ class Bench(GatewayBench):
         """CPU time (user + system) of each service process so far."""
         ticks = os.sysconf("SC_CLK_TCK")
         used = {}
-        for name, proc in zip((*SERVICES, "gateway"), self.procs, strict=True):
+        for name, proc in self.procs.items():
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             used[name] = (int(fields[11]) + int(fields[12])) / ticks
         return used
@@ -370,9 +370,9 @@ class Bench(GatewayBench):
         return row
 
     def teardown(self) -> None:
-        for proc in self.procs:
+        for proc in self.procs.values():
             proc.terminate()
-        for proc in self.procs:
+        for proc in self.procs.values():
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
