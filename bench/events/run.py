@@ -429,7 +429,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--direct-rate", type=int, default=500,
                         help="acceptances per second committed by the paced writers (0: skip)")
-    parser.add_argument("--writers", type=int, default=8, help="paced writer processes")
+    parser.add_argument("--writers", type=int, default=4, help="paced writer processes")
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--profile", type=lambda v: v.split(","), default=[],
