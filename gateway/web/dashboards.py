@@ -22,6 +22,7 @@ from common.errors import AppError, NotAllowed
 from common.statistics import UNKNOWN
 from gateway.web import charts
 from gateway.web.i18n import N_, translations
+from gateway.web.labels import status_text
 from gateway.web.pages import WebRoutes, page
 from gateway.web.render import euros
 from gateway.web.session import WebRequest
@@ -56,8 +57,9 @@ def breakdown(chart_id: str, title: str, description: str, items: Sequence[dict[
     return Chart(chart_id, svg, title, (count_header,), [(label, [str(count)]) for label, count in rows])
 
 
-def state_name(state: str) -> str:
-    return state.replace("_", " ")
+def state_names(gettext: Callable[[str], str]) -> Callable[[str], str]:
+    """A state's words in the page's language (the code's own words for one unknown here)."""
+    return lambda state: gettext(status_text(state))
 
 
 class DashboardPages(WebRoutes):
@@ -93,7 +95,7 @@ class DashboardPages(WebRoutes):
                           state_chart=breakdown("exchanges-by-state", gettext("Exchanges by state"),
                                                 gettext("How many of the partnership's exchanges "
                                                         "are in each state."),
-                                                exchanges["by_state"], state_name, gettext,
+                                                exchanges["by_state"], state_names(gettext), gettext,
                                                 gettext("Exchanges"), gettext("No exchange yet.")),
                           exchanges=exchanges)
 
@@ -118,13 +120,13 @@ class DashboardPages(WebRoutes):
         registration_charts = [
             breakdown("registrations-by-status", gettext("Registrations by status"),
                       gettext("Every registration, drafts included, by its status."),
-                      registrations["by_status"], state_name, gettext, count, none),
+                      registrations["by_status"], state_names(gettext), gettext, count, none),
             breakdown("registrations-by-country", gettext("Registrations by country"),
                       gettext("Submitted registrations by the organisation's country."),
                       registrations["by_country"], country, gettext, count, none),
             breakdown("registrations-by-sector", gettext("Registrations by sector"),
                       gettext("Submitted registrations, counted once in each sector they prefer."),
-                      registrations["by_sector"], lambda code: reference.label("sectors", code),
+                      registrations["by_sector"], lambda code: gettext(reference.label("sectors", code)),
                       gettext, count, none),
             breakdown("registrations-by-partnership", gettext("Registrations by partnership"),
                       gettext("Submitted registrations by their partnership."),
@@ -133,7 +135,7 @@ class DashboardPages(WebRoutes):
         count, none = gettext("Exchanges"), gettext("No exchange yet.")
         exchange_charts = [
             breakdown("exchanges-by-state", gettext("Exchanges by state"),
-                      gettext("Every exchange by its state."), exchanges["by_state"], state_name,
+                      gettext("Every exchange by its state."), exchanges["by_state"], state_names(gettext),
                       gettext, count, none),
             breakdown("exchanges-by-host-country", gettext("Exchanges by host country"),
                       gettext("Every exchange by the host organisation's country."),
@@ -182,7 +184,7 @@ def months_chart(exchanges: dict[str, Any], gettext: Callable[[str], str]) -> Ch
                            gettext("How many exchanges start in each month, whatever their state."),
                            [(label, [count]) for label, count in rows],
                            empty_text=gettext("No exchange yet."))
-    table = [(label, [str(count), ", ".join(f"{state_name(state)}: {n}"
+    table = [(label, [str(count), ", ".join(f"{state_names(gettext)(state)}: {n}"
                                             for state, n in sorted(m["states"].items()))])
              for (label, count), m in zip(rows, months, strict=True)]
     return Chart("exchanges-by-month", svg, title, (gettext("Exchanges"), gettext("By state")), table)
