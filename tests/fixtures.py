@@ -121,16 +121,29 @@ def _truncate(engine: Any, attempts: int = 5) -> None:
                 # are empty (most are, after a test): only tables with rows are truncated. The
                 # lock first, as TRUNCATE's own: whatever is still writing finishes before the
                 # look at what has rows.
+                # A lock never granted would hang the whole run until pytest-timeout kills it:
+                # after 10 s the attempt fails, and what still holds a lock (a stopped test's
+                # connection left in a transaction) is ended before the next one.
+                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
                 conn.execute(text(f"LOCK TABLE {', '.join(mutable)} IN ACCESS EXCLUSIVE MODE"))
                 filled = [row[0] for row in conn.execute(text(" UNION ALL ".join(
                     f"SELECT '{t}' WHERE EXISTS (SELECT FROM {t})" for t in mutable)))]
                 if filled:
                     conn.execute(text(f"TRUNCATE {', '.join(filled)} CASCADE"))
             return
-        except OperationalError:
+        except OperationalError as exc:
             if attempt == attempts - 1:
                 raise
+            if "lock timeout" in str(exc):
+                _end_idle_transactions(engine)
             time.sleep(0.2 * (attempt + 1))
+
+
+def _end_idle_transactions(engine: Any) -> None:
+    with engine.connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"))
 
 
 @pytest.fixture(scope="session")
