@@ -139,38 +139,35 @@ class AccountAdminEntrypoints:
     def suspend_account(self, account_id: str,
                         payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """The account cannot sign in any more and every token it holds is refused at once."""
-        caller = self._administrator()
-        data = load(_status_change, payload or {})
-        session = self.db.session
-        account = self._managed_account(account_id)
-        rules.ensure_version(account.version, data.get("version"))
-        rules.ensure_may_suspend(caller.account_id, account.id, account.suspended_at)
-        account.suspended_at = utcnow()
-        account.version += 1
-        repository.add_audit(session, account.id, caller.account_id, rules.SUSPENDED_ACTION,
-                             {"status": {"from": rules.status_of(None, account.email_verified_at),
-                                         "to": rules.SUSPENDED},
-                              **({"reason": data["reason"]} if data.get("reason") else {})})
-        self._revoke_account(account.id, caller.account_id)
-        result = _managed.dump(repository.managed_account_dict(account))
-        session.commit()
-        return result
+        return self._change_status(account_id, payload, suspend=True)
 
     @rpc
     def reactivate_account(self, account_id: str,
                            payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._change_status(account_id, payload, suspend=False)
+
+    def _change_status(self, account_id: str, payload: dict[str, Any] | None,
+                       suspend: bool) -> dict[str, Any]:
         caller = self._administrator()
         data = load(_status_change, payload or {})
         session = self.db.session
         account = self._managed_account(account_id)
         rules.ensure_version(account.version, data.get("version"))
-        rules.ensure_may_reactivate(account.suspended_at)
-        account.suspended_at = None
+        active = rules.status_of(None, account.email_verified_at)
+        if suspend:
+            rules.ensure_may_suspend(caller.account_id, account.id, account.suspended_at)
+            account.suspended_at, action, before, after = (
+                utcnow(), rules.SUSPENDED_ACTION, active, rules.SUSPENDED)
+        else:
+            rules.ensure_may_reactivate(account.suspended_at)
+            account.suspended_at, action, before, after = (
+                None, rules.REACTIVATED, rules.SUSPENDED, active)
         account.version += 1
-        repository.add_audit(session, account.id, caller.account_id, rules.REACTIVATED,
-                             {"status": {"from": rules.SUSPENDED,
-                                         "to": rules.status_of(None, account.email_verified_at)},
+        repository.add_audit(session, account.id, caller.account_id, action,
+                             {"status": {"from": before, "to": after},
                               **({"reason": data["reason"]} if data.get("reason") else {})})
+        if suspend:
+            self._revoke_account(account.id, caller.account_id)
         result = _managed.dump(repository.managed_account_dict(account))
         session.commit()
         return result
