@@ -14,3 +14,6 @@ from psycogreen.eventlet import patch_psycopg  # noqa: E402
 patch_psycopg()
 
 pytest_plugins = ["tests.fixtures"]
+
+# Replaces nameko's fixture of the same name (see tests/vhosts.py for why).
+from tests.vhosts import vhost_pipeline  # noqa: E402, F401

@@ -1,0 +1,111 @@
+"""Test vhosts on the shared broker, created ahead and deleted a while after their test.
+
+Overrides nameko's `vhost_pipeline` fixture. nameko deletes a test's vhost the moment the
+test ends, while its containers may still be declaring queues. RabbitMQ 3.10 (Debian's) has
+a race there: a quorum queue with `at-least-once` dead-lettering (every subscriber queue of
+this project) deleted while it starts crashes its dead-letter worker twice, and the node's
+`rabbit_fifo_dlx_sup` gives up after one restart in five seconds. From then on no such queue
+can be declared on the whole node until the broker restarts: every later test that starts
+a service hangs. Deleting a vhost only once its test has been over for a few seconds (the
+containers stopped, every queue started) keeps deletion out of that window.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlparse
+
+import eventlet
+import pytest
+from kombu.pools import connections
+from nameko.testing.utils import ResourcePipeline
+from requests.exceptions import HTTPError
+
+GRACE_SECONDS = 3.0
+DLX_SUPERVISOR_CHECK = "whereis(rabbit_fifo_dlx_sup)."
+
+
+class GracefulPipeline(ResourcePipeline):
+    """Hands out vhosts made ahead; a returned one is destroyed `grace` seconds later."""
+
+    def __init__(self, create: Any, destroy: Any, grace: float, size: int = 3) -> None:
+        super().__init__(create, lambda item: self._destroy_later(*item), size)
+        self._delete = destroy
+        self.grace = grace
+
+    def _destroy_later(self, vhost: str, returned_at: float) -> None:
+        eventlet.sleep(max(0.0, returned_at + self.grace - time.monotonic()))
+        self._delete(vhost)
+
+    @contextmanager
+    def get(self) -> Iterator[str]:
+        vhost = self.ready.get()
+        try:
+            yield vhost
+        finally:
+            self.trash.put((vhost, time.monotonic()))
+
+    def _shutdown(self) -> None:
+        # Vhosts made ahead but never used go out through the same queue as the others.
+        self.running = False
+        self.ready.resize(self.size + 1)
+        eventlet.sleep()
+        while self.ready.qsize() or not self.create_thread.dead:
+            self.trash.put((self.ready.get(), 0.0))
+        self.trash.put(ResourcePipeline.STOP)
+        self.destroy_thread.wait()
+
+
+def dead_letter_supervisor_gone() -> bool:
+    """True when the broker answers that its quorum dead-letter supervisor is not running.
+    False when it is, or when this machine cannot ask (no rabbitmqctl, another node)."""
+    try:
+        answer = subprocess.run(["rabbitmqctl", "eval", DLX_SUPERVISOR_CHECK],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return answer.returncode == 0 and answer.stdout.strip() == "undefined"
+
+
+BROKEN_BROKER = (
+    "The shared RabbitMQ's dead-letter supervisor (rabbit_fifo_dlx_sup) is not running, so "
+    "no quorum queue with at-least-once dead-lettering can start and every test that starts "
+    "a service would hang. Restart the broker: rabbitmqctl stop; rabbitmq-server -detached")
+
+
+@pytest.fixture(scope="session")
+def vhost_pipeline(request: pytest.FixtureRequest, rabbit_manager: Any) -> Iterator[Any]:
+    if dead_letter_supervisor_gone():
+        pytest.exit(BROKEN_BROKER, returncode=3)
+    username = urlparse(request.config.getoption("RABBIT_AMQP_URI")).username
+
+    def create() -> str:
+        vhost = "nameko_test_" + "".join(random.choice(string.ascii_lowercase) for _ in range(10))
+        rabbit_manager.create_vhost(vhost)
+        rabbit_manager.set_vhost_permissions(vhost, username, ".*", ".*", ".*")
+        return vhost
+
+    def destroy(vhost: str) -> None:
+        for attempt in range(9):
+            try:
+                rabbit_manager.delete_vhost(vhost)
+                break
+            except (TimeoutError, HTTPError):
+                if attempt == 8:
+                    raise
+                eventlet.sleep(1)
+        for key, pool in list(connections.items()):
+            if isinstance(key, tuple) and len(key) > 4 and key[4] == vhost:
+                pool.force_close_all()
+
+    pipeline = GracefulPipeline(create, destroy, GRACE_SECONDS)
+    with pipeline.run() as vhosts:
+        yield vhosts
+    if request.session.testsfailed and dead_letter_supervisor_gone():
+        print(f"\n{BROKEN_BROKER}\n")
