@@ -83,6 +83,13 @@ class QuickReconnectQueueConsumer(QueueConsumer):
             finally:
                 self.broker_connected = False
 
+    def consume(self, limit: Any = None, timeout: Any = None, safety_interval: float = 1,
+                **kwargs: Any) -> Any:
+        """kombu's loop; between messages it wakes every CONSUMER_WAKEUP_SECONDS (1 s) to see
+        whether it should stop, so a killed container waits that long for its consumer."""
+        wakeup = float(self.container.config.get("CONSUMER_WAKEUP_SECONDS", safety_interval))
+        return super().consume(limit, timeout, wakeup, **kwargs)
+
     def on_connection_error(self, exc: Exception, interval: float) -> None:
         self.broker_connected = False
         super().on_connection_error(exc, interval)
