@@ -15,5 +15,5 @@ patch_psycopg()
 
 pytest_plugins = ["tests.fixtures"]
 
-# Replaces nameko's fixture of the same name (see tests/vhosts.py for why).
-from tests.vhosts import vhost_pipeline  # noqa: E402, F401
+# Replace nameko's fixtures of the same names (see tests/broker_teardown.py for why).
+from tests.broker_teardown import container_factory, vhost_pipeline  # noqa: E402, F401

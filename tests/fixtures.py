@@ -243,8 +243,6 @@ def config(rabbit_config: dict, database_urls: dict[str, str], s3_endpoint: str,
     cfg["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{free_port()}"
     cfg["RPC_TIMEOUT_SECONDS"] = 10
     cfg["OUTBOX_POLL_SECONDS"] = 0.5
-    # Containers are killed after each test, and a kill waits for the consumer loop to wake.
-    cfg["CONSUMER_WAKEUP_SECONDS"] = 0.05
     # Several containers per test, each with a write and a read pool and a LISTEN connection:
     # small pools keep a run well inside PostgreSQL's default 100 connections.
     cfg["DB_POOL_SIZE"] = 5

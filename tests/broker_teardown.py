@@ -1,6 +1,7 @@
-"""Test vhosts on the shared broker, created ahead and deleted a while after their test.
+"""How a test lets go of the shared broker: nameko's `vhost_pipeline` and `container_factory`
+fixtures, replaced.
 
-Overrides nameko's `vhost_pipeline` fixture. nameko deletes a test's vhost the moment the
+Vhosts: created ahead, and deleted a while after their test. nameko deletes a test's vhost the moment the
 test ends, while its containers may still be declaring queues. RabbitMQ 3.10 (Debian's) has
 a race there: a quorum queue with `at-least-once` dead-lettering (every subscriber queue of
 this project) deleted while it starts crashes its dead-letter worker twice, and the node's
@@ -8,6 +9,11 @@ this project) deleted while it starts crashes its dead-letter worker twice, and 
 can be declared on the whole node until the broker restarts: every later test that starts
 a service hangs. Deleting a vhost only once its test has been over for a few seconds (the
 containers stopped, every queue started) keeps deletion out of that window.
+
+Containers: killed together at the end of a test, their consumer loops waking every 50 ms
+(CONSUMER_WAKEUP_SECONDS; 1 s otherwise): a kill waits for the loop to notice. nameko's
+fixture kills them one by one, after deleting the vhost had already broken every
+consumer's connection, which a kill does not have to wait for.
 """
 
 from __future__ import annotations
@@ -60,6 +66,32 @@ class GracefulPipeline(ResourcePipeline):
             self.trash.put((self.ready.get(), 0.0))
         self.trash.put(ResourcePipeline.STOP)
         self.destroy_thread.wait()
+
+
+@pytest.fixture
+def container_factory() -> Iterator[Any]:
+    from nameko.containers import get_container_cls
+
+    made: list[Any] = []
+
+    def make(service_cls: Any, config: dict[str, Any]) -> Any:
+        config = {"CONSUMER_WAKEUP_SECONDS": 0.05, **config}
+        container = get_container_cls(config)(service_cls, config)
+        made.append(container)
+        return container
+
+    yield make
+    pile = eventlet.GreenPile()
+    for container in made:
+        pile.spawn(_kill, container)
+    list(pile)
+
+
+def _kill(container: Any) -> None:
+    try:
+        container.kill()
+    except Exception:  # noqa: BLE001 - as nameko's fixture: a failed kill must not hide the test's result
+        pass
 
 
 def dead_letter_supervisor_gone() -> bool:
