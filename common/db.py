@@ -8,11 +8,14 @@ NOTIFY that wakes the relays of the service's other processes.
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from sqlalchemy import JSON, DateTime, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
@@ -51,6 +54,9 @@ UUID_STR = String(36)
 # PostgreSQL NOTIFY channel: a commit that wrote outbox rows wakes the relays of its database.
 OUTBOX_CHANNEL = "cxc_outbox"
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+log = logging.getLogger(__name__)
 
 
 def normalise_url(url: str) -> str:
@@ -209,6 +215,26 @@ class WorkerSession:
         self._session = self._reader = None
 
 
+def close_connections_left(engines: list[Engine], within: float = 10.0) -> None:
+    """nameko stops or kills a container's dependencies before its background threads (the
+    outbox relay, the catalogue's refresher, ...), so such a thread may still take a
+    connection from an engine just disposed, or give one back to it, and that connection
+    would stay open until the garbage collector found it. Dispose again, for a while, until
+    no connection is out."""
+    deadline = time.monotonic() + within
+    pools: list[Any] = []
+    while True:
+        for engine in engines:
+            pools.append(engine.pool)
+            engine.dispose()
+        for pool in pools:
+            pool.dispose()
+        if time.monotonic() > deadline or not any(getattr(pool, "checkedout", int)()
+                                                  for pool in pools):
+            return
+        eventlet.sleep(0.1)
+
+
 class Database(DependencyProvider):
     """`db = Database()` on a nameko service; the URL comes from DATABASE_URLS[service]."""
 
@@ -251,10 +277,19 @@ class Database(DependencyProvider):
         self._commit_listeners.append(listener)
 
     def stop(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-            if self.read_engine is not self.engine:
-                self.read_engine.dispose()
+        if self.engine is None:
+            return
+        # A killed worker never reaches its teardown: give its connections back first.
+        for worker_session in list(self._sessions.values()):
+            try:
+                worker_session.close()
+            except Exception as exc:  # noqa: BLE001 - one broken connection must not stop the rest
+                log.debug("closing a killed worker's session failed: %r", exc)
+        self._sessions.clear()
+        engines = [self.engine] if self.read_engine is self.engine else [self.engine, self.read_engine]
+        for engine in engines:
+            engine.dispose()
+        eventlet.spawn(close_connections_left, engines)
 
     def kill(self) -> None:
         self.stop()

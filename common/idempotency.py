@@ -164,6 +164,10 @@ class IdempotencyKeys(DependencyProvider):
         if thread is not None:
             thread.kill()
 
+    def kill(self) -> None:
+        # As common.outbox.OutboxRelay.kill.
+        self.stop()
+
     def _prune_forever(self) -> None:
         while self._running:
             eventlet.sleep(PRUNE_EVERY_SECONDS)

@@ -325,6 +325,12 @@ class OutboxRelay(DependencyProvider):
             except Exception:  # noqa: S110 - closing is all we wanted
                 pass
 
+    def kill(self) -> None:
+        # nameko kills a container's dependencies before its threads, and a thread killed
+        # inside a query may see an ordinary exception (psycopg2 wraps what the wait raised)
+        # that its loop survives: without this it would go on, on a disposed engine.
+        self.stop()
+
     def wake(self) -> None:
         if self._wakeups is not None and self._wakeups.empty():
             try:

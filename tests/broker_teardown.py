@@ -31,7 +31,6 @@ import eventlet
 import pytest
 from kombu.pools import connections
 from nameko.testing.utils import ResourcePipeline
-from requests.exceptions import HTTPError
 
 GRACE_SECONDS = 3.0
 DLX_SUPERVISOR_CHECK = "whereis(rabbit_fifo_dlx_sup)."
@@ -129,9 +128,10 @@ def vhost_pipeline(request: pytest.FixtureRequest, rabbit_manager: Any) -> Itera
             try:
                 rabbit_manager.delete_vhost(vhost)
                 break
-            except (TimeoutError, HTTPError):
-                if attempt == 8:
-                    raise
+            except Exception as exc:  # noqa: BLE001 - nameko's client raises bare Exceptions
+                if attempt == 8:  # a vhost left behind must not end the pipeline's thread
+                    print(f"\ncould not delete the test vhost {vhost}: {exc}")
+                    break
                 eventlet.sleep(1)
         for key, pool in list(connections.items()):
             if isinstance(key, tuple) and len(key) > 4 and key[4] == vhost:

@@ -211,6 +211,10 @@ class CatalogueIndex(DependencyProvider):
         if self.batches:
             self._events.put(None)
 
+    def kill(self) -> None:
+        # As common.outbox.OutboxRelay.kill: the refresher would go on polling forever.
+        self.stop()
+
     # --- registration events, committed in batches -------------------------------------------
 
     def submit(self, payload: dict[str, Any], handler: str) -> None:
