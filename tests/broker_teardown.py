@@ -1,9 +1,9 @@
 """How a test lets go of the shared broker: nameko's `vhost_pipeline` and `container_factory`
 fixtures, replaced.
 
-Vhosts: created ahead, and deleted a while after their test. nameko deletes a test's vhost the moment the
-test ends, while its containers may still be declaring queues. RabbitMQ 3.10 (Debian's) has
-a race there: a quorum queue with `at-least-once` dead-lettering (every subscriber queue of
+Vhosts: created ahead, and deleted a while after their test. nameko deletes a test's vhost
+the moment the test ends, while its containers may still be declaring queues. RabbitMQ 3.10
+(Debian's) has a race there: a quorum queue with `at-least-once` dead-lettering (every subscriber queue of
 this project) deleted while it starts crashes its dead-letter worker twice, and the node's
 `rabbit_fifo_dlx_sup` gives up after one restart in five seconds. From then on no such queue
 can be declared on the whole node until the broker restarts: every later test that starts
