@@ -3,10 +3,7 @@ versions refused, no self-demotion, suspension stops sign-in and revokes tokens,
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.errors import (
     Conflict,
@@ -26,23 +23,6 @@ from tests.helpers import (
     partnership_id,
     unique_email,
 )
-
-
-@pytest.fixture
-def rpc_as(config: dict[str, Any], registration_container: Any, tokens: Any):
-    proxies = []
-
-    def make(account_id: str, roles: list[str], partnership: str | None = None,
-             token: str | None = None):
-        if token is None and account_id:
-            token, _ = tokens.issue(account_id, roles, None, partnership)
-        proxy = ClusterRpcProxy(config, context_data={"auth_token": token} if token else {})
-        proxies.append(proxy)
-        return proxy.start().registration
-
-    yield make
-    for proxy in proxies:
-        proxy.stop()
 
 
 @pytest.fixture

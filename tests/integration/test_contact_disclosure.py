@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,21 +16,6 @@ from common.errors import NotFound
 from common.events import make_event
 from services.registration.models import Disclosure
 from tests.helpers import make_account, partnership_id, publish_event, registration_payload, unique_email
-
-
-@pytest.fixture
-def rpc_as(config: dict[str, Any], registration_container: Any, tokens: Any):
-    proxies = []
-
-    def make(account_id: str, roles: list[str], partnership: str | None = None):
-        token, _ = tokens.issue(account_id, roles, None, partnership)
-        proxy = ClusterRpcProxy(config, context_data={"auth_token": token})
-        proxies.append(proxy)
-        return proxy.start().registration
-
-    yield make
-    for proxy in proxies:
-        proxy.stop()
 
 
 def _registration(rpc_as, db_engines, email: str) -> tuple[str, Any]:

@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from nameko.exceptions import IncorrectSignature
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.errors import NotAllowed, NotFound, StaleVersion, Unauthorized, ValidationFailed
 from tests.helpers import make_account, partnership_id, registration_payload, unique_email
-
-
-@pytest.fixture
-def rpc_as(config: dict[str, Any], registration_container: Any, tokens: Any):
-    proxies = []
-
-    def make(account_id: str, roles: list[str], partnership: str | None = None):
-        token = None
-        if account_id:
-            token, _ = tokens.issue(account_id, roles, None, partnership)
-        proxy = ClusterRpcProxy(config, context_data={"auth_token": token} if token else {})
-        proxies.append(proxy)
-        return proxy.start().registration
-
-    yield make
-    for proxy in proxies:
-        proxy.stop()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from tests.helpers import PASSWORD, make_account, quick_link, sign_up, unique_email
-from tests.web.test_pages import _csrf, _sign_in, api  # noqa: F401 - `api` is a fixture
+from tests.web.test_pages import _csrf, _sign_in
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 

@@ -16,19 +16,6 @@ from tests.helpers import login, make_account, partnership_id, sign_up, unique_e
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
 
-@pytest.fixture
-def api(api):
-    """Like a browser on localhost, send the Secure cookies (CSRF) back over plain HTTP."""
-    send = api.request
-
-    def request(*args, **kwargs):
-        response = send(*args, **kwargs)
-        for cookie in api.cookies:
-            cookie.secure = False
-        return response
-
-    api.request = request
-    return api
 
 
 def _as(api, headers: dict[str, str]) -> None:

@@ -10,7 +10,6 @@ import pytest
 
 from tests.helpers import login, make_account, partnership_id, sign_up, unique_email
 from tests.web.test_pages import _use_session
-from tests.web.test_pages import api as api  # noqa: F401, PLC0414 - the cookie-friendly client
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 

@@ -26,20 +26,6 @@ from tests.helpers import (
 pytestmark = [pytest.mark.web, pytest.mark.e2e, pytest.mark.usefixtures("notifications_container")]
 
 
-@pytest.fixture
-def api(api):
-    """Like a browser on localhost (which counts as a secure context), send the Secure
-    cookies back over plain HTTP."""
-    send = api.request
-
-    def request(*args, **kwargs):
-        response = send(*args, **kwargs)
-        for cookie in api.cookies:
-            cookie.secure = False
-        return response
-
-    api.request = request
-    return api
 
 
 def _csrf(api, path: str = "/sign-in") -> str:
