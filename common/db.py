@@ -20,7 +20,6 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import JSON, DateTime, String, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -117,58 +116,6 @@ def dialect_insert(bind: Session | Connection) -> Any:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
-
-
-# SQLSTATEs after which a prepared statement is made again: it is gone (someone ran
-# DISCARD ALL), or the tables changed under it (a migration) so its plan no longer fits.
-_PREPARED_GONE = {"26000", "0A000"}
-
-
-def execute_prepared(conn: Connection, name: str, statement: Any,
-                     params: dict[str, Any]) -> Any:
-    """Run a hot, fixed Core `statement` as a server-side prepared statement of `conn`'s
-    PostgreSQL connection (prepared on first use there, kept while the connection lives).
-
-    PostgreSQL then skips parsing and planning each time: for registration's joined read
-    that was ~0.1 ms of the server's CPU per query, three quarters of it. Values go through
-    their bind types' processors as Core would send them; results come back as the
-    driver reads them (no result processors: fine for the types used here). Only on
-    autocommit connections (the readers): a failure inside a transaction would abort it,
-    and the retry below could not run. The SQL is the statement's own, so the result's
-    columns are named as Core names them."""
-    prepared = conn.connection.info.setdefault("cxc_prepared", {})
-    binds = prepared.get(name)
-    if binds is None:
-        binds = _prepare(conn, name, statement)
-        prepared[name] = binds
-    placeholders = ", ".join(["%s"] * len(binds))
-    # Each value as the bind's type would send it (JSON encoded, a UTC check, ...).
-    values = tuple(process(params[key]) if process else params[key] for key, process in binds)
-    try:
-        return conn.exec_driver_sql(f"EXECUTE {name}({placeholders})", values)
-    except DBAPIError as exc:
-        if getattr(exc.orig, "pgcode", None) not in _PREPARED_GONE:
-            raise
-        prepared.pop(name, None)
-        try:
-            conn.exec_driver_sql(f"DEALLOCATE {name}")
-        except DBAPIError:
-            pass  # already gone
-        prepared[name] = _prepare(conn, name, statement)
-        return conn.exec_driver_sql(f"EXECUTE {name}({placeholders})", values)
-
-
-def _prepare(conn: Connection, name: str, statement: Any) -> list[tuple[str, Any]]:
-    """PREPAREs the statement; answers its binds in order, each with its type's processor."""
-    dialect = conn.dialect
-    compiled = statement.compile(dialect=dialect)
-    sql = compiled.string
-    binds = []
-    for position, (key, bind) in enumerate(compiled.binds.items(), start=1):
-        sql = sql.replace(f"%({key})s", f"${position}")
-        binds.append((key, bind.type.dialect_impl(dialect).bind_processor(dialect)))
-    conn.exec_driver_sql(f"PREPARE {name} AS {sql.replace('%%', '%')}")
-    return binds
 
 
 class WorkerSession:

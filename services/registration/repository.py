@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from common import reference
-from common.db import dialect_insert, dialect_name, execute_prepared, is_postgres, new_id, utcnow
+from common.db import dialect_insert, dialect_name, is_postgres, new_id, utcnow
 from common.errors import Conflict, NotFound
+from common.prepared import execute_prepared
 from services.registration.domain import ACCEPTED, ACTIVE_STATES, DRAFT, CountryPeriod
 from services.registration.models import (
     Account,

@@ -1,5 +1,5 @@
 """Registration's hot paths on PostgreSQL: the read as a prepared statement
-(common.db.execute_prepared) answers as the plain Core query, and still when the server forgot
+(common.prepared.execute_prepared) answers as the plain Core query, and still when the server forgot
 it; a draft is one statement in autocommit, all or nothing."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from common.db import normalise_url
@@ -100,3 +101,23 @@ def test_a_second_active_draft_changes_nothing(reader, db_engines):
     assert repository.read_registration(reader, first.id)["organisation"]["name"] == "Before"
     # and the connection is still good for the next statement
     assert repository.read_registration(reader, first.id)["id"] == first.id
+
+
+def test_a_connection_that_died_is_invalidated_and_the_next_one_reads(database_urls, db_engines,
+                                                                      registration_id):
+    engine = create_engine(normalise_url(database_urls["registration"]),
+                           isolation_level="AUTOCOMMIT", pool_size=1, max_overflow=0)
+    try:
+        with engine.connect() as conn:
+            repository.read_registration(conn, registration_id)
+            backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            with db_engines["registration"].connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+            with pytest.raises(DBAPIError) as failed:
+                repository.read_registration(conn, registration_id)
+            assert failed.value.connection_invalidated
+        with engine.connect() as conn:  # the pool's only connection, replaced
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != backend
+            assert repository.read_registration(conn, registration_id)["id"] == registration_id
+    finally:
+        engine.dispose()
