@@ -16,4 +16,9 @@ patch_psycopg()
 pytest_plugins = ["tests.fixtures"]
 
 # Replace nameko's fixtures of the same names (see tests/broker_teardown.py for why).
-from tests.broker_teardown import container_factory, vhost_pipeline  # noqa: E402, F401
+from tests.broker_teardown import (  # noqa: E402, F401
+    container_factory,
+    declared_rabbit_config,
+    declared_vhost_pipeline,
+    vhost_pipeline,
+)

@@ -29,6 +29,7 @@ from typing import Any
 import eventlet
 from kombu import Exchange, Queue
 from nameko.events import EventHandler
+from nameko.extensions import SharedExtension
 
 from common.rpc import QuickReconnectQueueConsumer
 
@@ -212,6 +213,44 @@ def retry_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     return min(cap, base * (2 ** max(0, attempt - 1)))
 
 
+class SubscriberQueues(SharedExtension):
+    """Checks and declares every subscriber queue of a container, and its service's parking,
+    on one connection when the first of its handlers sets up (each handler opened a
+    connection of its own for its queue: a container's start waited on as many handshakes
+    as it had handlers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = eventlet.semaphore.Semaphore()
+        self._outcome: dict[str, Exception | None] | None = None
+
+    def prepare(self, queue_name: str) -> None:
+        """Raises IncompatibleQueue when that queue exists with other arguments and holds
+        messages; any other failure is logged (consuming will tell)."""
+        with self._lock:
+            if self._outcome is None:
+                self._outcome = self._prepare_all()
+        failure = self._outcome.get(queue_name)
+        if failure is not None:
+            raise failure
+
+    def _prepare_all(self) -> dict[str, Exception | None]:
+        from common.outbox import prepare_subscriber_queues
+
+        service = self.container.service_name
+        # From each handler's binding, not its setup: the others may not have run theirs yet.
+        queues = [subscriber_queue(handler.source_service, handler.event_type,
+                                   handler.subscription_queue_name(), service)
+                  for handler in self.container.entrypoints
+                  if isinstance(handler, ReliableEventHandler)]
+        try:
+            return prepare_subscriber_queues(self.container.config["AMQP_URI"], queues, service)
+        except Exception:
+            log.exception("could not check the subscriber queues of %s; consuming will tell",
+                          service)
+            return {}
+
+
 class ReliableEventHandler(EventHandler):
     """nameko's EventHandler on a quorum queue with a delivery limit and parking.
 
@@ -223,6 +262,7 @@ class ReliableEventHandler(EventHandler):
     # Back within seconds of a broker restart, like the RPC consumers (kombu's default pause
     # between attempts grows to 30 s).
     queue_consumer = QuickReconnectQueueConsumer()
+    subscriber_queues = SubscriberQueues()
 
     def __init__(self, source_service: str, event_type: str, **kwargs: Any) -> None:
         kwargs.setdefault("requeue_on_error", True)
@@ -231,21 +271,18 @@ class ReliableEventHandler(EventHandler):
     def setup(self) -> None:
         super().setup()
         service = self.container.service_name
-        name = Subscription(self.source_service, self.event_type, service, self.method_name).queue_name
-        self.queue = subscriber_queue(self.source_service, self.event_type, name, service)
+        self.queue = subscriber_queue(self.source_service, self.event_type,
+                                      self.subscription_queue_name(), service)
         self._stopping = eventlet.event.Event()
         config = self.container.config
         self._retry_base = float(config.get("EVENT_RETRY_BASE_SECONDS", 0.5))
         self._retry_cap = float(config.get("EVENT_RETRY_CAP_SECONDS", 30.0))
-        from common.outbox import IncompatibleQueue, prepare_subscriber_queue
+        # An old classic queue of the same name would make consuming fail forever.
+        self.subscriber_queues.prepare(self.queue.name)
 
-        try:
-            # An old classic queue of the same name would make consuming fail forever.
-            prepare_subscriber_queue(self.container.config["AMQP_URI"], self.queue, service)
-        except IncompatibleQueue:
-            raise
-        except Exception:
-            log.exception("could not check queue %s; consuming will tell", self.queue.name)
+    def subscription_queue_name(self) -> str:
+        return Subscription(self.source_service, self.event_type, self.container.service_name,
+                            self.method_name).queue_name
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
                       exc_info: Any = None) -> Any:

@@ -107,12 +107,12 @@ class HealthServer(DependencyProvider):
         entrypoint = worker_ctx.entrypoint
         method = entrypoint.method_name
         if isinstance(entrypoint, EventHandler):
-            metrics.EVENT_SECONDS.labels(self.service, method).observe(elapsed)
+            metrics.child(metrics.EVENT_SECONDS, self.service, method).observe(elapsed)
             if exc_info is not None:
                 metrics.EVENT_FAILURES.labels(self.service, method).inc()
         elif isinstance(entrypoint, RpcEntrypoint):
-            metrics.RPC_CALLS.labels(self.service, method).inc()
-            metrics.RPC_SECONDS.labels(self.service, method).observe(elapsed)
+            metrics.child(metrics.RPC_CALLS, self.service, method).inc()
+            metrics.child(metrics.RPC_SECONDS, self.service, method).observe(elapsed)
             if exc_info is not None:
                 metrics.RPC_ERRORS.labels(self.service, method, exc_info[0].__name__).inc()
 

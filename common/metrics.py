@@ -7,7 +7,23 @@ Prometheus conventions: `_total` for counters, `_seconds` for durations, base un
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
+
+_children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """`metric.labels(*labels)`, remembered: prometheus_client takes a lock and checks the
+    label values on every call, ~2 % of a fast RPC's CPU for the two metrics of each call.
+    For the label sets of the hot paths, which are few (services x methods, routes x
+    statuses); nothing here ever removes a child."""
+    key = (id(metric), labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
 
 RPC_CALLS = Counter("cxc_rpc_calls_total", "RPC calls served, per method",
                     ["service", "method"])

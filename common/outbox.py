@@ -219,13 +219,16 @@ class IncompatibleQueue(RuntimeError):
     """A subscriber queue exists with other arguments and still holds messages."""
 
 
-def prepare_queue(conn: Connection, queue: Queue) -> None:
-    """Declare `queue`; an empty queue of the same name declared with other arguments (a
-    classic queue of an older deployment) is deleted and declared anew. A non-empty one is
-    left alone and reported: deleting it would lose events."""
+def prepare_queue(conn: Connection, queue: Queue, channel: Any = None) -> Any:
+    """Declare `queue` (on `channel`, or a new one); an empty queue of the same name declared
+    with other arguments (a classic queue of an older deployment) is deleted and declared
+    anew. A non-empty one is left alone and reported: deleting it would lose events.
+    Answers a channel still open, for the next declaration (RabbitMQ closes the channel of a
+    refused one; opening one per queue cost a round trip each)."""
+    channel = channel or conn.channel()
     try:
-        queue(conn.channel()).declare()
-        return
+        queue(channel).declare()
+        return channel
     except PreconditionFailed:
         pass  # RabbitMQ closed that channel; look at the queue on a fresh one
     channel = conn.channel()
@@ -233,6 +236,7 @@ def prepare_queue(conn: Connection, queue: Queue) -> None:
         _name, messages, consumers = channel.queue_declare(queue.name, passive=True)
     except QueueNotFound:
         messages = consumers = 0
+        channel = conn.channel()  # closed by the refusal too
     if messages or consumers:
         raise IncompatibleQueue(
             f"Queue {queue.name!r} exists with other arguments (an older, classic queue?) and "
@@ -241,14 +245,27 @@ def prepare_queue(conn: Connection, queue: Queue) -> None:
             f"it (rabbitmqctl delete_queue {queue.name}), then run `cxc migrate` again.")
     channel.queue_delete(queue.name, if_unused=True, if_empty=True)
     log.warning("queue %s was redeclared as a quorum queue with a delivery limit", queue.name)
-    queue(conn.channel()).declare()
+    queue(channel).declare()
+    return channel
 
 
-def prepare_subscriber_queue(amqp_uri: str, queue: Queue, service: str) -> None:
-    """One subscriber queue and its service's parking, as a handler declares them at start."""
+def prepare_subscriber_queues(amqp_uri: str, queues: list[Queue],
+                              service: str) -> dict[str, IncompatibleQueue | None]:
+    """A service's subscriber queues and its parking, as its handlers declare them at start,
+    on one connection. Answers each queue's outcome: None, or the IncompatibleQueue that
+    `prepare_queue` raised for it."""
+    outcome: dict[str, IncompatibleQueue | None] = {}
     with Connection(amqp_uri) as conn:
         declare_parking(conn, service)
-        prepare_queue(conn, queue)
+        channel = conn.default_channel
+        for queue in queues:
+            try:
+                channel = prepare_queue(conn, queue, channel)
+                outcome[queue.name] = None
+            except IncompatibleQueue as exc:
+                outcome[queue.name] = exc
+                channel = None
+    return outcome
 
 
 def declare_topology(amqp_uri: str, source: str) -> None:
@@ -258,8 +275,9 @@ def declare_topology(amqp_uri: str, source: str) -> None:
         event_exchange(source)(conn.default_channel).declare()
         for service in sorted({s.service for s in SUBSCRIPTIONS if s.source == source}):
             declare_parking(conn, service)
+        channel = conn.default_channel
         for queue in subscriber_queues(source):
-            prepare_queue(conn, queue)
+            channel = prepare_queue(conn, queue, channel)
 
 
 def prune(session: Session, outbox: type | None, inbox: type | None, outbox_days: float,
@@ -285,13 +303,17 @@ def prune(session: Session, outbox: type | None, inbox: type | None, outbox_days
     return removed
 
 
+FIRST_PRUNE_SECONDS = 60.0
+
+
 class OutboxRelay(DependencyProvider):
     """Publishes the service's outbox, a batch at a time. Woken after each commit of this
     process that wrote events; on PostgreSQL also by the NOTIFY such a commit sends
     (`common.db`), so a relay in another process of the service takes rows at once; and
     every OUTBOX_POLL_SECONDS, which also covers rows left behind by a crashed process.
-    Every OUTBOX_PRUNE_SECONDS it also deletes sent outbox rows and inbox rows past their
-    retention (OUTBOX_RETENTION_DAYS, INBOX_RETENTION_DAYS)."""
+    Every OUTBOX_PRUNE_SECONDS (the first time a minute after it starts, or one interval if
+    that is shorter) it also deletes sent outbox rows and inbox rows past their retention
+    (OUTBOX_RETENTION_DAYS, INBOX_RETENTION_DAYS)."""
 
     def __init__(self, model: type, inbox: type | None = None) -> None:
         self.model = model
@@ -375,7 +397,10 @@ class OutboxRelay(DependencyProvider):
         batch = int(self.config.get("OUTBOX_BATCH_SIZE", 200))
         publisher = BatchPublisher(amqp_uri, source)
         declared = False
-        pruned_at = 0.0
+        # The first prune a minute after the start (sooner if the interval is shorter): not
+        # every process of a deploy deleting at once while they all start.
+        interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))
+        pruned_at = time.monotonic() - interval + min(interval, FIRST_PRUNE_SECONDS)
         while self._running:
             try:
                 if not declared:
@@ -402,7 +427,7 @@ class OutboxRelay(DependencyProvider):
     def _prune_if_due(self, last: float) -> float:
         interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))
         now = time.monotonic()
-        if last and now - last < interval:
+        if now - last < interval:
             return last
         with self.database.new_session() as session:
             removed = prune(session, self.model, self.inbox,

@@ -113,14 +113,49 @@ BROKEN_BROKER = (
 
 @pytest.fixture(scope="session")
 def vhost_pipeline(request: pytest.FixtureRequest, rabbit_manager: Any) -> Iterator[Any]:
+    """Empty vhosts (nameko's `rabbit_config` takes one per test)."""
+    yield from _vhosts(request, rabbit_manager, declare=False)
+
+
+@pytest.fixture(scope="session")
+def declared_vhost_pipeline(request: pytest.FixtureRequest, rabbit_manager: Any) -> Iterator[Any]:
+    """Vhosts whose event exchanges, subscriber and parking queues are declared ahead, as
+    `cxc migrate` declares them: for the tests that start the whole system. Starting a
+    quorum queue is the broker's slowest step of a service's start; declared in the
+    pipeline's background thread, it is done before the test that takes the vhost starts
+    its services (they then find every queue there), and every queue has long finished
+    starting when its vhost is deleted."""
+    yield from _vhosts(request, rabbit_manager, declare=True)
+
+
+@pytest.fixture
+def declared_rabbit_config(request: pytest.FixtureRequest,
+                           declared_vhost_pipeline: Any) -> Iterator[dict[str, Any]]:
+    """nameko's `rabbit_config` on a vhost of `declared_vhost_pipeline`."""
+    uri = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
+    with declared_vhost_pipeline.get() as vhost:
+        yield {"AMQP_URI": f"{uri.scheme}://{uri.netloc}/{vhost}", "username": uri.username,
+               "vhost": vhost}
+
+
+def _vhosts(request: pytest.FixtureRequest, rabbit_manager: Any, declare: bool) -> Iterator[Any]:
     if dead_letter_supervisor_gone():
         pytest.exit(BROKEN_BROKER, returncode=3)
-    username = urlparse(request.config.getoption("RABBIT_AMQP_URI")).username
+    uri = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
 
     def create() -> str:
         vhost = "nameko_test_" + "".join(random.choice(string.ascii_lowercase) for _ in range(10))
         rabbit_manager.create_vhost(vhost)
-        rabbit_manager.set_vhost_permissions(vhost, username, ".*", ".*", ".*")
+        rabbit_manager.set_vhost_permissions(vhost, uri.username, ".*", ".*", ".*")
+        if declare:
+            from common.events import EVENTS_BY_SOURCE
+            from common.outbox import declare_topology
+
+            try:
+                for source in EVENTS_BY_SOURCE:
+                    declare_topology(f"{uri.scheme}://{uri.netloc}/{vhost}", source)
+            except Exception as exc:  # noqa: BLE001 - the services declare what they need anyway
+                print(f"\ncould not declare the topology of the test vhost {vhost}: {exc!r}")
         return vhost
 
     def destroy(vhost: str) -> None:

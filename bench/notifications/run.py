@@ -135,12 +135,14 @@ class Bench:
 
     def declare(self, queue_name: str, service: str) -> None:
         from common.events import ALL_EVENTS, event_exchange, subscriber_queue
-        from common.outbox import prepare_subscriber_queue
+        from common.outbox import prepare_subscriber_queues
 
         with Connection(self.amqp) as conn:
             event_exchange("matching")(conn.default_channel).declare()
-        prepare_subscriber_queue(self.amqp, subscriber_queue("matching", ALL_EVENTS, queue_name, service),
-                                 service)
+        queue = subscriber_queue("matching", ALL_EVENTS, queue_name, service)
+        refused = prepare_subscriber_queues(self.amqp, [queue], service)[queue.name]
+        if refused is not None:
+            raise refused
 
     def publish(self, events: list[dict[str, Any]], pace: float = 0.0) -> dict[str, float]:
         """Publish with confirms; with `pace` (events/s), one every 1/pace seconds. Returns

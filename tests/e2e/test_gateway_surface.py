@@ -88,8 +88,13 @@ def test_parked_events_show_in_health_and_metrics_without_failing_readiness(api,
 
 def test_metrics_count_requests(api):
     api.get("/api/v1/partnerships")
+    for invented in ("BREW", "XQ7"):
+        api.request(invented, "/api/v1/partnerships")
     metrics = api.get("/metrics").text
     assert 'cxc_http_requests_total{method="GET",route="/api/v1/partnerships",status="200"}' in metrics
+    # methods nobody knows share one series instead of adding one each
+    assert 'cxc_http_requests_total{method="OTHER",route="unmatched",status="405"}' in metrics
+    assert "BREW" not in metrics and "XQ7" not in metrics
 
 
 def test_unknown_route_is_a_problem(api):

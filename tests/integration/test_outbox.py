@@ -205,13 +205,15 @@ def test_sent_outbox_and_old_inbox_rows_are_pruned_after_their_retention(
 
     assert remaining() == ({"old_unsent", "recent_sent"}, {"recent"})
 
-    # The relay of every service prunes on its own: rows age past a one-day retention.
+    # The relay of every service prunes on its own (first one interval after its start, at
+    # most a minute): rows age past a one-day retention.
     with Session(db_engines["registration"]) as session:
         session.execute(OutboxEvent.__table__.update().values(sent_at=old))
         session.execute(InboxEvent.__table__.update().values(processed_at=old))
         session.commit()
     container_factory(RegistrationService, {**config, "OUTBOX_RETENTION_DAYS": 1,
-                                            "INBOX_RETENTION_DAYS": 1}).start()
+                                            "INBOX_RETENTION_DAYS": 1,
+                                            "OUTBOX_PRUNE_SECONDS": 0.5}).start()
     _wait_until(lambda: remaining() == (set(), set()))
 
 

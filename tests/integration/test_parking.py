@@ -141,3 +141,34 @@ def test_cxc_events_lists_and_replays_parked_events(flaky, config, monkeypatch):
     assert runner.invoke(cli, ["events", "replay", "--service", "flaky", "--all"]).exit_code == 0
     wait_for(lambda: len(Flaky.applied) == 2)
     assert sorted(Flaky.applied) == sorted(e["event_id"] for e in events)
+
+
+class TwoHandlers:
+    name = "twohandlers"
+
+    @handles("registration", "registration_withdrawn")
+    def on_withdrawn(self, payload: dict[str, Any]) -> None:
+        pass
+
+    @handles("registration", "registration_accepted")
+    def on_accepted(self, payload: dict[str, Any]) -> None:
+        pass
+
+
+def test_a_service_does_not_start_on_a_busy_classic_queue_and_its_other_queues_are_declared(
+        container_factory, config):
+    busy = "evt-registration-registration_withdrawn--twohandlers.on_withdrawn"
+    other = "evt-registration-registration_accepted--twohandlers.on_accepted"
+    with Connection(config["AMQP_URI"]) as conn:
+        classic = conn.SimpleQueue(busy)
+        classic.put({"event_id": "kept"})
+        container = container_factory(TwoHandlers, config)
+        with pytest.raises(IncompatibleQueue, match=busy):
+            container.start()
+        assert classic.get(timeout=2).payload == {"event_id": "kept"}
+        classic.close()
+        # the other handler's queue is there, and is the quorum queue its arguments describe
+        conn.channel().queue_declare(other, passive=True)
+        subscriber_queue("registration", "registration_accepted", other,
+                         "twohandlers")(conn.channel()).declare()
+        assert parking.parked_count(conn, "twohandlers") == 0

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+
+
+@pytest.fixture
+def rabbit_config(declared_rabbit_config: dict[str, Any]) -> dict[str, Any]:
+    """The whole system runs under the pages: queues declared ahead (tests/broker_teardown.py)."""
+    return declared_rabbit_config
 
 
 @pytest.fixture
