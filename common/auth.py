@@ -8,6 +8,8 @@ an argument.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import time
 import uuid
@@ -65,6 +67,20 @@ def _public_key(pem: bytes) -> Any:
 @lru_cache(maxsize=8)
 def _private_key(pem: bytes) -> Any:
     return serialization.load_pem_private_key(pem, password=None)
+
+
+@lru_cache(maxsize=64)
+def _kid_of(header: str) -> str:
+    """The key id a token's header names, only to pick the key: `jwt.decode` then checks the
+    whole token. Tokens of one key share their header, so it is decoded once per key (PyJWT's
+    `get_unverified_header` decoded every segment of the token: ~70 µs, a third of verifying
+    a new token)."""
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise jwt.DecodeError("Invalid header") from exc
+    kid = decoded.get("kid", "") if isinstance(decoded, dict) else ""
+    return kid if isinstance(kid, str) else ""
 
 
 @dataclass
@@ -169,8 +185,7 @@ class TokenService:
                 return caller
             self._verified.pop(token, None)
         try:
-            kid = jwt.get_unverified_header(token).get("kid", "")
-            key = self.keyring.public_key(kid)
+            key = self.keyring.public_key(_kid_of(token.partition(".")[0]))
             if key is None:
                 raise Unauthorized("The token was signed with an unknown key.")
             claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=self.issuer,

@@ -155,3 +155,20 @@ def test_a_tampered_copy_of_a_cached_token_is_not_taken_from_the_cache(tokens):
     forged = ".".join([header, payload, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")])
     with pytest.raises(Unauthorized):
         tokens.verify(forged)
+
+
+@pytest.mark.parametrize("header", ["", "!!!", "bm90IGpzb24", "W10", "eyJraWQiOiAxfQ"])
+def test_a_token_whose_header_names_no_usable_key_is_refused(tokens, header):
+    # not base64, not JSON, not an object, a kid that is not a string
+    _, payload, signature = tokens.issue("someone", ["participant"], None, None)[0].split(".")
+    with pytest.raises(Unauthorized):
+        tokens.verify(f"{header}.{payload}.{signature}")
+
+
+def test_a_token_naming_a_known_key_but_signed_by_another_is_refused(tokens, tmp_path):
+    other = TokenService({"keys_dir": str(tmp_path / "other"), "ttl_seconds": 60})
+    forged = other.issue("someone", ["admin"], None, None)[0]
+    ours = tokens.issue("someone", ["participant"], None, None)[0]
+    # our header (our kid), their payload and signature
+    with pytest.raises(Unauthorized, match="not valid"):
+        tokens.verify(".".join([ours.split(".")[0], *forged.split(".")[1:]]))
