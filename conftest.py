@@ -18,7 +18,6 @@ pytest_plugins = ["tests.fixtures"]
 # Replace nameko's fixtures of the same names (see tests/broker_teardown.py for why).
 from tests.broker_teardown import (  # noqa: E402, F401
     container_factory,
-    declared_rabbit_config,
     declared_vhost_pipeline,
     vhost_pipeline,
 )

@@ -239,9 +239,7 @@ class SubscriberQueues(SharedExtension):
 
         service = self.container.service_name
         # From each handler's binding, not its setup: the others may not have run theirs yet.
-        queues = [subscriber_queue(handler.source_service, handler.event_type,
-                                   handler.subscription_queue_name(), service)
-                  for handler in self.container.entrypoints
+        queues = [handler.subscription_queue() for handler in self.container.entrypoints
                   if isinstance(handler, ReliableEventHandler)]
         try:
             return prepare_subscriber_queues(self.container.config["AMQP_URI"], queues, service)
@@ -270,9 +268,7 @@ class ReliableEventHandler(EventHandler):
 
     def setup(self) -> None:
         super().setup()
-        service = self.container.service_name
-        self.queue = subscriber_queue(self.source_service, self.event_type,
-                                      self.subscription_queue_name(), service)
+        self.queue = self.subscription_queue()
         self._stopping = eventlet.event.Event()
         config = self.container.config
         self._retry_base = float(config.get("EVENT_RETRY_BASE_SECONDS", 0.5))
@@ -280,9 +276,10 @@ class ReliableEventHandler(EventHandler):
         # An old classic queue of the same name would make consuming fail forever.
         self.subscriber_queues.prepare(self.queue.name)
 
-    def subscription_queue_name(self) -> str:
-        return Subscription(self.source_service, self.event_type, self.container.service_name,
-                            self.method_name).queue_name
+    def subscription_queue(self) -> Queue:
+        service = self.container.service_name
+        name = Subscription(self.source_service, self.event_type, service, self.method_name).queue_name
+        return subscriber_queue(self.source_service, self.event_type, name, service)
 
     def handle_result(self, message: Any, worker_ctx: Any, result: Any = None,
                       exc_info: Any = None) -> Any:

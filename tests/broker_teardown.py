@@ -128,10 +128,11 @@ def declared_vhost_pipeline(request: pytest.FixtureRequest, rabbit_manager: Any)
     yield from _vhosts(request, rabbit_manager, declare=True)
 
 
-@pytest.fixture
-def declared_rabbit_config(request: pytest.FixtureRequest,
-                           declared_vhost_pipeline: Any) -> Iterator[dict[str, Any]]:
-    """nameko's `rabbit_config` on a vhost of `declared_vhost_pipeline`."""
+@pytest.fixture(name="rabbit_config")
+def rabbit_config_declared_ahead(request: pytest.FixtureRequest,
+                                 declared_vhost_pipeline: Any) -> Iterator[dict[str, Any]]:
+    """nameko's `rabbit_config` on a vhost of `declared_vhost_pipeline`: the conftest of a
+    directory whose tests start the whole system imports it in place of nameko's."""
     uri = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
     with declared_vhost_pipeline.get() as vhost:
         yield {"AMQP_URI": f"{uri.scheme}://{uri.netloc}/{vhost}", "username": uri.username,

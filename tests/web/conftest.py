@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-
-@pytest.fixture
-def rabbit_config(declared_rabbit_config: dict[str, Any]) -> dict[str, Any]:
-    """The whole system runs under the pages: queues declared ahead (tests/broker_teardown.py)."""
-    return declared_rabbit_config
+# The whole system runs under the pages: each test on a vhost whose queues are declared ahead.
+from tests.broker_teardown import rabbit_config_declared_ahead  # noqa: F401
 
 
 @pytest.fixture
