@@ -5,8 +5,8 @@ Two workloads on PostgreSQL, each followed from commit to
   - matching's catalogue (the row matching writes when it has applied the event);
   sustained  registrations accepted over HTTP (POST .../assessment) at a paced rate, through
              the gateway and the registration service, whose relay publishes them;
-  sustained-direct  the same acceptances committed by paced writer processes through
-             registration's own write path (bench/events/writer.py), one row per transaction,
+  sustained-direct  the same acceptances committed by paced writer processes, each
+             transaction the rows registration's assessment commits (bench/events/writer.py),
              so that the asked rate really is committed (HTTP tops out lower);
   burst      N outbox rows committed in one transaction from outside the service, as another
              process of it would (with its NOTIFY), for the relay to drain.
@@ -267,17 +267,27 @@ class Bench:
         return expected
 
     def direct(self, tap: Tap) -> dict[str, Any]:
-        """`--direct-rate` acceptances a second committed by `--writers` paced processes
-        through registration's write path (bench/events/writer.py)."""
+        """`--direct-rate` acceptances a second committed by `--writers` paced processes,
+        each transaction the rows registration's assessment commits (bench/events/writer.py),
+        all writers starting their paced part at once."""
         before = set(tap.arrived)
         meter = self.meter()
         meter.start()
         writers = [subprocess.Popen(
             [sys.executable, "-m", "bench.events.writer", self.urls["registration"],
              str(self.work / f"direct-{n}.txt"), str(self.args.direct_rate / self.args.writers),
-             str(self.args.seconds)], cwd=ROOT, env=self.env(), stdout=subprocess.PIPE, text=True)
+             str(self.args.seconds)], cwd=ROOT, env=self.env(), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
             for n in range(self.args.writers)]
-        reports = [w.communicate()[0].split() for w in writers]
+        for writer in writers:  # each has read its registrations' profiles
+            if writer.stdout.readline().strip() != "ready":
+                raise RuntimeError("a paced writer failed before its paced part")
+        for writer in writers:
+            writer.stdin.write("go\n")
+            writer.stdin.close()
+        reports = [w.stdout.read().split() for w in writers]
+        for writer in writers:
+            writer.wait()
         committed_count = sum(int(r[0]) for r in reports)
         elapsed = max(float(r[1]) for r in reports)
         writer_cpu = sum(float(r[2]) for r in reports)
