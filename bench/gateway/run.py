@@ -4,6 +4,9 @@ Measures, in one run and on one machine:
   ceiling    GET on a bare nameko @http endpoint making one RPC through common.rpc (the
              gateway's own RPC) to an echo service
   pika echo  a raw pika RPC echo with as many requests in flight (the broker's floor)
+  ceiling + read  the ceiling whose echo also reads the GET's registration with registration's
+             own prepared read (no token, visibility rule or schema): the GET's database
+             round trip in the baseline, so what GET costs beyond it shows (printed, no target)
   GET        /api/v1/registrations/{id}, authenticated
   POST       /api/v1/registrations, authenticated (a different participant each request)
   matches    /api/v1/matches?registration_id=..., 10k listed
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PG_ADMIN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@localhost:5432/postgres")
 RABBIT_API = os.environ.get("BENCH_RABBIT_API", "http://guest:guest@localhost:15672/api")
+READ_BASELINE = "ceiling + read"
 TARGETS = {"GET": 0.75, "POST": 0.45, "matches": 0.50, "search": 0.60}
 SERVICES = ("registration", "matching", "agreements", "payments", "gateway")
 IDLE_TARGET_PERCENT = 1.0
@@ -324,6 +328,7 @@ class Bench:
         seconds = self.args.seconds
         base = f"http://127.0.0.1:{self.gateway_port}"
         bare = f"http://127.0.0.1:{self.bare_port}/echo/hello"
+        bare_read = f"http://127.0.0.1:{self.bare_port}/read/{self.registration_id}"
         get = f"{base}/api/v1/registrations/{self.registration_id}"
         post = f"{base}/api/v1/registrations"
         get_env = {"BENCH_TOKEN": self.owner_token}
@@ -334,11 +339,13 @@ class Bench:
         search_env = {"BENCH_TOKEN": self.admin_token,
                       "BENCH_PATHS_FILE": str(self.work / "search.txt")}
         self.wrk(bare, 3)
+        self.wrk(bare_read, 3)
         self.wrk(get, 3, "get.lua", **get_env)
         self.wrk(base, 3, "paths.lua", **matches_env)
         self.wrk(base, 3, "paths.lua", **search_env)
         runs = {
             "pika echo": lambda: self.pika(seconds),
+            READ_BASELINE: lambda: self.wrk(bare_read, seconds),
             "GET": lambda: self.wrk(get, seconds, "get.lua", **get_env),
             "POST": lambda: self.wrk(post, seconds, "post.lua", **post_env),
             "matches": lambda: self.wrk(base, seconds, "paths.lua", **matches_env),
@@ -346,7 +353,8 @@ class Bench:
         }
         results = {"ceiling (before)": self.wrk(bare, seconds)}
         for name, run in runs.items():
-            if not self.args.only or name in self.args.only:
+            wanted = name if name != READ_BASELINE else "GET"
+            if not self.args.only or wanted in self.args.only:
                 results[name] = run()
         results["ceiling (after)"] = self.wrk(bare, seconds)
         return results
@@ -423,6 +431,10 @@ def report(results: dict[str, dict[str, Any]], idle: dict[str, Any], args: argpa
               f"{row['errors']:>7}{share:>11.0%}{verdict:>8}  {row['load']}")
     print(f"ceiling = mean of before/after = {ceiling:.0f} req/s "
           "(bare nameko @http + one RPC through common.rpc to an echo service)")
+    if READ_BASELINE in results and "GET" in results:
+        print(f"GET = {results['GET']['rps'] / results[READ_BASELINE]['rps']:.0%} of the "
+              f"{READ_BASELINE} ({results[READ_BASELINE]['rps']:.0f} req/s: the echo also reads "
+              "the registration with registration's prepared read; no target)")
     print("\nCPU per request, ms (from /proc; rabbitmq is the shared broker, so it includes "
           "whatever else it served meanwhile)")
     print(f"{'endpoint':<18}" + "".join(f"{c:>13}" for c in CPU_COLUMNS) + f"{'total':>9}")
