@@ -286,8 +286,8 @@ class Bench:
             writer.stdin.write("go\n")
             writer.stdin.close()
         reports = [w.stdout.read().split() for w in writers]
-        for writer in writers:
-            writer.wait()
+        if any(writer.wait() != 0 for writer in writers):
+            raise RuntimeError("a paced writer failed (its error is above)")
         committed_count = sum(int(r[0]) for r in reports)
         elapsed = max(float(r[1]) for r in reports)
         writer_cpu = sum(float(r[2]) for r in reports)
