@@ -279,15 +279,20 @@ class Bench:
              str(self.args.seconds)], cwd=ROOT, env=self.env(), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True)
             for n in range(self.args.writers)]
-        for writer in writers:  # each has read its registrations' profiles
-            if writer.stdout.readline().strip() != "ready":
-                raise RuntimeError("a paced writer failed before its paced part")
-        for writer in writers:
-            writer.stdin.write("go\n")
-            writer.stdin.close()
-        reports = [w.stdout.read().split() for w in writers]
-        if any(writer.wait() != 0 for writer in writers):
-            raise RuntimeError("a paced writer failed (its error is above)")
+        try:
+            for writer in writers:  # each has read its registrations' profiles
+                if writer.stdout.readline().strip() != "ready":
+                    raise RuntimeError("a paced writer failed before its paced part")
+            for writer in writers:
+                writer.stdin.write("go\n")
+                writer.stdin.close()
+            reports = [w.stdout.read().split() for w in writers]
+            if any(writer.wait() != 0 for writer in writers):
+                raise RuntimeError("a paced writer failed (its error is above)")
+        finally:
+            for writer in writers:
+                if writer.poll() is None:
+                    writer.kill()
         committed_count = sum(int(r[0]) for r in reports)
         elapsed = max(float(r[1]) for r in reports)
         writer_cpu = sum(float(r[2]) for r in reports)
