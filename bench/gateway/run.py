@@ -8,6 +8,9 @@ Measures, in one run and on one machine:
              own prepared read (no token, visibility rule or schema): the GET's database
              round trip in the baseline, so what GET costs beyond it shows (printed, no target)
   GET        /api/v1/registrations/{id}, authenticated
+  ceiling + write  the ceiling whose echo also commits a draft with registration's own
+             statement (no token verified, the body validated once): POST's database round
+             trip in the baseline (printed, no target)
   POST       /api/v1/registrations, authenticated (a different participant each request)
   matches    /api/v1/matches?registration_id=..., 10k listed
   search     /api/v1/catalogue?q=..., 10k listed
@@ -42,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 PG_ADMIN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@localhost:5432/postgres")
 RABBIT_API = os.environ.get("BENCH_RABBIT_API", "http://guest:guest@localhost:15672/api")
 READ_BASELINE = "ceiling + read"
+WRITE_BASELINE = "ceiling + write"
 TARGETS = {"GET": 0.75, "POST": 0.45, "matches": 0.50, "search": 0.60}
 SERVICES = ("registration", "matching", "agreements", "payments", "gateway")
 IDLE_TARGET_PERCENT = 1.0
@@ -151,7 +155,8 @@ class Bench:
         engine = create_engine(normalise_url(self.db_url))
         password_hash = hash_password("bench-password-123")
         now = datetime.now(UTC)
-        ids = [new_id() for _ in range(self.args.post_accounts + 1)]
+        # The owner, then the POST run's participants, then the ceiling + write's.
+        ids = [new_id() for _ in range(2 * self.args.post_accounts + 1)]
         with Session(engine) as session:
             partnership = session.scalar(select(Partnership.id).where(Partnership.code == "TEXCIRC"))
             session.execute(insert(Account), [
@@ -164,9 +169,11 @@ class Bench:
         (self.work / "body.json").write_text(json.dumps(body))
         owner_token = tokens.issue(ids[0], ["participant"], None, None)[0]
         self.owner_token = owner_token
-        with (self.work / "tokens.txt").open("w") as handle:
-            for account_id in ids[1:]:
-                handle.write(tokens.issue(account_id, ["participant"], None, None)[0] + "\n")
+        post_ids = ids[1:self.args.post_accounts + 1]
+        for name, group in (("tokens.txt", post_ids), ("tokens-write.txt", ids[len(post_ids) + 1:])):
+            with (self.work / name).open("w") as handle:
+                for account_id in group:
+                    handle.write(tokens.issue(account_id, ["participant"], None, None)[0] + "\n")
         self.body = body
         self.admin_token = tokens.issue(ids[0], ["admin"], None, None)[0]
         self.partnership_id = partnership
@@ -334,6 +341,8 @@ class Bench:
         get_env = {"BENCH_TOKEN": self.owner_token}
         post_env = {"BENCH_TOKENS_FILE": str(self.work / "tokens.txt"),
                     "BENCH_BODY_FILE": str(self.work / "body.json")}
+        bare_write = f"http://127.0.0.1:{self.bare_port}/write"
+        write_env = {**post_env, "BENCH_TOKENS_FILE": str(self.work / "tokens-write.txt")}
         matches_env = {"BENCH_TOKEN": self.admin_token,
                        "BENCH_PATHS_FILE": str(self.work / "matches.txt")}
         search_env = {"BENCH_TOKEN": self.admin_token,
@@ -347,13 +356,14 @@ class Bench:
             "pika echo": lambda: self.pika(seconds),
             READ_BASELINE: lambda: self.wrk(bare_read, seconds),
             "GET": lambda: self.wrk(get, seconds, "get.lua", **get_env),
+            WRITE_BASELINE: lambda: self.wrk(bare_write, seconds, "post.lua", **write_env),
             "POST": lambda: self.wrk(post, seconds, "post.lua", **post_env),
             "matches": lambda: self.wrk(base, seconds, "paths.lua", **matches_env),
             "search": lambda: self.wrk(base, seconds, "paths.lua", **search_env),
         }
         results = {"ceiling (before)": self.wrk(bare, seconds)}
         for name, run in runs.items():
-            wanted = name if name != READ_BASELINE else "GET"
+            wanted = {READ_BASELINE: "GET", WRITE_BASELINE: "POST"}.get(name, name)
             if not self.args.only or wanted in self.args.only:
                 results[name] = run()
         results["ceiling (after)"] = self.wrk(bare, seconds)
@@ -431,10 +441,13 @@ def report(results: dict[str, dict[str, Any]], idle: dict[str, Any], args: argpa
               f"{row['errors']:>7}{share:>11.0%}{verdict:>8}  {row['load']}")
     print(f"ceiling = mean of before/after = {ceiling:.0f} req/s "
           "(bare nameko @http + one RPC through common.rpc to an echo service)")
-    if READ_BASELINE in results and "GET" in results:
-        print(f"GET = {results['GET']['rps'] / results[READ_BASELINE]['rps']:.0%} of the "
-              f"{READ_BASELINE} ({results[READ_BASELINE]['rps']:.0f} req/s: the echo also reads "
-              "the registration with registration's prepared read; no target)")
+    for name, baseline, what in (
+            ("GET", READ_BASELINE, "reads the registration with registration's prepared read"),
+            ("POST", WRITE_BASELINE, "commits a draft with registration's own statement")):
+        if baseline in results and name in results:
+            print(f"{name} = {results[name]['rps'] / results[baseline]['rps']:.0%} of the "
+                  f"{baseline} ({results[baseline]['rps']:.0f} req/s: the echo also {what}; "
+                  "no target)")
     print("\nCPU per request, ms (from /proc; rabbitmq is the shared broker, so it includes "
           "whatever else it served meanwhile)")
     print(f"{'endpoint':<18}" + "".join(f"{c:>13}" for c in CPU_COLUMNS) + f"{'total':>9}")
