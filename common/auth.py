@@ -69,6 +69,12 @@ def _private_key(pem: bytes) -> Any:
     return serialization.load_pem_private_key(pem, password=None)
 
 
+def decode_segment(segment: str) -> Any:
+    """One segment of a token (base64url JSON), unverified: only for choosing a key, or
+    where nothing is decided on it. ValueError or TypeError if it is not base64url JSON."""
+    return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+
+
 @lru_cache(maxsize=64)
 def _kid_of(header: str) -> str:
     """The key id a token's header names, only to pick the key: `jwt.decode` then checks the
@@ -76,7 +82,7 @@ def _kid_of(header: str) -> str:
     `get_unverified_header` decoded every segment of the token: ~70 µs, a third of verifying
     a new token)."""
     try:
-        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        decoded = decode_segment(header)
     except (ValueError, TypeError) as exc:
         raise jwt.DecodeError("Invalid header") from exc
     kid = decoded.get("kid", "") if isinstance(decoded, dict) else ""

@@ -397,16 +397,16 @@ class OutboxRelay(DependencyProvider):
         batch = int(self.config.get("OUTBOX_BATCH_SIZE", 200))
         publisher = BatchPublisher(amqp_uri, source)
         declared = False
+        prune_interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))
         # The first prune a minute after the start (sooner if the interval is shorter): not
         # every process of a deploy deleting at once while they all start.
-        interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))
-        pruned_at = time.monotonic() - interval + min(interval, FIRST_PRUNE_SECONDS)
+        prune_due = time.monotonic() + min(prune_interval, FIRST_PRUNE_SECONDS)
         while self._running:
             try:
                 if not declared:
                     declare_topology(amqp_uri, source)
                     declared = True
-                pruned_at = self._prune_if_due(pruned_at)
+                prune_due = self._prune_if_due(prune_due, prune_interval)
                 while self._running:
                     with self.database.new_session() as session:
                         if publish_pending(session, self.model, amqp_uri, source, batch,
@@ -424,18 +424,18 @@ class OutboxRelay(DependencyProvider):
                 pass
         publisher.close()
 
-    def _prune_if_due(self, last: float) -> float:
-        interval = float(self.config.get("OUTBOX_PRUNE_SECONDS", 3600))
+    def _prune_if_due(self, due: float, interval: float) -> float:
+        """Prunes once `due` has passed; answers when the next prune is due."""
         now = time.monotonic()
-        if now - last < interval:
-            return last
+        if now < due:
+            return due
         with self.database.new_session() as session:
             removed = prune(session, self.model, self.inbox,
                             float(self.config.get("OUTBOX_RETENTION_DAYS", 7)),
                             float(self.config.get("INBOX_RETENTION_DAYS", 7)))
         if removed:
             log.info("pruned %d outbox/inbox rows past their retention", removed)
-        return now
+        return now + interval
 
     def get_dependency(self, worker_ctx: Any) -> OutboxRelay:
         return self

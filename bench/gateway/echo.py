@@ -13,20 +13,21 @@ the service does without an Idempotency-Key) for the account the bearer token na
 body travels as its text and is validated once per distinct text, not per call, and no
 token is verified."""
 
-import base64
 import json
 from functools import lru_cache
 
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from common.auth import decode_segment
 from common.db import Database
 from common.entrypoints import rpc
 from common.events import jsonable
 from common.rpc import Rpc
 from common.schemas import load
-from services.registration import domain, repository
+from services.registration import repository
 from services.registration.schemas import CreateRegistrationSchema
+from services.registration.service import draft_values
 
 
 class Echo:
@@ -48,11 +49,8 @@ class EchoRead:
     @rpc
     def create(self, account_id, body):
         data = _draft(body)
-        reg, org = repository.create_draft(self.db.autocommit, account_id, data["organisation"], {
-            "status": domain.DRAFT, "partnership_id": data["partnership_id"],
-            "roles": data["roles"], "motivation": data.get("motivation"),
-            "expertise": data.get("expertise"), "representative": jsonable(data["representative"]),
-            "preferences": jsonable(data["preferences"])})
+        reg, org = repository.create_draft(self.db.autocommit, account_id, data["organisation"],
+                                           draft_values(data))
         return jsonable(repository.registration_dict(reg, org))
 
 
@@ -63,8 +61,7 @@ def _draft(body):
 
 def _token_subject(request):
     """The account a bearer token names, read without verifying it (a baseline, not a check)."""
-    payload = request.headers["Authorization"].split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+    return decode_segment(request.headers["Authorization"].split(".")[1])["sub"]
 
 
 class BareHttp:

@@ -78,6 +78,15 @@ log = logging.getLogger(__name__)
 _registration = RegistrationSchema()
 # The hot read's dump as a plain function (same JSON: tests/unit/test_fast_dump.py).
 _dump_registration = fast_dump(_registration)
+
+
+def draft_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The registration's columns of a new draft, from the loaded CreateRegistrationSchema."""
+    return {"status": domain.DRAFT, "partnership_id": data["partnership_id"],
+            "roles": data["roles"], "motivation": data.get("motivation"),
+            "expertise": data.get("expertise"), "representative": jsonable(data["representative"]),
+            "preferences": jsonable(data["preferences"])}
+
 _partnership = PartnershipSchema()
 _create_staff_account = CreateStaffAccountSchema()
 _token_request = TokenRequestSchema()
@@ -241,13 +250,8 @@ class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
         def start_draft() -> dict[str, Any]:
             repository.ensure_partnership(bind, data["partnership_id"])
             try:
-                reg, org = repository.create_draft(bind, caller.account_id, data["organisation"], {
-                    "status": domain.DRAFT, "partnership_id": data["partnership_id"],
-                    "roles": data["roles"], "motivation": data.get("motivation"),
-                    "expertise": data.get("expertise"),
-                    "representative": jsonable(data["representative"]),
-                    "preferences": jsonable(data["preferences"]),
-                })
+                reg, org = repository.create_draft(bind, caller.account_id, data["organisation"],
+                                                   draft_values(data))
             except repository.ActiveRegistrationExists as exc:
                 raise Conflict(f"You already have an active registration ({exc.reference}); "
                                "edit it or withdraw it first.") from exc
