@@ -37,6 +37,10 @@ class WebBench(Bench):
     def make_catalogue(self) -> None:
         """The pages measured here read no catalogue."""
 
+    def posts(self) -> bool:
+        """The users sign in; nobody is measured posting."""
+        return False
+
     def start(self) -> None:
         # notifications too: every signed-in page shows its unread count.
         commands = [["-m", "cli.serve", "registration"], ["-m", "cli.serve", "notifications"],
