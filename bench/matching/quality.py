@@ -21,18 +21,23 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 from bench.matching import synthetic
 from services.matching.engine import MatchIndex, Profile, SearchFilters
 
 TARGETS = {"recall_at_1": 0.95, "no_dates_best_rank": 6, "search_hit_at_5": 0.9}
+# The planted answers stay the only right ones while the background seldom pairs their two
+# notions: the targets hold for catalogues of this size (README: at 100k they no longer do).
+TARGET_SIZE = 10_000
 DEPTH = 50  # matches read per visitor; a rank beyond it counts as "not found"
 
 # ---- matching -------------------------------------------------------------------------------------------
@@ -241,10 +246,12 @@ def measure_search(size: int) -> dict[str, Any]:
         for kind, query in planted.queries.items():
             hits, _ = index.search(query, SearchFilters(), 0, 5)
             engine_rank = next((r for r, (rid, _) in enumerate(hits, start=1) if rid == target), None)
+            rivals = _holding_every_word(index, query) - 1  # the planted text holds them too
             literal_top = literal.top(query, 5)
             literal_rank = next((r for r, i in enumerate(literal_top, start=1)
                                  if i == position[target]), None)
-            rows.append({"query": query, "kind": kind, "engine": engine_rank, "literal": literal_rank})
+            rows.append({"query": query, "kind": kind, "engine": engine_rank, "literal": literal_rank,
+                         "rivals": rivals})
     elapsed = time.perf_counter() - started
     n = len(rows)
 
@@ -268,19 +275,35 @@ def measure_search(size: int) -> dict[str, Any]:
 # ---- report ---------------------------------------------------------------------------------------------
 
 
-def report_matching(r: dict[str, Any]) -> None:
+def _holding_every_word(index: MatchIndex, query: str) -> int:
+    """How many texts of the catalogue hold every word of the query (any of its forms)."""
+    text = index._text
+    every = np.ones(index._n, bool)
+    for alternatives in text.query_terms(query):
+        every &= text.bm25([alternatives], index._n) > 0
+    return int(every.sum())
+
+
+def _verdict(ok: bool, size: int) -> str:
+    if ok:
+        return "pass"
+    return "FAIL" if size <= TARGET_SIZE else f"below (the targets are for {TARGET_SIZE:,})"
+
+
+def report_matching(r: dict[str, Any], size: int) -> bool:
+    """Prints the figures; whether they meet the targets where the targets apply."""
     recall = r["recall"]
     print(f"matching quality, {r['pairs']} planted pairs, each with 3 decoys")
     ok = recall[1] >= TARGETS["recall_at_1"]
     print(f"  recall@1 / @5 / @10        {recall[1]:.3f} / {recall[5]:.3f} / {recall[10]:.3f}   "
-          f"target recall@1 >= {TARGETS['recall_at_1']}: {'pass' if ok else 'FAIL'}")
+          f"target recall@1 >= {TARGETS['recall_at_1']}: {_verdict(ok, size)}")
     print(f"  MRR                        {r['mrr']:.3f}")
     for role, d in r["decoys"].items():
         best = "never in the top 50" if d["best"] is None else f"best rank {d['best']}"
         print(f"  {role:<26} {best}; in a top 5 {d['top5']}x; above the ideal host {d['above_host']}x")
     nodates = r["decoys"]["no_dates"]["best"]
-    ok = nodates is None or nodates >= TARGETS["no_dates_best_rank"]
-    print(f"  no-dates twin never above rank 5: {'pass' if ok else 'FAIL'}")
+    twin_ok = nodates is None or nodates >= TARGETS["no_dates_best_rank"]
+    print(f"  no-dates twin never above rank 5: {_verdict(twin_ok, size)}")
     print("  one-axis decoy's best rank by axis: "
           + ", ".join(f"{a} {'-' if b is None else b}" for a, b in r["axis_best"].items()))
     for match in r["examples"].values():
@@ -289,30 +312,35 @@ def report_matching(r: dict[str, Any]) -> None:
             print(f"    + {reason.detail}")
         for reason in match.does_not_fit:
             print(f"    - {reason.detail}")
+    return (ok and twin_ok) or size > TARGET_SIZE
 
 
-def report_search(r: dict[str, Any]) -> None:
+def report_search(r: dict[str, Any], size: int) -> bool:
+    """Prints the figures; whether they meet the target where the target applies."""
     print(f"search quality, {r['queries']} queries on planted descriptions with decoys "
           f"(baseline: literal BM25, same run)")
     ok = r["hit5"] >= TARGETS["search_hit_at_5"]
     print(f"  hit@1 / hit@5              {r['hit1']:.3f} / {r['hit5']:.3f}   "
           f"literal {r['literal_hit1']:.3f} / {r['literal_hit5']:.3f}   "
-          f"target hit@5 >= {TARGETS['search_hit_at_5']}: {'pass' if ok else 'FAIL'}")
+          f"target hit@5 >= {TARGETS['search_hit_at_5']}: {_verdict(ok, size)}")
     for group, (n, engine, lit) in r["by_group"].items():
         print(f"    {group:<24} {n:>3} queries   hit@5 {engine:.2f}   literal {lit:.2f}")
     for miss in r["misses"]:
-        print(f"    missed: {miss['query']!r} ({miss['kind']})")
+        print(f"    missed: {miss['query']!r} ({miss['kind']}; {miss['rivals']:,} other texts "
+              "hold every word of it)")
+    return ok or size > TARGET_SIZE
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--pairs", type=int, default=200)
     args = parser.parse_args()
     print(f"Quality benchmark, {args.size:,} registrations, seed {synthetic.SEED}")
-    report_matching(measure_matching(args.size, args.pairs))
-    report_search(measure_search(args.size))
+    matching_ok = report_matching(measure_matching(args.size, args.pairs), args.size)
+    search_ok = report_search(measure_search(args.size), args.size)
+    return 0 if matching_ok and search_ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

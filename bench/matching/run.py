@@ -17,6 +17,7 @@ import heapq
 import json
 import math
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -357,19 +358,24 @@ def rows_for(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def print_report(r: dict[str, Any]) -> None:
+def print_report(r: dict[str, Any]) -> bool:
+    """Prints one size's figures; whether every target was met."""
     print(f"\n{r['size']:,} registrations")
     header = Row("metric", "engine", "baseline p50/p95 (ms)", "target", "", "load (1/5/15 min)")
     widths = (42, 16, 26, 14, 5, 20)
-    for row in (header, *rows_for(r)):
+    rows = rows_for(r)
+    for row in (header, *rows):
         cells = (row.metric, row.engine, row.baseline, row.target, row.verdict, row.load)
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
+    ok = all(row.verdict != verdict(False) for row in rows)
+    ok = ok and r["agreement"] == 1.0 and r["search_totals_equal"]
     if "quality" in r:
-        quality.report_matching(r["quality"]["matching"])
-        quality.report_search(r["quality"]["search"])
+        ok = quality.report_matching(r["quality"]["matching"], r["size"]) and ok
+        ok = quality.report_search(r["quality"]["search"], r["size"]) and ok
+    return ok
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated catalogue sizes")
     parser.add_argument("--queries", type=int, default=500, help="match and search queries per size")
@@ -387,6 +393,7 @@ def main() -> None:
     print(f"Matching engine benchmark, seed {synthetic.SEED}, {psutil.cpu_count()} CPUs; "
           "baseline = plain Python loop over every profile (sets / dicts), on the first queries only")
     results = []
+    ok = True
     for i, size in enumerate(sizes):
         baseline_queries = per_size[min(i, len(per_size) - 1)]
         started = time.perf_counter()
@@ -394,12 +401,13 @@ def main() -> None:
             job = pool.submit(measure, size, args.queries, baseline_queries, size in quality_sizes)
             result = job.result()
         result["wall_s"] = time.perf_counter() - started
-        print_report(result)
+        ok = print_report(result) and ok
         print(f"  ({result['wall_s']:.0f} s for this size)")
         results.append(result)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
