@@ -104,10 +104,10 @@ def main() -> int:
                    ([registration_id for registration_id, _, _ in profiles], ASSESSOR))
     accepted = cursor.fetchone()[0]
     raw.close()
+    engine.dispose()
     if accepted != count:
         print(f"only {accepted} of {count} registrations were accepted", file=sys.stderr)
         return 1
-    engine.dispose()
     print(f"{count} {elapsed:.3f} {time.process_time() - cpu0:.3f}", flush=True)
     return 0
 

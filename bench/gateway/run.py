@@ -5,18 +5,19 @@ Measures, in one run and on one machine:
              gateway's own RPC) to an echo service
   pika echo  a raw pika RPC echo with as many requests in flight (the broker's floor)
   ceiling + read  the ceiling whose echo also reads the GET's registration with registration's
-             own prepared read (no token, visibility rule or schema): the GET's database
-             round trip in the baseline, so what GET costs beyond it shows (printed, no target)
+             own prepared read (no token, visibility rule or schema): GET's baseline, with
+             its database round trip, so what GET costs beyond it shows
   GET        /api/v1/registrations/{id}, authenticated
   ceiling + write  the ceiling whose echo also commits a draft with registration's own
-             statement (no token verified, the body validated once): POST's database round
-             trip in the baseline (printed, no target)
+             statement (no token verified, the body validated once): POST's baseline, with
+             its database round trip
   POST       /api/v1/registrations, authenticated (a different participant each request)
   matches    /api/v1/matches?registration_id=..., 10k listed
   search     /api/v1/catalogue?q=..., 10k listed
-and prints requests/s, p50 and p99 of each as a share of the ceiling, the CPU each process
-spent per request (from /proc), the load average, and then each service process's CPU while
-nothing is asked of it.
+and prints requests/s, p50 and p99 of each, its share of the ceiling and of its baseline
+(GET's and POST's targets are shares of theirs), the CPU each process spent per request
+(from /proc), the load average, and then each service process's CPU while nothing is asked
+of it.
 """
 
 from __future__ import annotations
@@ -184,9 +185,13 @@ class Bench:
         self.admin_token = tokens.issue(ids[0], ["admin"], None, None)[0]
         self.partnership_id = partnership
 
+    def wants(self, run: str) -> bool:
+        """Whether --only leaves this run in."""
+        return not self.args.only or run in self.args.only
+
     def posts(self) -> bool:
         """Whether the POST runs, which need the ceiling + write's participants too."""
-        return not self.args.only or "POST" in self.args.only
+        return self.wants("POST")
 
     def make_catalogue(self) -> None:
         """The synthetic catalogue of bench/matching, written as matching's event
@@ -373,8 +378,7 @@ class Bench:
         }
         results = {"ceiling (before)": self.wrk(bare, seconds)}
         for name, run in runs.items():
-            wanted = {READ_BASELINE: "GET", WRITE_BASELINE: "POST"}.get(name, name)
-            if not self.args.only or wanted in self.args.only:
+            if self.wants({READ_BASELINE: "GET", WRITE_BASELINE: "POST"}.get(name, name)):
                 results[name] = run()
         results["ceiling (after)"] = self.wrk(bare, seconds)
         return results

@@ -246,7 +246,8 @@ def measure_search(size: int) -> dict[str, Any]:
         for kind, query in planted.queries.items():
             hits, _ = index.search(query, SearchFilters(), 0, 5)
             engine_rank = next((r for r, (rid, _) in enumerate(hits, start=1) if rid == target), None)
-            rivals = _holding_every_word(index, query) - 1  # the planted text holds them too
+            # Said of a miss only: the planted text holds every word too, hence the - 1.
+            rivals = None if engine_rank else _holding_every_word(index, query) - 1
             literal_top = literal.top(query, 5)
             literal_rank = next((r for r, i in enumerate(literal_top, start=1)
                                  if i == position[target]), None)

@@ -78,15 +78,6 @@ log = logging.getLogger(__name__)
 _registration = RegistrationSchema()
 # The hot read's dump as a plain function (same JSON: tests/unit/test_fast_dump.py).
 _dump_registration = fast_dump(_registration)
-
-
-def draft_values(data: dict[str, Any]) -> dict[str, Any]:
-    """The registration's columns of a new draft, from the loaded CreateRegistrationSchema."""
-    return {"status": domain.DRAFT, "partnership_id": data["partnership_id"],
-            "roles": data["roles"], "motivation": data.get("motivation"),
-            "expertise": data.get("expertise"), "representative": jsonable(data["representative"]),
-            "preferences": jsonable(data["preferences"])}
-
 _partnership = PartnershipSchema()
 _create_staff_account = CreateStaffAccountSchema()
 _token_request = TokenRequestSchema()
@@ -101,6 +92,14 @@ _reference = ReferenceDataSchema()
 _recipients_request = RecipientsRequestSchema()
 _statistics_query = StatisticsQuerySchema()
 _registration_statistics = RegistrationStatisticsSchema()
+
+
+def draft_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The registration's columns of a new draft, from the loaded CreateRegistrationSchema."""
+    return {"status": domain.DRAFT, "partnership_id": data["partnership_id"],
+            "roles": data["roles"], "motivation": data.get("motivation"),
+            "expertise": data.get("expertise"), "representative": jsonable(data["representative"]),
+            "preferences": jsonable(data["preferences"])}
 
 
 class RegistrationService(AccountAdminEntrypoints, IdentityEntrypoints):
